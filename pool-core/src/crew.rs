@@ -1,0 +1,259 @@
+//! The worker threads of a pool and the protocol that hands them jobs.
+//!
+//! One job runs at a time. The caller publishes it under the control lock
+//! (bumping `epoch`), every worker runs its share and acknowledges; the last
+//! acknowledgement unparks the caller. Workers wait for the next epoch on a
+//! condvar after a short bounded spin, so an idle crew uses no CPU, and no
+//! wake-up is lost: a worker checks the epoch under the same lock the caller
+//! bumps it under before it sleeps.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle, Thread};
+
+use crate::job::Job;
+use crate::unwind::{catch, panic_message};
+use crate::worker::{ExitStore, Worker};
+use crate::{PoolError, WorkerContext, WorkerState};
+
+/// A lifetime-erased pointer to the job being run.
+struct JobRef<S>(NonNull<dyn Job<S>>);
+
+// SAFETY: a `JobRef` is only dereferenced as `&dyn Job<S>`, and `Job<S>: Sync`,
+// so sharing it across threads is sharing a `&(dyn Job<S> + Sync)`. Its
+// validity is the publisher's promise (see `Crew::publish`).
+unsafe impl<S> Send for JobRef<S> {}
+
+impl<S> Clone for JobRef<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for JobRef<S> {}
+
+struct Control<S> {
+    epoch: u64,
+    job: Option<JobRef<S>>,
+    caller: Option<Thread>,
+    shutdown: bool,
+}
+
+struct Shared<S> {
+    control: Mutex<Control<S>>,
+    wake: Condvar,
+    /// Mirror of `control.epoch`, read while spinning.
+    epoch: AtomicU64,
+    /// Workers that have not yet acknowledged the current job.
+    pending: AtomicUsize,
+    /// Failures of exit hooks run at shutdown, by worker.
+    shutdown_errors: Mutex<Vec<PoolError>>,
+}
+
+impl<S> Shared<S> {
+    fn control(&self) -> MutexGuard<'_, Control<S>> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The live worker threads of a pool.
+pub(crate) struct Crew<S: WorkerState> {
+    shared: Arc<Shared<S>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<S: WorkerState> Crew<S> {
+    /// Starts `n` worker threads. Their states start when the first job
+    /// reaches them, so that an init failure is that job's error.
+    pub(crate) fn spawn(n: usize, exits: &ExitStore) -> Result<Self, PoolError> {
+        let shared = Arc::new(Shared {
+            control: Mutex::new(Control {
+                epoch: 0,
+                job: None,
+                caller: None,
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+            epoch: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+            shutdown_errors: Mutex::new(Vec::new()),
+        });
+        let mut crew = Crew {
+            shared,
+            threads: Vec::with_capacity(n),
+        };
+        for worker_id in 0..n {
+            let shared = Arc::clone(&crew.shared);
+            let ctx = WorkerContext::new(worker_id, n);
+            let exits = Arc::clone(exits);
+            let spawned = thread::Builder::new()
+                .name(format!("statepool-worker-{worker_id}"))
+                .spawn(move || worker_main(Worker::<S>::new(ctx, exits), &shared));
+            match spawned {
+                Ok(handle) => crew.threads.push(handle),
+                Err(source) => {
+                    // Dropping the partial crew shuts down what did start.
+                    return Err(PoolError::Spawn { worker_id, source });
+                }
+            }
+        }
+        Ok(crew)
+    }
+
+    /// Hands `job` to every worker.
+    ///
+    /// # Safety
+    /// `job` must stay valid until [`Crew::wait`] has returned: workers
+    /// dereference it until they acknowledge.
+    pub(crate) unsafe fn publish(&self, job: &dyn Job<S>) {
+        let job: NonNull<dyn Job<S> + '_> = NonNull::from(job);
+        // SAFETY: only the trait object's lifetime bound changes (same layout);
+        // the caller promises the pointee outlives every use, which ends
+        // before `wait` returns.
+        let job: NonNull<dyn Job<S> + 'static> = unsafe { std::mem::transmute(job) };
+        let mut control = self.shared.control();
+        debug_assert!(control.job.is_none(), "a job is already running");
+        self.shared
+            .pending
+            .store(self.threads.len(), Ordering::Release);
+        control.job = Some(JobRef(job));
+        control.caller = Some(thread::current());
+        control.epoch += 1;
+        self.shared.epoch.store(control.epoch, Ordering::Release);
+        drop(control);
+        self.shared.wake.notify_all();
+    }
+
+    /// Blocks until every worker has acknowledged the published job.
+    pub(crate) fn wait(&self) {
+        while self.shared.pending.load(Ordering::Acquire) != 0 {
+            thread::park();
+        }
+        let mut control = self.shared.control();
+        control.job = None;
+        control.caller = None;
+    }
+
+    /// Stops the workers, running each live state's exit hook; returns the
+    /// failures in worker order.
+    pub(crate) fn shutdown(mut self) -> Vec<PoolError> {
+        self.stop_threads()
+    }
+
+    fn stop_threads(&mut self) -> Vec<PoolError> {
+        self.shared.control().shutdown = true;
+        self.shared.wake.notify_all();
+        let mut errors = Vec::new();
+        for (worker_id, handle) in self.threads.drain(..).enumerate() {
+            if let Err(payload) = handle.join() {
+                // Unreachable unless the pool's own code panicked on that thread.
+                let message = panic_message(&*payload);
+                errors.push(PoolError::Panic {
+                    index: None,
+                    worker_id,
+                    message,
+                });
+            }
+        }
+        let mut hook_errors = std::mem::take(
+            &mut *self
+                .shared
+                .shutdown_errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        hook_errors.append(&mut errors);
+        hook_errors.sort_by_key(|e| e.worker_id());
+        hook_errors
+    }
+}
+
+impl<S: WorkerState> Drop for Crew<S> {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            let _ = self.stop_threads();
+        }
+    }
+}
+
+impl<S: WorkerState> std::fmt::Debug for Crew<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crew")
+            .field("workers", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Acknowledges the current job when dropped, even while unwinding, so the
+/// caller never waits forever.
+struct Ack<'a, S> {
+    shared: &'a Shared<S>,
+    caller: Thread,
+}
+
+impl<S> Drop for Ack<'_, S> {
+    fn drop(&mut self) {
+        if self.shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.caller.unpark();
+        }
+    }
+}
+
+fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
+    let mut seen = 0;
+    while let Some((job, caller)) = next_job(shared, &mut seen) {
+        let ack = Ack { shared, caller };
+        // SAFETY: the publisher keeps the job alive until every worker has
+        // acknowledged it, which this one does only when `ack` drops below.
+        let job = unsafe { job.0.as_ref() };
+        if let Err(message) = catch(|| job.execute(&mut worker)) {
+            // Only a destructor of the user's items or outputs can get here;
+            // the state may have seen it half-way, so its life ends.
+            worker.abandon_life();
+            job.fail(PoolError::Panic {
+                index: None,
+                worker_id: worker.id(),
+                message,
+            });
+        }
+        drop(ack);
+    }
+    if let Err(err) = worker.end_life() {
+        shared
+            .shutdown_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(err);
+    }
+}
+
+/// Waits for a job newer than `seen`; `None` on shutdown.
+fn next_job<S>(shared: &Shared<S>, seen: &mut u64) -> Option<(JobRef<S>, Thread)> {
+    // A short bounded spin catches back-to-back calls without a sleep.
+    for round in 0..64 {
+        if shared.epoch.load(Ordering::Acquire) != *seen {
+            break;
+        }
+        if round < 48 {
+            std::hint::spin_loop();
+        } else {
+            thread::yield_now();
+        }
+    }
+    let mut control = shared.control();
+    loop {
+        if control.shutdown {
+            return None;
+        }
+        if control.epoch != *seen {
+            *seen = control.epoch;
+            let job = control.job.expect("a new epoch carries a job");
+            let caller = control
+                .caller
+                .clone()
+                .expect("a new epoch carries its caller");
+            return Some((job, caller));
+        }
+        control = shared.wake.wait(control).unwrap_or_else(|e| e.into_inner());
+    }
+}

@@ -1,0 +1,276 @@
+//! Lazy, streaming calls: `imap` and `imap_unordered`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::job::{MapJob, Sink, Stop};
+use crate::pool::Pool;
+use crate::{BoxError, PoolError, Task};
+
+/// Outputs waiting for the consumer.
+enum Pending<O> {
+    /// By input position: the consumer takes them in order.
+    Ordered(BTreeMap<usize, Vec<O>>),
+    /// In completion order.
+    Unordered(VecDeque<Vec<O>>),
+}
+
+struct StreamState<O> {
+    pending: Pending<O>,
+    /// The input's length, once it is exhausted.
+    total: Option<usize>,
+}
+
+/// The sink of a streaming call: a bounded look-ahead window between the
+/// workers and the consumer.
+pub(crate) struct Stream<O> {
+    state: Mutex<StreamState<O>>,
+    /// The consumer waits here for outputs.
+    ready: Condvar,
+    /// Workers wait here for room in the window.
+    room: Condvar,
+    /// Items handed to the consumer so far.
+    taken: AtomicUsize,
+    /// Items pulled from the input but not yet taken by the consumer, at most.
+    window: usize,
+}
+
+impl<O> Stream<O> {
+    pub(crate) fn new(ordered: bool, window: usize) -> Self {
+        let pending = if ordered {
+            Pending::Ordered(BTreeMap::new())
+        } else {
+            Pending::Unordered(VecDeque::new())
+        };
+        Stream {
+            state: Mutex::new(StreamState {
+                pending,
+                total: None,
+            }),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+            taken: AtomicUsize::new(0),
+            window,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StreamState<O>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the consumer and every waiting worker, after a stop.
+    fn wake_all(&self) {
+        drop(self.lock());
+        self.ready.notify_one();
+        self.room.notify_all();
+    }
+}
+
+impl<O: Send> Sink<O> for Stream<O> {
+    fn deliver(&self, start: usize, outputs: Vec<O>) {
+        if outputs.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        match &mut state.pending {
+            Pending::Ordered(map) => {
+                map.insert(start, outputs);
+            }
+            Pending::Unordered(queue) => queue.push_back(outputs),
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    fn room(&self, pulled: usize) -> usize {
+        let in_flight = pulled.saturating_sub(self.taken.load(Ordering::Acquire));
+        self.window.saturating_sub(in_flight)
+    }
+
+    fn wait_for_room(&self, source_pulled: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
+        let mut state = self.lock();
+        while !stop.is_stopped() && source_pulled() == pulled && self.room(pulled) == 0 {
+            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn pulled_more(&self) {
+        drop(self.lock());
+        self.room.notify_all();
+    }
+
+    fn end(&self, total: usize) {
+        self.lock().total = Some(total);
+        self.ready.notify_one();
+    }
+
+    fn stopped(&self) {
+        self.wake_all();
+    }
+}
+
+type TaskFn<S> = fn(&mut S, <S as Task>::Input) -> Result<<S as Task>::Output, BoxError>;
+
+pub(crate) type StreamJob<S, I> = MapJob<I, TaskFn<S>, Stream<<S as Task>::Output>>;
+
+/// Something a pool can stop: the job of an `imap` whose iterator was leaked.
+pub(crate) trait Cancel: Send + Sync {
+    fn cancel(&self);
+}
+
+impl<S, I> Cancel for StreamJob<S, I>
+where
+    S: Task,
+    I: Iterator<Item = S::Input> + Send,
+{
+    fn cancel(&self) {
+        cancel(self);
+    }
+}
+
+fn cancel<S: Task, I: Iterator<Item = S::Input>>(job: &StreamJob<S, I>) {
+    job.stop.cancel();
+    job.sink.wake_all();
+}
+
+/// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`]: yields each
+/// task's `Result` as workers finish them, pulling the input lazily.
+///
+/// A failure is yielded once, then the iterator ends. Dropping it early
+/// cancels the rest of the call: once the drop returns, no task of it starts
+/// and the pool is ready for the next call.
+#[must_use = "an imap iterator does nothing unless consumed"]
+pub struct Imap<'p, S: Task, I: Iterator<Item = S::Input>> {
+    pool: &'p mut Pool<S>,
+    job: Option<Arc<StreamJob<S, I>>>,
+    ordered: bool,
+    local: std::vec::IntoIter<S::Output>,
+    /// Items yielded so far; in input order, the next position.
+    yielded: usize,
+    /// A failure to yield after the outputs (the call could not start, or
+    /// an exit hook failed as it ended).
+    last: Option<PoolError>,
+}
+
+impl<'p, S, I> Imap<'p, S, I>
+where
+    S: Task,
+    I: Iterator<Item = S::Input> + Send + 'static,
+{
+    pub(crate) fn start(pool: &'p mut Pool<S>, iter: I, ordered: bool) -> Self {
+        let mut imap = Imap {
+            pool,
+            job: None,
+            ordered,
+            local: Vec::new().into_iter(),
+            yielded: 0,
+            last: None,
+        };
+        match imap.pool.start_stream(iter, ordered) {
+            Ok(job) => imap.job = Some(job),
+            Err(err) => imap.last = Some(err),
+        }
+        imap
+    }
+
+    /// Blocks until outputs, a failure or the end are there.
+    fn fetch(&mut self) -> Option<Result<Vec<S::Output>, PoolError>> {
+        let job = self.job.as_ref()?;
+        let stream = &job.sink;
+        let mut state = stream.lock();
+        loop {
+            {
+                let mut first = job.stop.first();
+                let due = match first.as_ref() {
+                    Some(err) if self.ordered => err.index().is_none_or(|i| i <= self.yielded),
+                    Some(_) => true,
+                    None => false,
+                };
+                if due {
+                    return first.take().map(Err);
+                }
+            }
+            let chunk = match &mut state.pending {
+                Pending::Ordered(map) => map.remove(&self.yielded),
+                Pending::Unordered(queue) => queue.pop_front(),
+            };
+            if let Some(mut outputs) = chunk {
+                if self.ordered {
+                    // Outputs at or past a later-recorded failure are not yielded.
+                    let limit = job.stop.limit();
+                    outputs.truncate(limit.saturating_sub(self.yielded));
+                }
+                stream.taken.fetch_add(outputs.len(), Ordering::AcqRel);
+                drop(state);
+                stream.room.notify_all();
+                return Some(Ok(outputs));
+            }
+            if state.total == Some(self.yielded) {
+                return None;
+            }
+            state = stream.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Ends the call: stops the workers' share and waits for them.
+    fn finish(&mut self) {
+        if let Some(job) = self.job.take() {
+            cancel(&job);
+            self.pool.end_stream();
+            if let Err(err) = self.pool.end_call() {
+                self.last.get_or_insert(err);
+            }
+        }
+    }
+}
+
+impl<S, I> Iterator for Imap<'_, S, I>
+where
+    S: Task,
+    I: Iterator<Item = S::Input> + Send + 'static,
+{
+    type Item = Result<S::Output, PoolError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(out) = self.local.next() {
+                self.yielded += 1;
+                return Some(Ok(out));
+            }
+            match self.fetch() {
+                Some(Ok(outputs)) => self.local = outputs.into_iter(),
+                Some(Err(err)) => {
+                    self.finish();
+                    self.last = None;
+                    return Some(Err(err));
+                }
+                None => {
+                    self.finish();
+                    return self.last.take().map(Err);
+                }
+            }
+        }
+    }
+}
+
+impl<S: Task, I: Iterator<Item = S::Input>> Drop for Imap<'_, S, I> {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            cancel(&job);
+            self.pool.end_stream();
+            let _ = self.pool.end_call();
+        }
+    }
+}
+
+impl<S: Task, I: Iterator<Item = S::Input>> fmt::Debug for Imap<'_, S, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Imap")
+            .field("ordered", &self.ordered)
+            .field("yielded", &self.yielded)
+            .field("finished", &self.job.is_none())
+            .finish_non_exhaustive()
+    }
+}

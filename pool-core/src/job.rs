@@ -1,0 +1,322 @@
+//! A call's work: the input source, the deques that spread its chunks, the
+//! task to run on each item, where outputs go and how a failure stops it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+
+use crate::source::{Chunk, ChunkPolicy, Pull, Source};
+use crate::worker::Worker;
+use crate::{BoxError, PoolError, WorkerState};
+
+/// What a worker runs when a call reaches it.
+pub(crate) trait Job<S>: Sync {
+    /// Runs this worker's share, returning when no work is left for it.
+    fn execute(&self, worker: &mut Worker<S>);
+    /// Records a failure and stops the job accordingly.
+    fn fail(&self, err: PoolError);
+}
+
+/// Which items still run once something failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopMode {
+    /// Nothing new starts (`map`, `map_unordered`, `imap_unordered`).
+    All,
+    /// Items before the failure still run, so that they can be yielded
+    /// ahead of it (`imap`).
+    After,
+}
+
+/// The first failure of a job and the position from which items are dropped.
+pub(crate) struct Stop {
+    /// Items at or past this position do not start.
+    limit: AtomicUsize,
+    first: Mutex<Option<PoolError>>,
+    mode: StopMode,
+}
+
+/// Failures of no item rank before every item.
+fn rank(err: &PoolError) -> usize {
+    err.index().map_or(0, |i| i + 1)
+}
+
+impl Stop {
+    pub(crate) fn new(mode: StopMode) -> Self {
+        Stop {
+            limit: AtomicUsize::new(usize::MAX),
+            first: Mutex::new(None),
+            mode,
+        }
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.limit() == 0
+    }
+
+    /// Keeps `err` if it is the earliest in input order so far.
+    pub(crate) fn fail(&self, err: PoolError) {
+        let mut first = self.first();
+        let limit = match (self.mode, err.index()) {
+            (StopMode::After, Some(index)) => index,
+            _ => 0,
+        };
+        self.limit.fetch_min(limit, Ordering::AcqRel);
+        if first.as_ref().is_none_or(|kept| rank(&err) < rank(kept)) {
+            *first = Some(err);
+        }
+    }
+
+    /// Stops without a failure (an abandoned `imap`).
+    pub(crate) fn cancel(&self) {
+        self.limit.store(0, Ordering::Release);
+    }
+
+    pub(crate) fn first(&self) -> MutexGuard<'_, Option<PoolError>> {
+        self.first.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn take(&self) -> Option<PoolError> {
+        self.first().take()
+    }
+}
+
+/// Where a job's outputs go.
+pub(crate) trait Sink<O>: Sync {
+    /// Takes the outputs of the items `start..start + outputs.len()`.
+    fn deliver(&self, start: usize, outputs: Vec<O>);
+    /// How many more items may be pulled while `pulled` have been.
+    fn room(&self, _pulled: usize) -> usize {
+        usize::MAX
+    }
+    /// Blocks while the look-ahead window is full and `pulled` is unchanged.
+    fn wait_for_room(&self, _source_pulled: &dyn Fn() -> usize, _pulled: usize, _stop: &Stop) {}
+    /// A pull cut new chunks: waiting workers may find some to steal.
+    fn pulled_more(&self) {}
+    /// The input turned out to hold `total` items.
+    fn end(&self, _total: usize) {}
+    /// The job stopped (a failure or a cancel): wake whoever waits.
+    fn stopped(&self) {}
+}
+
+/// Outputs kept in input order, by chunk (`map`).
+pub(crate) struct Ordered<O>(Mutex<Vec<(usize, Vec<O>)>>);
+
+impl<O> Ordered<O> {
+    pub(crate) fn new() -> Self {
+        Ordered(Mutex::new(Vec::new()))
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<O> {
+        let mut chunks = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        chunks.sort_unstable_by_key(|(start, _)| *start);
+        let len = chunks.iter().map(|(_, outputs)| outputs.len()).sum();
+        let mut all = Vec::with_capacity(len);
+        for (start, mut outputs) in chunks {
+            debug_assert_eq!(start, all.len(), "a chunk is missing");
+            all.append(&mut outputs);
+        }
+        all
+    }
+}
+
+impl<O: Send> Sink<O> for Ordered<O> {
+    fn deliver(&self, start: usize, outputs: Vec<O>) {
+        if !outputs.is_empty() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((start, outputs));
+        }
+    }
+}
+
+/// Outputs kept in completion order (`map_unordered`).
+pub(crate) struct Unordered<O>(Mutex<Vec<O>>);
+
+impl<O> Unordered<O> {
+    pub(crate) fn new() -> Self {
+        Unordered(Mutex::new(Vec::new()))
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<O> {
+        self.0.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<O: Send> Sink<O> for Unordered<O> {
+    fn deliver(&self, _start: usize, mut outputs: Vec<O>) {
+        if !outputs.is_empty() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut outputs);
+        }
+    }
+}
+
+/// Settings a job takes from the pool at the time of the call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobConfig {
+    pub(crate) n_workers: usize,
+    pub(crate) lifespan: Option<usize>,
+    pub(crate) chunks: ChunkPolicy,
+    pub(crate) stop: StopMode,
+}
+
+/// Runs `task` over every item of an input, spreading chunks through an
+/// injector and per-worker deques, stealing when a worker runs dry.
+pub(crate) struct MapJob<I: Iterator, F, K> {
+    source: Source<I>,
+    injector: Injector<Chunk<I::Item>>,
+    deques: Vec<Mutex<Option<Deque<Chunk<I::Item>>>>>,
+    stealers: Vec<Stealer<Chunk<I::Item>>>,
+    task: F,
+    lifespan: Option<usize>,
+    pub(crate) stop: Stop,
+    pub(crate) sink: K,
+}
+
+impl<I, F, K> MapJob<I, F, K>
+where
+    I: Iterator,
+{
+    pub(crate) fn new(iter: I, task: F, sink: K, config: JobConfig) -> Self {
+        let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
+        let stealers = deques.iter().map(Deque::stealer).collect();
+        MapJob {
+            source: Source::new(iter, config.chunks, config.n_workers),
+            injector: Injector::new(),
+            deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
+            stealers,
+            task,
+            lifespan: config.lifespan,
+            stop: Stop::new(config.stop),
+            sink,
+        }
+    }
+
+    /// The next chunk for worker `me`: its own deque first, then the
+    /// injector, then its peers, then a fresh pull from the input.
+    fn find_chunk<O>(&self, me: usize, local: &Deque<Chunk<I::Item>>) -> Option<Chunk<I::Item>>
+    where
+        K: Sink<O>,
+    {
+        loop {
+            if self.stop.is_stopped() {
+                return None;
+            }
+            // Read before the scan: once exhausted, every chunk ever cut is
+            // already in a deque, so an empty scan means the end.
+            let exhausted = self.source.is_exhausted();
+            let pulled = self.source.pulled();
+            if let Some(chunk) = local.pop().or_else(|| self.steal(me, local)) {
+                return Some(chunk);
+            }
+            if exhausted {
+                return None;
+            }
+            let room = self.sink.room(pulled);
+            let end = |total| self.sink.end(total);
+            match self
+                .source
+                .pull(&self.injector, room, self.stop.limit(), end)
+            {
+                Ok(Pull::Chunk(chunk)) => {
+                    self.sink.pulled_more();
+                    return Some(chunk);
+                }
+                Ok(Pull::Exhausted) => {}
+                Ok(Pull::NoRoom) => {
+                    self.sink
+                        .wait_for_room(&|| self.source.pulled(), pulled, &self.stop)
+                }
+                Err(panic) => {
+                    self.stop.fail(PoolError::Panic {
+                        index: Some(panic.index),
+                        worker_id: me,
+                        message: panic.message,
+                    });
+                    self.sink.stopped();
+                }
+            }
+        }
+    }
+
+    fn steal(&self, me: usize, local: &Deque<Chunk<I::Item>>) -> Option<Chunk<I::Item>> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(local) {
+                Steal::Success(chunk) => return Some(chunk),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = self.stealers.len();
+            for peer in (1..n).map(|k| (me + k) % n) {
+                match self.stealers[peer].steal() {
+                    Steal::Success(chunk) => return Some(chunk),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+}
+
+impl<S, I, F, K, O> Job<S> for MapJob<I, F, K>
+where
+    S: WorkerState,
+    I: Iterator + Send,
+    I::Item: Send,
+    F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+    K: Sink<O>,
+{
+    fn execute(&self, worker: &mut Worker<S>) {
+        // Every worker starts its life before the call can end, so an init
+        // failure is this call's error.
+        if let Err(err) = worker.ensure_life() {
+            self.fail(err);
+            return;
+        }
+        let me = worker.id();
+        let Some(local) = self.deques[me]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let report = |err| self.fail(err);
+        while let Some(chunk) = self.find_chunk(me, &local) {
+            let mut outputs = Vec::with_capacity(chunk.items.len());
+            let mut index = chunk.start;
+            for item in chunk.items {
+                if index >= self.stop.limit() {
+                    break;
+                }
+                match worker.run_task(index, self.lifespan, |s| (self.task)(s, item), &report) {
+                    Some(Ok(out)) => outputs.push(out),
+                    Some(Err(err)) => {
+                        self.fail(err);
+                        break;
+                    }
+                    None => break,
+                }
+                index += 1;
+            }
+            self.sink.deliver(chunk.start, outputs);
+        }
+    }
+
+    fn fail(&self, err: PoolError) {
+        self.stop.fail(err);
+        self.sink.stopped();
+    }
+}

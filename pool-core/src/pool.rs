@@ -1,0 +1,417 @@
+//! `Pool<S>`: the typed pool and every call of its contract.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::crew::Crew;
+use crate::imap::{Cancel, Imap, Stream, StreamJob};
+use crate::job::{Job, JobConfig, MapJob, Ordered, Sink, StopMode, Unordered};
+use crate::source::ChunkPolicy;
+use crate::worker::ExitStore;
+use crate::{BoxError, PoolError, Task, WorkerExit, WorkerState};
+
+/// The longest chunk `map` cuts by itself: long enough that scheduling costs
+/// vanish next to nanosecond tasks, short enough to balance the tail.
+const MAP_MAX_CHUNK: usize = 4096;
+/// The longest chunk `imap` cuts by itself, which also bounds its look-ahead.
+const STREAM_MAX_CHUNK: usize = 64;
+/// Look-ahead of `imap`, in chunks per worker.
+const STREAM_WINDOW_CHUNKS: usize = 4;
+
+/// A pool of workers, each owning a state `S` for the length of its life.
+///
+/// `#[worker_state]` names it `<State>Pool`. Workers start on the first call;
+/// without [`keep_alive`](Pool::keep_alive) every call starts fresh workers
+/// and ends them (running init and exit each time). Dropping the pool joins
+/// its workers.
+///
+/// ```
+/// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+///
+/// struct Squarer;
+/// impl WorkerState for Squarer {
+///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Squarer) }
+///     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+/// }
+/// impl Task for Squarer {
+///     type Input = u64;
+///     type Output = u64;
+///     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x * x) }
+/// }
+///
+/// let mut pool = Pool::<Squarer>::new(4).keep_alive();
+/// assert_eq!(pool.map(0..5).unwrap(), [0, 1, 4, 9, 16]);
+/// assert_eq!(pool.apply(7).unwrap(), 49);
+/// pool.join().unwrap();
+/// ```
+pub struct Pool<S: WorkerState> {
+    n_workers: usize,
+    keep_alive: bool,
+    lifespan: Option<usize>,
+    chunk_size: Option<usize>,
+    crew: Option<Crew<S>>,
+    exits: ExitStore,
+    /// The job of an `imap` whose iterator was leaked instead of dropped.
+    stream: Option<Arc<dyn Cancel>>,
+}
+
+impl<S: WorkerState> Pool<S> {
+    /// A pool of `n_workers` workers; `0` means one per available core.
+    /// Starts no thread.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// assert_eq!(Pool::<Echo>::new(3).n_workers(), 3);
+    /// assert!(Pool::<Echo>::new(0).n_workers() >= 1);
+    /// ```
+    pub fn new(n_workers: usize) -> Self {
+        let n_workers = if n_workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            n_workers
+        };
+        Pool {
+            n_workers,
+            keep_alive: false,
+            lifespan: None,
+            chunk_size: None,
+            crew: None,
+            exits: Arc::new(Mutex::new(Vec::new())),
+            stream: None,
+        }
+    }
+
+    /// Keeps workers and their states alive between calls, until
+    /// [`join`](Pool::join) or drop.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2).keep_alive();
+    /// pool.map(0..10).unwrap();
+    /// pool.map(0..10).unwrap(); // same workers, same states
+    /// ```
+    pub fn keep_alive(mut self) -> Self {
+        self.keep_alive = true;
+        self
+    }
+
+    /// Ends a worker life after `tasks` tasks (of any call); a fresh life,
+    /// with its own init, takes its place. `0` makes the next call fail with
+    /// [`PoolError::InvalidConfig`].
+    ///
+    /// ```
+    /// # use pool_core::{Pool, PoolError, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2).worker_lifespan(0);
+    /// assert!(matches!(pool.map(0..3), Err(PoolError::InvalidConfig(_))));
+    /// ```
+    pub fn worker_lifespan(mut self, tasks: usize) -> Self {
+        self.lifespan = Some(tasks);
+        self
+    }
+
+    /// Schedules items `items` at a time, instead of sizes that adapt to the
+    /// input. `0` makes the next call fail with [`PoolError::InvalidConfig`].
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2).chunk_size(16);
+    /// assert_eq!(pool.map(0..100).unwrap().len(), 100);
+    /// ```
+    pub fn chunk_size(mut self, items: usize) -> Self {
+        self.chunk_size = Some(items);
+        self
+    }
+
+    /// The number of workers.
+    pub fn n_workers(&self) -> usize {
+        self.n_workers
+    }
+
+    /// Runs `f` on every item with a worker's state, like [`map`](Pool::map)
+    /// with a closure instead of the state's `#[task]`. Results are in input
+    /// order. `f` may borrow from the caller.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let offset = 10;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let out = pool.map_with(|_state: &mut Echo, x: u32| x + offset, 0..3).unwrap();
+    /// assert_eq!(out, [10, 11, 12]);
+    /// ```
+    pub fn map_with<I, F, O>(&mut self, f: F, items: I) -> Result<Vec<O>, PoolError>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> O + Sync,
+        O: Send,
+    {
+        let task = |state: &mut S, item| Ok(f(state, item));
+        self.run(items.into_iter(), task, Ordered::new())
+            .map(Ordered::into_vec)
+    }
+
+    /// Stops the live workers, running each one's exit hook; the pool stays
+    /// usable and starts fresh workers on its next call. Returns the first
+    /// failure of an exit hook, by worker id.
+    pub fn join(&mut self) -> Result<(), PoolError> {
+        self.settle_stream();
+        match self.crew.take() {
+            Some(crew) => first_error(crew.shutdown()),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the settings and makes sure workers are running.
+    fn begin(&mut self, stop: StopMode, max_chunk: usize) -> Result<JobConfig, PoolError> {
+        if self.chunk_size == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "chunk_size must be at least 1, got 0".into(),
+            ));
+        }
+        if self.lifespan == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "worker_lifespan must be at least 1 task, got 0".into(),
+            ));
+        }
+        self.settle_stream();
+        if self.crew.is_none() {
+            self.crew = Some(Crew::spawn(self.n_workers, &self.exits)?);
+        }
+        let chunks = match self.chunk_size {
+            Some(len) => ChunkPolicy::Fixed(len),
+            None => ChunkPolicy::Adaptive { max: max_chunk },
+        };
+        Ok(JobConfig {
+            n_workers: self.n_workers,
+            lifespan: self.lifespan,
+            chunks,
+            stop,
+        })
+    }
+
+    /// Ends a call: without keep_alive, its workers end too.
+    pub(crate) fn end_call(&mut self) -> Result<(), PoolError> {
+        if self.keep_alive {
+            return Ok(());
+        }
+        match self.crew.take() {
+            Some(crew) => first_error(crew.shutdown()),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a blocking call to completion and returns its sink.
+    fn run<I, F, O, K>(&mut self, iter: I, task: F, sink: K) -> Result<K, PoolError>
+    where
+        I: Iterator + Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+        K: Sink<O>,
+    {
+        let config = self.begin(StopMode::All, MAP_MAX_CHUNK)?;
+        let job = MapJob::new(iter, task, sink, config);
+        let crew = self.crew.as_ref().expect("begin started the workers");
+        let job_ref: &dyn Job<S> = &job;
+        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
+        // between the two calls can unwind out of this frame.
+        unsafe { crew.publish(job_ref) };
+        crew.wait();
+        let failure = job.stop.take();
+        let ended = self.end_call();
+        match failure {
+            Some(err) => Err(err),
+            None => ended.map(|()| job.sink),
+        }
+    }
+
+    /// Starts a streaming call; the caller (an [`Imap`]) ends it.
+    pub(crate) fn start_stream<I>(
+        &mut self,
+        iter: I,
+        ordered: bool,
+    ) -> Result<Arc<StreamJob<S, I>>, PoolError>
+    where
+        S: Task,
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
+        let stop = if ordered {
+            StopMode::After
+        } else {
+            StopMode::All
+        };
+        let config = self.begin(stop, STREAM_MAX_CHUNK)?;
+        let window = STREAM_WINDOW_CHUNKS * config.n_workers * config.chunks.max_len();
+        let task: fn(&mut S, S::Input) -> Result<S::Output, BoxError> = S::run;
+        let job = Arc::new(MapJob::new(
+            iter,
+            task,
+            Stream::new(ordered, window),
+            config,
+        ));
+        let crew = self.crew.as_ref().expect("begin started the workers");
+        let job_ref: &dyn Job<S> = &*job;
+        // SAFETY: the job is heap-allocated and kept alive by the `Imap`
+        // until it calls `end_stream` (which waits for the workers), or, if
+        // the `Imap` is leaked, by `self.stream`, which the next call settles
+        // the same way before dropping it.
+        unsafe { crew.publish(job_ref) };
+        self.stream = Some(Arc::clone(&job) as Arc<dyn Cancel>);
+        Ok(job)
+    }
+
+    /// Waits for the workers of a cancelled streaming call.
+    pub(crate) fn end_stream(&mut self) {
+        if let Some(crew) = &self.crew {
+            crew.wait();
+        }
+        self.stream = None;
+    }
+
+    /// Cancels and settles the job of a leaked `imap` iterator, if any.
+    fn settle_stream(&mut self) {
+        if let Some(job) = self.stream.take() {
+            job.cancel();
+            if let Some(crew) = &self.crew {
+                crew.wait();
+            }
+        }
+    }
+}
+
+impl<S: Task> Pool<S> {
+    /// Runs the state's `#[task]` on every item; results in input order.
+    ///
+    /// The first failure stops the call and is returned (the earliest in
+    /// input order where several happened); the pool stays usable.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// assert_eq!(pool.map(vec![3, 1, 2]).unwrap(), [3, 1, 2]);
+    /// ```
+    pub fn map<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
+    where
+        I: IntoIterator<Item = S::Input>,
+        I::IntoIter: Send,
+    {
+        self.run(items.into_iter(), S::run, Ordered::new())
+            .map(Ordered::into_vec)
+    }
+
+    /// Like [`map`](Pool::map), with results in completion order.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let mut out = pool.map_unordered(0..100).unwrap();
+    /// out.sort();
+    /// assert_eq!(out, (0..100).collect::<Vec<_>>());
+    /// ```
+    pub fn map_unordered<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
+    where
+        I: IntoIterator<Item = S::Input>,
+        I::IntoIter: Send,
+    {
+        self.run(items.into_iter(), S::run, Unordered::new())
+            .map(Unordered::into_vec)
+    }
+
+    /// Runs one task.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// assert_eq!(Pool::<Echo>::new(1).apply(5).unwrap(), 5);
+    /// ```
+    pub fn apply(&mut self, item: S::Input) -> Result<S::Output, PoolError> {
+        let mut outputs = self.map(std::iter::once(item))?;
+        Ok(outputs.pop().expect("one item gives one output"))
+    }
+
+    /// A lazy iterator over the results, in input order. The input is pulled
+    /// as workers need it, with a bounded look-ahead, so it may be endless.
+    ///
+    /// A failure is yielded at its item's position, after every result
+    /// before it; then the iterator ends.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let first: Vec<u64> = pool.imap(0u64..).take(5).map(Result::unwrap).collect();
+    /// assert_eq!(first, [0, 1, 2, 3, 4]);
+    /// ```
+    pub fn imap<I>(&mut self, items: I) -> Imap<'_, S, I::IntoIter>
+    where
+        I: IntoIterator<Item = S::Input>,
+        I::IntoIter: Send + 'static,
+    {
+        Imap::start(self, items.into_iter(), true)
+    }
+
+    /// Like [`imap`](Pool::imap), in completion order; a failure is yielded
+    /// when it is met, then the iterator ends.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let mut out: Vec<u64> = pool.imap_unordered(0..10).map(Result::unwrap).collect();
+    /// out.sort();
+    /// assert_eq!(out, (0..10).collect::<Vec<_>>());
+    /// ```
+    pub fn imap_unordered<I>(&mut self, items: I) -> Imap<'_, S, I::IntoIter>
+    where
+        I: IntoIterator<Item = S::Input>,
+        I::IntoIter: Send + 'static,
+    {
+        Imap::start(self, items.into_iter(), false)
+    }
+}
+
+impl<S: WorkerExit> Pool<S> {
+    /// The outputs of the exit hooks that ran so far (one per finished worker
+    /// life), drained. Lives end at the end of a call without keep_alive, at
+    /// a lifespan restart, at [`join`](Pool::join) and at drop.
+    ///
+    /// # Panics
+    /// If a hand-written [`WorkerState::end_life`] returned an
+    /// [`ExitValue`](crate::ExitValue) of another type than
+    /// [`WorkerExit::Output`].
+    pub fn exit_results(&mut self) -> Vec<S::Output> {
+        let values = std::mem::take(&mut *self.exits.lock().unwrap_or_else(|e| e.into_inner()));
+        values
+            .into_iter()
+            .map(|value| {
+                value.downcast::<S::Output>().unwrap_or_else(|_| {
+                    panic!(
+                        "`{}::end_life` returned an ExitValue that is not `WorkerExit::Output`",
+                        std::any::type_name::<S>()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+impl<S: WorkerState> Drop for Pool<S> {
+    fn drop(&mut self) {
+        // Failures of exit hooks have no caller left to go to.
+        let _ = self.join();
+    }
+}
+
+impl<S: WorkerState> fmt::Debug for Pool<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("state", &std::any::type_name::<S>())
+            .field("n_workers", &self.n_workers)
+            .field("keep_alive", &self.keep_alive)
+            .field("worker_lifespan", &self.lifespan)
+            .field("chunk_size", &self.chunk_size)
+            .field("running", &self.crew.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn first_error(errors: Vec<PoolError>) -> Result<(), PoolError> {
+    errors.into_iter().next().map_or(Ok(()), Err)
+}

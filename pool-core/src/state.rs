@@ -1,0 +1,165 @@
+//! The traits a worker state implements. `#[worker_state]`, `#[worker_init]`,
+//! `#[task]` and `#[worker_exit]` generate them; they can also be written by hand.
+
+use std::any::Any;
+use std::fmt;
+
+use crate::{BoxError, WorkerContext};
+
+/// A type that lives on a worker thread, one value per worker life.
+///
+/// `#[worker_state]` implements it, choosing `#[worker_init]` (else
+/// `Default`) to start a life and `#[worker_exit]` (else nothing) to end one.
+/// A state need not be `Send`: it is created, used and dropped on its worker's
+/// thread.
+///
+/// Written by hand:
+/// ```
+/// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+///
+/// #[derive(Default)]
+/// struct Doubler;
+///
+/// impl WorkerState for Doubler {
+///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+///         Ok(Doubler)
+///     }
+///     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+///         Ok(None) // no exit hook
+///     }
+/// }
+///
+/// impl Task for Doubler {
+///     type Input = u32;
+///     type Output = u32;
+///     fn run(&mut self, x: u32) -> Result<u32, BoxError> {
+///         Ok(x * 2)
+///     }
+/// }
+///
+/// let mut pool = Pool::<Doubler>::new(2);
+/// assert_eq!(pool.map(1..4).unwrap(), vec![2, 4, 6]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a worker state",
+    label = "not a worker state",
+    note = "add `#[worker_state]` to the definition of `{Self}`"
+)]
+pub trait WorkerState: Sized + 'static {
+    /// Starts a worker life: builds the state on the worker's thread.
+    fn start_life(ctx: &WorkerContext) -> Result<Self, BoxError>;
+
+    /// Ends a worker life, returning the exit hook's output (wrapped in an
+    /// [`ExitValue`] of the type [`WorkerExit::Output`]) or `None` when the
+    /// state has no exit hook.
+    fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError>;
+}
+
+/// How a state starts a worker life; implemented by `#[worker_init]`.
+///
+/// ```
+/// use pool_core::{BoxError, WorkerContext, WorkerInit};
+///
+/// struct Model { weights: Vec<f32> }
+///
+/// impl WorkerInit for Model {
+///     fn init(ctx: &WorkerContext) -> Result<Self, BoxError> {
+///         Ok(Model { weights: vec![ctx.worker_id() as f32; 4] })
+///     }
+/// }
+///
+/// let model = Model::init(&WorkerContext::new(3, 4)).unwrap();
+/// assert_eq!(model.weights[0], 3.0);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[worker_init]` hook",
+    label = "no init hook",
+    note = "add a `#[worker_init]` function returning `{Self}`, or derive `Default` for `{Self}`"
+)]
+pub trait WorkerInit: Sized {
+    /// Builds the state of a new worker life.
+    fn init(ctx: &WorkerContext) -> Result<Self, BoxError>;
+}
+
+/// The task a state's workers run; implemented by `#[task]`.
+///
+/// See [`WorkerState`] for a hand-written example.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[task]`",
+    label = "no task for this state",
+    note = "add a `#[task]` function taking `&mut {Self}` (or `&{Self}`) and an input, or use `map_with`"
+)]
+pub trait Task: WorkerState {
+    /// What one task takes (a tuple for several inputs).
+    type Input: Send + 'static;
+    /// What one task returns.
+    type Output: Send + 'static;
+
+    /// Runs one task on this worker's state. An `Err` stops the call and is
+    /// returned as [`PoolError::Task`](crate::PoolError::Task).
+    fn run(&mut self, input: Self::Input) -> Result<Self::Output, BoxError>;
+}
+
+/// How a state ends a worker life; implemented by `#[worker_exit]`.
+///
+/// ```
+/// use pool_core::{BoxError, WorkerContext, WorkerExit, WorkerState, ExitValue};
+///
+/// #[derive(Default)]
+/// struct Sum(u64);
+///
+/// impl WorkerState for Sum {
+///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Sum(0)) }
+///     fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+///         Ok(Some(ExitValue::new(<Self as WorkerExit>::exit(self, ctx)?)))
+///     }
+/// }
+///
+/// impl WorkerExit for Sum {
+///     type Output = u64;
+///     fn exit(self, _: &WorkerContext) -> Result<u64, BoxError> { Ok(self.0) }
+/// }
+///
+/// assert_eq!(Sum(5).exit(&WorkerContext::new(0, 1)).unwrap(), 5);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[worker_exit]` hook",
+    label = "no exit hook",
+    note = "add a `#[worker_exit]` function taking `&mut {Self}` or `{Self}`"
+)]
+pub trait WorkerExit: WorkerState {
+    /// What the exit hook returns; collected by `Pool::exit_results`.
+    type Output: Send + 'static;
+
+    /// Ends a worker life.
+    fn exit(self, ctx: &WorkerContext) -> Result<Self::Output, BoxError>;
+}
+
+/// The output of an exit hook, on its way from the worker to
+/// `Pool::exit_results`.
+pub struct ExitValue(Box<dyn Any + Send>);
+
+impl ExitValue {
+    /// Wraps an exit hook's output.
+    pub fn new<T: Send + 'static>(value: T) -> Self {
+        ExitValue(Box::new(value))
+    }
+
+    /// Unwraps the output, or gives the value back if it is of another type.
+    ///
+    /// ```
+    /// use pool_core::ExitValue;
+    ///
+    /// assert_eq!(ExitValue::new(7u8).downcast::<u8>().ok(), Some(7));
+    /// assert!(ExitValue::new(7u8).downcast::<u16>().is_err());
+    /// ```
+    pub fn downcast<T: 'static>(self) -> Result<T, ExitValue> {
+        self.0.downcast::<T>().map(|v| *v).map_err(ExitValue)
+    }
+}
+
+impl fmt::Debug for ExitValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExitValue").finish_non_exhaustive()
+    }
+}

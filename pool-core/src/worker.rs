@@ -1,0 +1,139 @@
+//! One worker's side of the lifecycle: its state, its lives, its task count.
+
+use std::sync::{Arc, Mutex};
+
+use crate::unwind::{catch, drop_quietly};
+use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
+
+/// Exit hook outputs, shared by the pool and its workers until
+/// `Pool::exit_results` drains them.
+pub(crate) type ExitStore = Arc<Mutex<Vec<ExitValue>>>;
+
+/// The thread-local half of a worker: owns the state of the current life.
+/// Never leaves its thread, so `S` needs not be `Send`.
+pub(crate) struct Worker<S> {
+    ctx: WorkerContext,
+    state: Option<S>,
+    tasks_in_life: usize,
+    exits: ExitStore,
+}
+
+impl<S: WorkerState> Worker<S> {
+    pub(crate) fn new(ctx: WorkerContext, exits: ExitStore) -> Self {
+        Worker {
+            ctx,
+            state: None,
+            tasks_in_life: 0,
+            exits,
+        }
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.ctx.worker_id()
+    }
+
+    /// Starts a life unless one is running.
+    pub(crate) fn ensure_life(&mut self) -> Result<&mut S, PoolError> {
+        if self.state.is_none() {
+            let ctx = self.ctx;
+            let state = match catch(|| S::start_life(&ctx)) {
+                Ok(Ok(state)) => state,
+                Ok(Err(source)) => {
+                    return Err(PoolError::Init {
+                        worker_id: self.id(),
+                        source,
+                    })
+                }
+                Err(message) => return Err(self.hook_panic(message)),
+            };
+            self.tasks_in_life = 0;
+            self.state = Some(state);
+        }
+        Ok(self.state.as_mut().expect("a life was just started"))
+    }
+
+    /// Ends the current life, if any, running the exit hook and keeping its
+    /// output for `exit_results`.
+    pub(crate) fn end_life(&mut self) -> Result<(), PoolError> {
+        let Some(state) = self.state.take() else {
+            return Ok(());
+        };
+        let ctx = self.ctx;
+        match catch(move || state.end_life(&ctx)) {
+            Ok(Ok(Some(value))) => {
+                self.exits
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(value);
+                Ok(())
+            }
+            Ok(Ok(None)) => Ok(()),
+            Ok(Err(source)) => Err(PoolError::Exit {
+                worker_id: self.id(),
+                source,
+            }),
+            Err(message) => Err(self.hook_panic(message)),
+        }
+    }
+
+    /// Ends the current life without its exit hook, after a panic.
+    pub(crate) fn abandon_life(&mut self) {
+        if let Some(state) = self.state.take() {
+            drop_quietly(state);
+        }
+    }
+
+    /// Runs one task. `lifespan` ends the life once it has run that many
+    /// tasks; failures of hooks that run around the task (a lazy init, the
+    /// exit at the end of a lifespan, the re-init after a panic) go to
+    /// `report`, the task's own outcome is returned.
+    pub(crate) fn run_task<O>(
+        &mut self,
+        index: usize,
+        lifespan: Option<usize>,
+        task: impl FnOnce(&mut S) -> Result<O, BoxError>,
+        report: &dyn Fn(PoolError),
+    ) -> Option<Result<O, PoolError>> {
+        if let Err(err) = self.ensure_life() {
+            report(err);
+            return None;
+        }
+        self.tasks_in_life += 1;
+        let state = self.state.as_mut().expect("a life is running");
+        let outcome = match catch(|| task(state)) {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(source)) => Err(PoolError::Task {
+                index,
+                worker_id: self.id(),
+                source,
+            }),
+            Err(message) => {
+                // The state may be half-updated: this life ends without exit,
+                // and a fresh one starts right away.
+                self.abandon_life();
+                if let Err(err) = self.ensure_life() {
+                    report(err);
+                }
+                return Some(Err(PoolError::Panic {
+                    index: Some(index),
+                    worker_id: self.id(),
+                    message,
+                }));
+            }
+        };
+        if lifespan.is_some_and(|k| self.tasks_in_life >= k) {
+            if let Err(err) = self.end_life() {
+                report(err);
+            }
+        }
+        Some(outcome)
+    }
+
+    fn hook_panic(&self, message: String) -> PoolError {
+        PoolError::Panic {
+            index: None,
+            worker_id: self.id(),
+            message,
+        }
+    }
+}
