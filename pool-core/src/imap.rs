@@ -175,6 +175,20 @@ where
         imap
     }
 
+    /// The most items this iterator pulls from its input ahead of what it
+    /// has yielded (plus the chunk it is yielding from): a small multiple of
+    /// workers × chunk size. `0` once the call has ended.
+    ///
+    /// ```
+    /// # use pool_core::{Pool, doc_support::Echo};
+    /// let mut pool = Pool::<Echo>::new(2).chunk_size(8);
+    /// let stream = pool.imap(0u64..);
+    /// assert_eq!(stream.look_ahead(), 4 * 2 * 8);
+    /// ```
+    pub fn look_ahead(&self) -> usize {
+        self.job.as_ref().map_or(0, |job| job.sink.window)
+    }
+
     /// Blocks until outputs, a failure or the end are there.
     fn fetch(&mut self) -> Option<Result<Vec<S::Output>, PoolError>> {
         let job = self.job.as_ref()?;
