@@ -220,7 +220,7 @@ where
             if exhausted {
                 return None;
             }
-            let room = self.sink.room(pulled);
+            let room = |pulled| self.sink.room(pulled);
             let end = |total| self.sink.end(total);
             match self
                 .source

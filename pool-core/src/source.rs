@@ -95,14 +95,14 @@ impl<I: Iterator> Source<I> {
         self.pulled.load(Ordering::Acquire)
     }
 
-    /// Cuts up to one chunk per worker, at most `budget` items in all and
-    /// none at or past `limit`; keeps the first chunk for the caller and
+    /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
+    /// and none at or past `limit`; keeps the first chunk for the caller and
     /// pushes the others to `injector`. `on_end` runs (under the lock) with
     /// the input's length once it is known to be exhausted.
     pub(crate) fn pull(
         &self,
         injector: &Injector<Chunk<I::Item>>,
-        mut budget: usize,
+        room: impl FnOnce(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Result<Pull<I::Item>, SourcePanic> {
@@ -116,7 +116,8 @@ impl<I: Iterator> Source<I> {
             self.finish(st);
             return Ok(Pull::Exhausted);
         }
-        budget = budget.min(limit - st.next);
+        // Under the lock, so that concurrent pulls never overfill a window.
+        let mut budget = room(st.next).min(limit - st.next);
         if budget == 0 {
             return Ok(Pull::NoRoom);
         }
@@ -166,7 +167,11 @@ impl<I: Iterator> Source<I> {
         self.pulled.store(st.next, Ordering::Release);
         if ended {
             let index = st.next;
-            on_end(index);
+            if panicked.is_none() {
+                // After a panic the length stays unknown: the failure, recorded
+                // by the caller, is what ends a stream there.
+                on_end(index);
+            }
             self.finish(st);
             if let Some(message) = panicked {
                 // The chunks already cut are still run: they precede the failure.
@@ -218,7 +223,8 @@ mod tests {
     fn exact_inputs_are_cut_in_guided_chunks() {
         let source = Source::new(0..1000u32, ChunkPolicy::Adaptive { max: 4096 }, 2);
         let injector = Injector::new();
-        let Ok(Pull::Chunk(first)) = source.pull(&injector, usize::MAX, usize::MAX, |_| {}) else {
+        let Ok(Pull::Chunk(first)) = source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {})
+        else {
             panic!("expected a chunk")
         };
         assert_eq!((first.start, first.items.len()), (0, 125));
@@ -233,7 +239,7 @@ mod tests {
         let injector = Injector::new();
         let lens: Vec<usize> = (0..6)
             .map(
-                |_| match source.pull(&injector, usize::MAX, usize::MAX, |_| {}) {
+                |_| match source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}) {
                     Ok(Pull::Chunk(c)) => c.items.len(),
                     _ => panic!("an infinite input always has more"),
                 },
@@ -247,16 +253,16 @@ mod tests {
         let source = Source::new(0..10u8, ChunkPolicy::Fixed(4), 3);
         let injector = Injector::new();
         assert!(matches!(
-            source.pull(&injector, 0, usize::MAX, |_| {}),
+            source.pull(&injector, |_| 0, usize::MAX, |_| {}),
             Ok(Pull::NoRoom)
         ));
-        let Ok(Pull::Chunk(c)) = source.pull(&injector, 6, usize::MAX, |_| {}) else {
+        let Ok(Pull::Chunk(c)) = source.pull(&injector, |_| 6, usize::MAX, |_| {}) else {
             panic!()
         };
         assert_eq!(c.items, [0, 1, 2, 3]);
         assert_eq!(drain(&injector)[0].items, [4, 5]);
         let mut total = None;
-        let Ok(Pull::Chunk(c)) = source.pull(&injector, 100, usize::MAX, |n| total = Some(n))
+        let Ok(Pull::Chunk(c)) = source.pull(&injector, |_| 100, usize::MAX, |n| total = Some(n))
         else {
             panic!()
         };
@@ -264,7 +270,7 @@ mod tests {
         assert_eq!(total, Some(10));
         assert!(source.is_exhausted());
         assert!(matches!(
-            source.pull(&injector, 100, usize::MAX, |_| {}),
+            source.pull(&injector, |_| 100, usize::MAX, |_| {}),
             Ok(Pull::Exhausted)
         ));
     }
@@ -274,7 +280,7 @@ mod tests {
         let iter = (0..10u8).map(|x| if x == 5 { panic!("bad item") } else { x });
         let source = Source::new(iter, ChunkPolicy::Fixed(3), 4);
         let injector = Injector::new();
-        let Err(p) = source.pull(&injector, usize::MAX, usize::MAX, |_| {}) else {
+        let Err(p) = source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}) else {
             panic!()
         };
         assert_eq!((p.index, p.message.as_str()), (5, "bad item"));

@@ -17,6 +17,8 @@ pub struct Board {
     pub inits: AtomicUsize,
     pub exits: AtomicUsize,
     pub tasks: AtomicUsize,
+    /// Tasks that panicked (each ends a life without exit).
+    pub panics: AtomicUsize,
     pub fail_init: AtomicBool,
     pub panic_init: AtomicBool,
     pub fail_exit: AtomicBool,
@@ -32,6 +34,7 @@ pub static BOARDS: [Board; TAGS] = [const {
         inits: AtomicUsize::new(0),
         exits: AtomicUsize::new(0),
         tasks: AtomicUsize::new(0),
+        panics: AtomicUsize::new(0),
         fail_init: AtomicBool::new(false),
         panic_init: AtomicBool::new(false),
         fail_exit: AtomicBool::new(false),
@@ -147,7 +150,10 @@ impl<const TAG: usize> Task for Probe<TAG> {
                 Ok(2 * v)
             }
             Cmd::Fail => Err(Box::new(Oops)),
-            Cmd::Panic => panic!("task panicked"),
+            Cmd::Panic => {
+                Self::board().panics.fetch_add(1, SeqCst);
+                panic!("task panicked")
+            }
             Cmd::FailAfter(barrier) => {
                 barrier.wait();
                 Err(Box::new(Oops))

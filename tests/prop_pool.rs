@@ -1,0 +1,78 @@
+//! Property: whatever the configuration, every call computes what the
+//! sequential code computes, and worker lives account for every task.
+
+mod common;
+
+use common::{vals, LifeReport, Probe};
+use proptest::prelude::*;
+use statepool::Pool;
+
+type P = Probe<0>;
+
+#[derive(Debug, Clone)]
+struct Config {
+    workers: usize,
+    chunk: Option<usize>,
+    lifespan: Option<usize>,
+    keep_alive: bool,
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (
+        1usize..=4,
+        proptest::option::of(1usize..=16),
+        proptest::option::of(1usize..=20),
+        any::<bool>(),
+    )
+        .prop_map(|(workers, chunk, lifespan, keep_alive)| Config {
+            workers,
+            chunk,
+            lifespan,
+            keep_alive,
+        })
+}
+
+fn pool(config: &Config) -> Pool<P> {
+    let mut pool = Pool::<P>::new(config.workers);
+    if let Some(c) = config.chunk {
+        pool = pool.chunk_size(c);
+    }
+    if let Some(k) = config.lifespan {
+        pool = pool.worker_lifespan(k);
+    }
+    if config.keep_alive {
+        pool = pool.keep_alive();
+    }
+    pool
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn calls_match_sequential_code(config in config(), input in prop::collection::vec(0u64..1000, 0..300)) {
+        let expected: Vec<u64> = input.iter().map(|v| 2 * v).collect();
+        let mut pool = pool(&config);
+
+        prop_assert_eq!(pool.map(vals(input.clone())).unwrap(), expected.clone());
+        prop_assert_eq!(sorted(pool.map_unordered(vals(input.clone())).unwrap()), sorted(expected.clone()));
+        let streamed: Result<Vec<u64>, _> = pool.imap(vals(input.clone())).collect();
+        prop_assert_eq!(streamed.unwrap(), expected.clone());
+        let streamed: Result<Vec<u64>, _> = pool.imap_unordered(vals(input.clone())).collect();
+        prop_assert_eq!(sorted(streamed.unwrap()), sorted(expected.clone()));
+
+        pool.join().unwrap();
+        let lives: Vec<LifeReport> = pool.exit_results();
+        prop_assert_eq!(lives.iter().map(|l| l.tasks).sum::<usize>(), 4 * input.len());
+        prop_assert_eq!(lives.iter().map(|l| l.sum).sum::<u64>(), 4 * input.iter().sum::<u64>());
+        if let Some(k) = config.lifespan {
+            prop_assert!(lives.iter().all(|l| l.tasks <= k), "a life ran over its lifespan {}: {:?}", k, lives);
+        }
+        prop_assert!(lives.iter().all(|l| l.worker_id < config.workers));
+    }
+}

@@ -1,0 +1,232 @@
+//! Randomized stress: mixed calls over many configurations with injected
+//! errors and panics. Seeded and bounded: `STATEPOOL_STRESS_ROUNDS` (default
+//! 400) sets the number of rounds, `STATEPOOL_STRESS_SEED` the seed.
+//!
+//! A watchdog aborts the process if one round runs for more than a minute,
+//! so that a hang fails instead of stalling CI; it plays no part in what the
+//! test checks.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use common::{Cmd, LifeReport, Probe};
+use statepool::{Pool, PoolError};
+
+type P = Probe<0>;
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// An input with failures injected at random positions.
+struct Input {
+    cmds: Vec<Cmd>,
+    fails: BTreeSet<usize>,
+    panics: BTreeSet<usize>,
+}
+
+impl Input {
+    fn random(rng: &mut Rng) -> Self {
+        let len = rng.below(400) as usize;
+        let faulty = rng.chance(30);
+        let mut input = Input {
+            cmds: Vec::with_capacity(len),
+            fails: BTreeSet::new(),
+            panics: BTreeSet::new(),
+        };
+        for i in 0..len {
+            let cmd = if faulty && rng.chance(2) {
+                input.fails.insert(i);
+                Cmd::Fail
+            } else if faulty && rng.chance(1) {
+                input.panics.insert(i);
+                Cmd::Panic
+            } else {
+                Cmd::Val(i as u64)
+            };
+            input.cmds.push(cmd);
+        }
+        input
+    }
+
+    fn first_failure(&self) -> Option<usize> {
+        self.fails.iter().chain(&self.panics).min().copied()
+    }
+
+    /// Checks that `err` is the failure of a failing item.
+    fn check_error(&self, err: &PoolError) {
+        match err {
+            PoolError::Task { index, .. } => assert!(self.fails.contains(index), "{err:?}"),
+            PoolError::Panic {
+                index: Some(index), ..
+            } => assert!(self.panics.contains(index), "{err:?}"),
+            other => panic!("unexpected failure {other:?}"),
+        }
+    }
+
+    fn expected(&self) -> Vec<u64> {
+        (0..self.cmds.len() as u64).map(|v| 2 * v).collect()
+    }
+}
+
+fn round(rng: &mut Rng) {
+    let workers = 1 + rng.below(6) as usize;
+    let mut pool = Pool::<P>::new(workers);
+    if rng.chance(40) {
+        pool = pool.chunk_size(1 + rng.below(32) as usize);
+    }
+    let lifespan = rng.chance(40).then(|| 1 + rng.below(50) as usize);
+    if let Some(k) = lifespan {
+        pool = pool.worker_lifespan(k);
+    }
+    if rng.chance(60) {
+        pool = pool.keep_alive();
+    }
+    for _ in 0..1 + rng.below(12) {
+        let input = Input::random(rng);
+        match rng.below(8) {
+            0 => match pool.map(input.cmds.clone()) {
+                Ok(out) => {
+                    assert_eq!(input.first_failure(), None);
+                    assert_eq!(out, input.expected());
+                }
+                Err(err) => input.check_error(&err),
+            },
+            1 => match pool.map_unordered(input.cmds.clone()) {
+                Ok(mut out) => {
+                    assert_eq!(input.first_failure(), None);
+                    out.sort_unstable();
+                    assert_eq!(out, input.expected());
+                }
+                Err(err) => input.check_error(&err),
+            },
+            2 => {
+                // In input order, the failure is exactly the first one.
+                let got: Vec<_> = pool.imap(input.cmds.clone()).collect();
+                let ok = input.first_failure().unwrap_or(input.cmds.len());
+                assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
+                for (i, r) in got.iter().enumerate() {
+                    match r {
+                        Ok(v) => assert_eq!(*v, 2 * i as u64),
+                        Err(err) => {
+                            assert_eq!(err.index(), Some(i));
+                            input.check_error(err);
+                        }
+                    }
+                }
+            }
+            3 => {
+                let take = rng.below(50) as usize;
+                let got: Vec<_> = pool.imap(input.cmds.clone()).take(take).collect();
+                let ok = input.first_failure().unwrap_or(input.cmds.len());
+                for (i, r) in got.iter().enumerate() {
+                    assert_eq!(r.is_ok(), i < ok, "item {i}: {r:?}");
+                }
+            }
+            4 => {
+                let got: Vec<_> = pool.imap_unordered(input.cmds.clone()).collect();
+                let (oks, errs): (Vec<_>, Vec<_>) = got.into_iter().partition(Result::is_ok);
+                assert!(errs.len() <= 1);
+                if let Some(Err(err)) = errs.first() {
+                    input.check_error(err);
+                } else {
+                    assert_eq!(input.first_failure(), None);
+                    let mut oks: Vec<u64> = oks.into_iter().map(Result::unwrap).collect();
+                    oks.sort_unstable();
+                    assert_eq!(oks, input.expected());
+                }
+            }
+            5 => {
+                if let Some(cmd) = input.cmds.first() {
+                    match pool.apply(cmd.clone()) {
+                        Ok(v) => assert_eq!(v, 0),
+                        Err(err) => input.check_error(&err),
+                    }
+                }
+            }
+            6 => {
+                let panic_at = rng.chance(20).then(|| rng.below(100));
+                let out = pool.map_with(
+                    |_: &mut P, x: u64| {
+                        if Some(x) == panic_at {
+                            P::board().panics.fetch_add(1, SeqCst);
+                            panic!("map_with panicked");
+                        }
+                        x + 1
+                    },
+                    0..100u64,
+                );
+                match (out, panic_at) {
+                    (Ok(out), None) => assert_eq!(out, (1..101).collect::<Vec<_>>()),
+                    (Err(PoolError::Panic { index, .. }), Some(at)) => {
+                        assert_eq!(index, Some(at as usize))
+                    }
+                    (other, _) => panic!("unexpected {other:?}"),
+                }
+            }
+            _ => pool.join().unwrap(),
+        }
+        if let Some(k) = lifespan {
+            let lives: Vec<LifeReport> = pool.exit_results();
+            assert!(lives.iter().all(|l| l.tasks <= k), "{lives:?}");
+        }
+    }
+    pool.join().unwrap();
+}
+
+#[test]
+fn mixed_calls_with_injected_failures() {
+    let rounds: u64 = std::env::var("STATEPOOL_STRESS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    let seed: u64 = std::env::var("STATEPOOL_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_CAFE);
+    let (tick, ticks) = mpsc::channel::<()>();
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while !done.load(SeqCst) {
+                if let Err(mpsc::RecvTimeoutError::Timeout) =
+                    ticks.recv_timeout(Duration::from_secs(60))
+                {
+                    eprintln!("stress: a round ran for over a minute: the pool hangs");
+                    std::process::abort();
+                }
+            }
+        })
+    };
+    for r in 0..rounds {
+        let mut rng = Rng(seed ^ (r + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        round(&mut rng);
+        tick.send(()).unwrap();
+    }
+    done.store(true, SeqCst);
+    drop(tick);
+    watchdog.join().unwrap();
+
+    // Every life ended exactly once: by its exit hook or by a panic.
+    let board = P::board();
+    assert_eq!(board.inits(), board.exits() + board.panics.load(SeqCst));
+}
