@@ -19,7 +19,11 @@ fn a_task_error_is_returned_with_its_index_and_worker() {
     type P = Probe<0>;
     let mut pool = Pool::<P>::new(3).keep_alive();
     match pool.map(with_cmd_at(100, 42, Cmd::Fail)) {
-        Err(PoolError::Task { index, worker_id, source }) => {
+        Err(PoolError::Task {
+            index,
+            worker_id,
+            source,
+        }) => {
             assert_eq!(index, 42);
             assert!(worker_id < 3);
             assert!(source.downcast_ref::<Oops>().is_some());
@@ -48,10 +52,16 @@ fn map_returns_the_earliest_failure_in_input_order() {
         // Both failing tasks are running at once, so both fail; item 0 wins.
         let barrier = Arc::new(Barrier::new(2));
         let items = vec![Cmd::FailAfter(barrier.clone()), Cmd::FailAfter(barrier)];
-        assert!(matches!(pool.map(items), Err(PoolError::Task { index: 0, .. })));
+        assert!(matches!(
+            pool.map(items),
+            Err(PoolError::Task { index: 0, .. })
+        ));
         let barrier = Arc::new(Barrier::new(2));
         let items = vec![Cmd::FailAfter(barrier.clone()), Cmd::FailAfter(barrier)];
-        assert!(matches!(pool.map_unordered(items), Err(PoolError::Task { index: 0, .. })));
+        assert!(matches!(
+            pool.map_unordered(items),
+            Err(PoolError::Task { index: 0, .. })
+        ));
     }
 }
 
@@ -62,7 +72,11 @@ fn a_panicking_task_reinits_only_its_worker() {
     pool.map(vals(0..10)).unwrap();
     assert_eq!(P::board().inits(), 2);
     match pool.map(with_cmd_at(50, 7, Cmd::Panic)) {
-        Err(PoolError::Panic { index: Some(7), worker_id, message }) => {
+        Err(PoolError::Panic {
+            index: Some(7),
+            worker_id,
+            message,
+        }) => {
             assert!(worker_id < 2);
             assert_eq!(message, "task panicked");
         }
@@ -83,9 +97,14 @@ fn map_with_panics_are_errors_too() {
     type P = Probe<4>;
     let mut pool = Pool::<P>::new(2);
     let err = pool
-        .map_with(|_: &mut P, x: u32| if x == 3 { panic!("closure {x}") } else { x }, 0..10)
+        .map_with(
+            |_: &mut P, x: u32| if x == 3 { panic!("closure {x}") } else { x },
+            0..10,
+        )
         .unwrap_err();
-    assert!(matches!(err, PoolError::Panic { index: Some(3), message, .. } if message == "closure 3"));
+    assert!(
+        matches!(err, PoolError::Panic { index: Some(3), message, .. } if message == "closure 3")
+    );
 }
 
 #[test]
@@ -95,7 +114,10 @@ fn an_init_failure_is_the_calls_error() {
     let mut pool = Pool::<P>::new(3).keep_alive();
     board.fail_init.store(true, SeqCst);
     assert!(matches!(pool.map(vals(0..10)), Err(PoolError::Init { .. })));
-    assert!(matches!(pool.apply(Cmd::Val(1)), Err(PoolError::Init { .. })));
+    assert!(matches!(
+        pool.apply(Cmd::Val(1)),
+        Err(PoolError::Init { .. })
+    ));
     let mut stream = pool.imap(vals(0..10));
     assert!(matches!(stream.next(), Some(Err(PoolError::Init { .. }))));
     assert!(stream.next().is_none());
@@ -112,7 +134,9 @@ fn an_init_panic_is_a_panic_without_index() {
     let mut pool = Pool::<P>::new(2);
     board.panic_init.store(true, SeqCst);
     let err = pool.map(vals(0..10)).unwrap_err();
-    assert!(matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "init panicked"));
+    assert!(
+        matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "init panicked")
+    );
     board.panic_init.store(false, SeqCst);
     assert_eq!(pool.map(vals(0..10)).unwrap(), doubled(0..10));
 }
@@ -125,7 +149,10 @@ fn a_reinit_that_fails_during_a_call_is_its_error() {
     pool.map(vals(0..2)).unwrap();
     board.fail_init.store(true, SeqCst);
     // The life ends after the third task; the next one cannot start.
-    assert!(matches!(pool.map(vals(0..5)), Err(PoolError::Init { worker_id: 0, .. })));
+    assert!(matches!(
+        pool.map(vals(0..5)),
+        Err(PoolError::Init { worker_id: 0, .. })
+    ));
     board.fail_init.store(false, SeqCst);
     assert_eq!(pool.map(vals(0..5)).unwrap(), doubled(0..5));
 }
@@ -137,7 +164,10 @@ fn exit_failures_are_the_error_of_the_call_they_ran_in() {
     board.fail_exit.store(true, SeqCst);
     // Without keep_alive, exits run as the call ends.
     let mut pool = Pool::<P>::new(2);
-    assert!(matches!(pool.map(vals(0..10)), Err(PoolError::Exit { worker_id: 0, .. })));
+    assert!(matches!(
+        pool.map(vals(0..10)),
+        Err(PoolError::Exit { worker_id: 0, .. })
+    ));
     // At a lifespan restart.
     let mut pool = Pool::<P>::new(1).worker_lifespan(2).keep_alive();
     assert!(matches!(pool.map(vals(0..5)), Err(PoolError::Exit { .. })));
@@ -159,7 +189,9 @@ fn an_exit_panic_at_join_is_reported_and_the_pool_survives() {
     pool.map(vals(0..10)).unwrap();
     board.panic_exit.store(true, SeqCst);
     let err = pool.join().unwrap_err();
-    assert!(matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "exit panicked"));
+    assert!(
+        matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "exit panicked")
+    );
     board.panic_exit.store(false, SeqCst);
     assert_eq!(pool.map(vals(0..10)).unwrap(), doubled(0..10));
     // Dropping a pool whose exit panics does not bring the process down.
@@ -172,14 +204,34 @@ fn an_exit_panic_at_join_is_reported_and_the_pool_survives() {
 fn a_panicking_input_iterator_is_a_panic_at_its_position() {
     type P = Probe<10>;
     let mut pool = Pool::<P>::new(2).keep_alive();
-    let input = (0..100u64).map(|v| if v == 60 { panic!("bad input") } else { Cmd::Val(v) });
+    let input = (0..100u64).map(|v| {
+        if v == 60 {
+            panic!("bad input")
+        } else {
+            Cmd::Val(v)
+        }
+    });
     let err = pool.map(input).unwrap_err();
-    assert!(matches!(err, PoolError::Panic { index: Some(60), ref message, .. } if message == "bad input"));
-    let input = (0..100u64).map(|v| if v == 60 { panic!("bad input") } else { Cmd::Val(v) });
+    assert!(
+        matches!(err, PoolError::Panic { index: Some(60), ref message, .. } if message == "bad input")
+    );
+    let input = (0..100u64).map(|v| {
+        if v == 60 {
+            panic!("bad input")
+        } else {
+            Cmd::Val(v)
+        }
+    });
     let got: Vec<_> = pool.imap(input).collect();
     assert_eq!(got.len(), 61);
     assert!(got[..60].iter().all(Result::is_ok));
-    assert!(matches!(got[60], Err(PoolError::Panic { index: Some(60), .. })));
+    assert!(matches!(
+        got[60],
+        Err(PoolError::Panic {
+            index: Some(60),
+            ..
+        })
+    ));
     assert_eq!(pool.map(vals(0..10)).unwrap(), doubled(0..10));
 }
 

@@ -20,7 +20,10 @@ fn keep_alive_inits_each_worker_once_across_calls() {
     pool.join().unwrap();
     assert_eq!(P::board().exits(), 3);
     let reports: Vec<LifeReport> = pool.exit_results();
-    assert_eq!(reports.iter().map(|r| r.tasks).sum::<usize>(), 5 * 200 + 50 + 1);
+    assert_eq!(
+        reports.iter().map(|r| r.tasks).sum::<usize>(),
+        5 * 200 + 50 + 1
+    );
 }
 
 #[test]
@@ -30,11 +33,19 @@ fn without_keep_alive_every_call_starts_and_ends_its_workers() {
     for call in 1..=4 {
         pool.map(vals(0..100)).unwrap();
         assert_eq!(P::board().inits(), 2 * call);
-        assert_eq!(P::board().exits(), 2 * call, "exits run at the end of each call");
+        assert_eq!(
+            P::board().exits(),
+            2 * call,
+            "exits run at the end of each call"
+        );
     }
     let out: Vec<u64> = pool.imap(vals(0..10)).map(Result::unwrap).collect();
     assert_eq!(out, doubled(0..10));
-    assert_eq!(P::board().exits(), 10, "imap ends its workers when exhausted");
+    assert_eq!(
+        P::board().exits(),
+        10,
+        "imap ends its workers when exhausted"
+    );
     let reports: Vec<LifeReport> = pool.exit_results();
     assert_eq!(reports.len(), 10);
     assert_eq!(reports.iter().map(|r| r.sum).sum::<u64>(), 4 * 4950 + 45);
