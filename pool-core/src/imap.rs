@@ -7,6 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::job::{MapJob, Sink, Stop};
 use crate::pool::Pool;
+use crate::sink::Outputs;
 use crate::{BoxError, PoolError, Task};
 
 /// Outputs waiting for the consumer.
@@ -21,6 +22,12 @@ struct StreamState<O> {
     pending: Pending<O>,
     /// The input's length, once it is exhausted.
     total: Option<usize>,
+    /// What the consumer sleeps for: the chunk at this position in order,
+    /// any chunk (`usize::MAX`) out of order; `None` while it is awake.
+    /// Deliveries wake it only for that, so a busy stream makes no syscall.
+    wanted: Option<usize>,
+    /// Workers asleep until the window has room.
+    room_waiters: usize,
 }
 
 /// The sink of a streaming call: a bounded look-ahead window between the
@@ -44,11 +51,14 @@ impl<O> Stream<O> {
         } else {
             Pending::Unordered(VecDeque::new())
         };
+        let state = StreamState {
+            pending,
+            total: None,
+            wanted: None,
+            room_waiters: 0,
+        };
         Stream {
-            state: Mutex::new(StreamState {
-                pending,
-                total: None,
-            }),
+            state: Mutex::new(state),
             ready: Condvar::new(),
             room: Condvar::new(),
             taken: AtomicUsize::new(0),
@@ -62,14 +72,53 @@ impl<O> Stream<O> {
 
     /// Wakes the consumer and every waiting worker, after a stop.
     fn wake_all(&self) {
-        drop(self.lock());
-        self.ready.notify_one();
-        self.room.notify_all();
+        let state = self.lock();
+        let (consumer, workers) = (state.wanted.is_some(), state.room_waiters > 0);
+        drop(state);
+        if consumer {
+            self.ready.notify_one();
+        }
+        if workers {
+            self.room.notify_all();
+        }
+    }
+
+    /// Free places in the window while `pulled` items have been pulled.
+    fn free(&self, pulled: usize) -> usize {
+        let in_flight = pulled.saturating_sub(self.taken.load(Ordering::Acquire));
+        self.window.saturating_sub(in_flight)
+    }
+
+    /// Hands `len` more items to the consumer, making room in the window.
+    /// Workers waiting for room wake once half the window is free, not at
+    /// every chunk, so that a fast producer and a slow consumer do not trade
+    /// a wake-up per chunk.
+    fn take(&self, mut state: MutexGuard<'_, StreamState<O>>, len: usize, pulled: usize) {
+        self.taken.fetch_add(len, Ordering::AcqRel);
+        let waiters = state.room_waiters > 0 && self.free(pulled) >= self.window / 2;
+        state.wanted = None;
+        drop(state);
+        if waiters {
+            self.room.notify_all();
+        }
     }
 }
 
 impl<O: Send> Sink<O> for Stream<O> {
-    fn deliver(&self, start: usize, outputs: Vec<O>) {
+    type Run = Outputs<O>;
+
+    fn open(&self, start: usize, len: usize) -> Outputs<O> {
+        Outputs {
+            start,
+            items: Vec::with_capacity(len),
+        }
+    }
+
+    fn deliver(&self, run: Outputs<O>) {
+        let Outputs {
+            start,
+            items: outputs,
+        } = run;
         if outputs.is_empty() {
             return;
         }
@@ -80,30 +129,40 @@ impl<O: Send> Sink<O> for Stream<O> {
             }
             Pending::Unordered(queue) => queue.push_back(outputs),
         }
+        let wake = state.wanted.is_some_and(|w| w == start || w == usize::MAX);
         drop(state);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     fn room(&self, pulled: usize) -> usize {
-        let in_flight = pulled.saturating_sub(self.taken.load(Ordering::Acquire));
-        self.window.saturating_sub(in_flight)
+        self.free(pulled)
     }
 
     fn wait_for_room(&self, source_pulled: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
         let mut state = self.lock();
-        while !stop.is_stopped() && source_pulled() == pulled && self.room(pulled) == 0 {
+        while !stop.is_stopped() && source_pulled() == pulled && self.free(pulled) == 0 {
+            state.room_waiters += 1;
             state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.room_waiters -= 1;
         }
     }
 
     fn pulled_more(&self) {
-        drop(self.lock());
-        self.room.notify_all();
+        if self.lock().room_waiters > 0 {
+            self.room.notify_all();
+        }
     }
 
     fn end(&self, total: usize) {
-        self.lock().total = Some(total);
-        self.ready.notify_one();
+        let mut state = self.lock();
+        state.total = Some(total);
+        let wake = state.wanted.is_some();
+        drop(state);
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     fn stopped(&self) {
@@ -216,15 +275,19 @@ where
                     let limit = job.stop.limit();
                     outputs.truncate(limit.saturating_sub(self.yielded));
                 }
-                stream.taken.fetch_add(outputs.len(), Ordering::AcqRel);
-                drop(state);
-                stream.room.notify_all();
+                stream.take(state, outputs.len(), job.pulled());
                 return Some(Ok(outputs));
             }
             if state.total == Some(self.yielded) {
                 return None;
             }
+            state.wanted = Some(if self.ordered {
+                self.yielded
+            } else {
+                usize::MAX
+            });
             state = stream.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.wanted = None;
         }
     }
 

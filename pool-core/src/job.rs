@@ -50,10 +50,12 @@ impl Stop {
         }
     }
 
+    #[inline]
     pub(crate) fn limit(&self) -> usize {
         self.limit.load(Ordering::Acquire)
     }
 
+    #[inline]
     pub(crate) fn is_stopped(&self) -> bool {
         self.limit() == 0
     }
@@ -85,10 +87,20 @@ impl Stop {
     }
 }
 
+/// The outputs of one chunk, on their way to a [`Sink`].
+pub(crate) trait Run<O> {
+    /// Takes the output of the chunk's next item.
+    fn push(&mut self, output: O);
+}
+
 /// Where a job's outputs go.
 pub(crate) trait Sink<O>: Sync {
-    /// Takes the outputs of the items `start..start + outputs.len()`.
-    fn deliver(&self, start: usize, outputs: Vec<O>);
+    /// How a chunk hands in its outputs.
+    type Run: Run<O>;
+    /// Starts the outputs of the chunk of `len` items from position `start`.
+    fn open(&self, start: usize, len: usize) -> Self::Run;
+    /// Takes a chunk's outputs (fewer than its items if it stopped early).
+    fn deliver(&self, run: Self::Run);
     /// How many more items may be pulled while `pulled` have been.
     fn room(&self, _pulled: usize) -> usize {
         usize::MAX
@@ -103,62 +115,6 @@ pub(crate) trait Sink<O>: Sync {
     fn stopped(&self) {}
 }
 
-/// Outputs kept in input order, by chunk (`map`).
-pub(crate) struct Ordered<O>(Mutex<Vec<(usize, Vec<O>)>>);
-
-impl<O> Ordered<O> {
-    pub(crate) fn new() -> Self {
-        Ordered(Mutex::new(Vec::new()))
-    }
-
-    pub(crate) fn into_vec(self) -> Vec<O> {
-        let mut chunks = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
-        chunks.sort_unstable_by_key(|(start, _)| *start);
-        let len = chunks.iter().map(|(_, outputs)| outputs.len()).sum();
-        let mut all = Vec::with_capacity(len);
-        for (start, mut outputs) in chunks {
-            debug_assert_eq!(start, all.len(), "a chunk is missing");
-            all.append(&mut outputs);
-        }
-        all
-    }
-}
-
-impl<O: Send> Sink<O> for Ordered<O> {
-    fn deliver(&self, start: usize, outputs: Vec<O>) {
-        if !outputs.is_empty() {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((start, outputs));
-        }
-    }
-}
-
-/// Outputs kept in completion order (`map_unordered`).
-pub(crate) struct Unordered<O>(Mutex<Vec<O>>);
-
-impl<O> Unordered<O> {
-    pub(crate) fn new() -> Self {
-        Unordered(Mutex::new(Vec::new()))
-    }
-
-    pub(crate) fn into_vec(self) -> Vec<O> {
-        self.0.into_inner().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl<O: Send> Sink<O> for Unordered<O> {
-    fn deliver(&self, _start: usize, mut outputs: Vec<O>) {
-        if !outputs.is_empty() {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .append(&mut outputs);
-        }
-    }
-}
-
 /// Settings a job takes from the pool at the time of the call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JobConfig {
@@ -168,12 +124,18 @@ pub(crate) struct JobConfig {
     pub(crate) stop: StopMode,
 }
 
+/// Scans for work while a peer holds the input, before blocking on it.
+const SPIN_ROUNDS: u32 = 64;
+
+type OwnDeque<T> = Mutex<Option<Deque<Chunk<T>>>>;
+
 /// Runs `task` over every item of an input, spreading chunks through an
 /// injector and per-worker deques, stealing when a worker runs dry.
 pub(crate) struct MapJob<I: Iterator, F, K> {
     source: Source<I>,
     injector: Injector<Chunk<I::Item>>,
-    deques: Vec<Mutex<Option<Deque<Chunk<I::Item>>>>>,
+    /// Each worker's own deque, taken by that worker when the job reaches it.
+    deques: Vec<OwnDeque<I::Item>>,
     stealers: Vec<Stealer<Chunk<I::Item>>>,
     task: F,
     lifespan: Option<usize>,
@@ -200,12 +162,20 @@ where
         }
     }
 
+    /// Items pulled from the input so far.
+    pub(crate) fn pulled(&self) -> usize {
+        self.source.pulled()
+    }
+
     /// The next chunk for worker `me`: its own deque first, then the
     /// injector, then its peers, then a fresh pull from the input.
     fn find_chunk<O>(&self, me: usize, local: &Deque<Chunk<I::Item>>) -> Option<Chunk<I::Item>>
     where
         K: Sink<O>,
     {
+        // Rounds spent waiting for a peer that holds the input: spinning
+        // briefly beats sleeping on its lock, as it is about to share chunks.
+        let mut busy = 0u32;
         loop {
             if self.stop.is_stopped() {
                 return None;
@@ -222,15 +192,20 @@ where
             }
             let room = |pulled| self.sink.room(pulled);
             let end = |total| self.sink.end(total);
+            let block = busy >= SPIN_ROUNDS;
             match self
                 .source
-                .pull(&self.injector, room, self.stop.limit(), end)
+                .pull(&self.injector, room, self.stop.limit(), end, block)
             {
                 Ok(Pull::Chunk(chunk)) => {
                     self.sink.pulled_more();
                     return Some(chunk);
                 }
                 Ok(Pull::Exhausted) => {}
+                Ok(Pull::Busy) => {
+                    busy += 1;
+                    std::hint::spin_loop();
+                }
                 Ok(Pull::NoRoom) => {
                     self.sink
                         .wait_for_room(&|| self.source.pulled(), pulled, &self.stop)
@@ -295,23 +270,11 @@ where
         };
         let report = |err| self.fail(err);
         while let Some(chunk) = self.find_chunk(me, &local) {
-            let mut outputs = Vec::with_capacity(chunk.items.len());
-            let mut index = chunk.start;
-            for item in chunk.items {
-                if index >= self.stop.limit() {
-                    break;
-                }
-                match worker.run_task(index, self.lifespan, |s| (self.task)(s, item), &report) {
-                    Some(Ok(out)) => outputs.push(out),
-                    Some(Err(err)) => {
-                        self.fail(err);
-                        break;
-                    }
-                    None => break,
-                }
-                index += 1;
-            }
-            self.sink.deliver(chunk.start, outputs);
+            let mut run = self.sink.open(chunk.start, chunk.items.len());
+            let mut out = |output| run.push(output);
+            let lifespan = self.lifespan;
+            worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut out, &report);
+            self.sink.deliver(run);
         }
     }
 

@@ -42,6 +42,7 @@ mod error;
 mod imap;
 mod job;
 mod pool;
+mod sink;
 mod source;
 mod state;
 mod unwind;

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::crew::Crew;
 use crate::imap::{Cancel, Imap, Stream, StreamJob};
-use crate::job::{Job, JobConfig, MapJob, Ordered, Sink, StopMode, Unordered};
+use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
+use crate::sink::{Slots, Unordered};
 use crate::source::ChunkPolicy;
 use crate::worker::ExitStore;
 use crate::{BoxError, PoolError, Task, WorkerExit, WorkerState};
@@ -147,8 +148,9 @@ impl<S: WorkerState> Pool<S> {
         O: Send,
     {
         let task = |state: &mut S, item| Ok(f(state, item));
-        self.run(items.into_iter(), task, Ordered::new())
-            .map(Ordered::into_vec)
+        let items = items.into_iter();
+        let slots = Slots::new(exact_len(&items));
+        self.run(items, task, slots).map(Slots::into_vec)
     }
 
     /// Stops the live workers, running each one's exit hook; the pool stays
@@ -295,8 +297,9 @@ impl<S: Task> Pool<S> {
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send,
     {
-        self.run(items.into_iter(), S::run, Ordered::new())
-            .map(Ordered::into_vec)
+        let items = items.into_iter();
+        let slots = Slots::new(exact_len(&items));
+        self.run(items, S::run, slots).map(Slots::into_vec)
     }
 
     /// Like [`map`](Pool::map), with results in completion order.
@@ -409,6 +412,14 @@ impl<S: WorkerState> fmt::Debug for Pool<S> {
             .field("chunk_size", &self.chunk_size)
             .field("running", &self.crew.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The input's length, where its `size_hint` tells it exactly.
+fn exact_len(items: &impl Iterator) -> Option<usize> {
+    match items.size_hint() {
+        (lo, Some(hi)) if lo == hi => Some(lo),
+        _ => None,
     }
 }
 

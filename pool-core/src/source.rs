@@ -2,7 +2,7 @@
 //! themselves, under a lock, so the caller never feeds items one by one.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
 use crossbeam_deque::Injector;
 
@@ -44,6 +44,8 @@ pub(crate) enum Pull<T> {
     Exhausted,
     /// Nothing now: the look-ahead window is full.
     NoRoom,
+    /// Nothing now: another worker is pulling (and will share what it cuts).
+    Busy,
 }
 
 /// The input iterator, shared by the workers.
@@ -97,7 +99,8 @@ impl<I: Iterator> Source<I> {
 
     /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
     /// and none at or past `limit`; keeps the first chunk for the caller and
-    /// pushes the others to `injector`. `on_end` runs (under the lock) with
+    /// pushes the others to `injector`. Unless `block`, gives up at once when
+    /// another worker holds the input. `on_end` runs (under the lock) with
     /// the input's length once it is known to be exhausted.
     pub(crate) fn pull(
         &self,
@@ -105,8 +108,17 @@ impl<I: Iterator> Source<I> {
         room: impl FnOnce(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
+        block: bool,
     ) -> Result<Pull<I::Item>, SourcePanic> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = if block {
+            self.state.lock().unwrap_or_else(|e| e.into_inner())
+        } else {
+            match self.state.try_lock() {
+                Ok(st) => st,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(TryLockError::WouldBlock) => return Ok(Pull::Busy),
+            }
+        };
         let st = &mut *st;
         if st.iter.is_none() {
             return Ok(Pull::Exhausted);
@@ -131,14 +143,11 @@ impl<I: Iterator> Source<I> {
             let len = self.chunk_len(st).min(budget);
             let iter = st.iter.as_mut().expect("checked above");
             let mut items = Vec::with_capacity(len);
+            // `extend` over `take` runs the tight loop of `TrustedLen` inputs
+            // (ranges, vectors, slices) without a check per item.
             let filled = catch(|| {
-                while items.len() < len {
-                    match iter.next() {
-                        Some(item) => items.push(item),
-                        None => return true,
-                    }
-                }
-                false
+                items.extend(iter.by_ref().take(len));
+                items.len() < len
             });
             match filled {
                 Ok(end) => ended = end,
@@ -223,14 +232,16 @@ mod tests {
     fn exact_inputs_are_cut_in_guided_chunks() {
         let source = Source::new(0..1000u32, ChunkPolicy::Adaptive { max: 4096 }, 2);
         let injector = Injector::new();
-        let Ok(Pull::Chunk(first)) = source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {})
+        let Ok(Pull::Chunk(first)) =
+            source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true)
         else {
             panic!("expected a chunk")
         };
         assert_eq!((first.start, first.items.len()), (0, 125));
         let rest = drain(&injector);
         assert_eq!(rest.len(), 1);
-        assert_eq!((rest[0].start, rest[0].items.len()), (125, 125));
+        // Each chunk is cut from what is left: (1000 - 125) / 8.
+        assert_eq!((rest[0].start, rest[0].items.len()), (125, 109));
     }
 
     #[test]
@@ -239,7 +250,7 @@ mod tests {
         let injector = Injector::new();
         let lens: Vec<usize> = (0..6)
             .map(
-                |_| match source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}) {
+                |_| match source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true) {
                     Ok(Pull::Chunk(c)) => c.items.len(),
                     _ => panic!("an infinite input always has more"),
                 },
@@ -253,16 +264,17 @@ mod tests {
         let source = Source::new(0..10u8, ChunkPolicy::Fixed(4), 3);
         let injector = Injector::new();
         assert!(matches!(
-            source.pull(&injector, |_| 0, usize::MAX, |_| {}),
+            source.pull(&injector, |_| 0, usize::MAX, |_| {}, true),
             Ok(Pull::NoRoom)
         ));
-        let Ok(Pull::Chunk(c)) = source.pull(&injector, |_| 6, usize::MAX, |_| {}) else {
+        let Ok(Pull::Chunk(c)) = source.pull(&injector, |_| 6, usize::MAX, |_| {}, true) else {
             panic!()
         };
         assert_eq!(c.items, [0, 1, 2, 3]);
         assert_eq!(drain(&injector)[0].items, [4, 5]);
         let mut total = None;
-        let Ok(Pull::Chunk(c)) = source.pull(&injector, |_| 100, usize::MAX, |n| total = Some(n))
+        let Ok(Pull::Chunk(c)) =
+            source.pull(&injector, |_| 100, usize::MAX, |n| total = Some(n), true)
         else {
             panic!()
         };
@@ -270,7 +282,7 @@ mod tests {
         assert_eq!(total, Some(10));
         assert!(source.is_exhausted());
         assert!(matches!(
-            source.pull(&injector, |_| 100, usize::MAX, |_| {}),
+            source.pull(&injector, |_| 100, usize::MAX, |_| {}, true),
             Ok(Pull::Exhausted)
         ));
     }
@@ -280,7 +292,7 @@ mod tests {
         let iter = (0..10u8).map(|x| if x == 5 { panic!("bad item") } else { x });
         let source = Source::new(iter, ChunkPolicy::Fixed(3), 4);
         let injector = Injector::new();
-        let Err(p) = source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}) else {
+        let Err(p) = source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true) else {
             panic!()
         };
         assert_eq!((p.index, p.message.as_str()), (5, "bad item"));

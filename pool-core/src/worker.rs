@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::job::Stop;
+use crate::source::Chunk;
 use crate::unwind::{catch, drop_quietly};
 use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
 
@@ -83,50 +85,79 @@ impl<S: WorkerState> Worker<S> {
         }
     }
 
-    /// Runs one task. `lifespan` ends the life once it has run that many
-    /// tasks; failures of hooks that run around the task (a lazy init, the
-    /// exit at the end of a lifespan, the re-init after a panic) go to
-    /// `report`, the task's own outcome is returned.
-    pub(crate) fn run_task<O>(
+    /// Runs the items of a chunk in order, giving
+    /// each output to `out`. Stops before an item at or past `stop.limit()`
+    /// and at the first failure; every failure, of a task or of a hook that
+    /// runs around it (a lazy init, the exit at the end of a lifespan, the
+    /// re-init after a panic), goes to `report`.
+    ///
+    /// One `catch_unwind` covers the whole chunk, so the per-item path is
+    /// free of indirect calls.
+    pub(crate) fn run_chunk<T, O>(
         &mut self,
-        index: usize,
+        chunk: Chunk<T>,
         lifespan: Option<usize>,
-        task: impl FnOnce(&mut S) -> Result<O, BoxError>,
+        stop: &Stop,
+        task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
+        out: &mut impl FnMut(O),
         report: &dyn Fn(PoolError),
-    ) -> Option<Result<O, PoolError>> {
-        if let Err(err) = self.ensure_life() {
-            report(err);
-            return None;
-        }
-        self.tasks_in_life += 1;
-        let state = self.state.as_mut().expect("a life is running");
-        let outcome = match catch(|| task(state)) {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(source)) => Err(PoolError::Task {
-                index,
-                worker_id: self.id(),
-                source,
-            }),
+    ) {
+        let mut index = chunk.start;
+        let caught = catch(|| {
+            for item in chunk.items {
+                if index >= stop.limit() {
+                    return Ok(());
+                }
+                if self.state.is_none() {
+                    self.ensure_life()?;
+                }
+                let state = self.state.as_mut().expect("a life is running");
+                self.tasks_in_life += 1;
+                match task(state, item) {
+                    Ok(output) => out(output),
+                    Err(source) => {
+                        let worker_id = self.id();
+                        self.end_life_after(lifespan, report);
+                        return Err(PoolError::Task {
+                            index,
+                            worker_id,
+                            source,
+                        });
+                    }
+                }
+                self.end_life_after(lifespan, report);
+                index += 1;
+            }
+            Ok(())
+        });
+        match caught {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => report(err),
             Err(message) => {
                 // The state may be half-updated: this life ends without exit,
                 // and a fresh one starts right away.
                 self.abandon_life();
-                if let Err(err) = self.ensure_life() {
-                    report(err);
-                }
-                return Some(Err(PoolError::Panic {
+                let panic = PoolError::Panic {
                     index: Some(index),
                     worker_id: self.id(),
                     message,
-                }));
+                };
+                report(panic);
+                if let Err(err) = self.ensure_life() {
+                    report(err);
+                }
             }
-        };
+        }
+    }
+
+    /// Ends the life if it has run `lifespan` tasks.
+    #[inline]
+    fn end_life_after(&mut self, lifespan: Option<usize>, report: &dyn Fn(PoolError)) {
         if lifespan.is_some_and(|k| self.tasks_in_life >= k) {
             if let Err(err) = self.end_life() {
                 report(err);
             }
         }
-        Some(outcome)
     }
 
     fn hook_panic(&self, message: String) -> PoolError {

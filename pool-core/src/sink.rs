@@ -1,0 +1,276 @@
+//! Where the outputs of blocking calls go: straight into their slots of the
+//! result vector (`map`), or appended as chunks complete (`map_unordered`).
+
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use crate::job::{Run, Sink};
+
+/// The outputs of one chunk, in a vector of their own.
+pub(crate) struct Outputs<O> {
+    pub(crate) start: usize,
+    pub(crate) items: Vec<O>,
+}
+
+impl<O> Run<O> for Outputs<O> {
+    fn push(&mut self, output: O) {
+        self.items.push(output);
+    }
+}
+
+/// Outputs in completion order, a chunk at a time (`map_unordered`).
+pub(crate) struct Unordered<O>(Mutex<Vec<O>>);
+
+impl<O> Unordered<O> {
+    pub(crate) fn new() -> Self {
+        Unordered(Mutex::new(Vec::new()))
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<O> {
+        self.0.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<O: Send> Sink<O> for Unordered<O> {
+    type Run = Outputs<O>;
+
+    fn open(&self, start: usize, len: usize) -> Outputs<O> {
+        Outputs {
+            start,
+            items: Vec::with_capacity(len),
+        }
+    }
+
+    fn deliver(&self, mut run: Outputs<O>) {
+        if !run.items.is_empty() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut run.items);
+        }
+    }
+}
+
+/// Outputs in input order, written by the workers straight into the slots of
+/// the result vector when the input's length is known, so that no output is
+/// moved twice. Outputs past the expected length (an input of unknown length,
+/// or one whose `size_hint` was wrong) are kept aside in chunks and put in
+/// order at the end.
+pub(crate) struct Slots<O> {
+    /// The result vector's buffer: `n` slots, each written at most once.
+    buf: NonNull<O>,
+    cap: usize,
+    n: usize,
+    written: Mutex<Written<O>>,
+}
+
+#[derive(Default)]
+struct Written<O> {
+    /// `(start, len)` of each run of initialised slots.
+    slots: Vec<(usize, usize)>,
+    /// Outputs at positions `n` and past, by chunk.
+    spilled: Vec<(usize, Vec<O>)>,
+}
+
+// SAFETY: workers write disjoint slots through `buf` (every input position is
+// handed out once) and hand outputs over under the `written` lock; the slots
+// are read only by `into_vec`/`drop`, which own the `Slots`. Sharing it is
+// sharing `O`s between threads, hence `O: Send`.
+unsafe impl<O: Send> Sync for Slots<O> {}
+// SAFETY: as above: a `Slots` owns `O`s and a buffer of them.
+unsafe impl<O: Send> Send for Slots<O> {}
+
+impl<O> Slots<O> {
+    /// Slots for an input of `len_hint` items (`None`: unknown).
+    pub(crate) fn new(len_hint: Option<usize>) -> Self {
+        let fits = |n: usize| {
+            n.checked_mul(size_of::<O>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        };
+        let n = len_hint.filter(|&n| fits(n)).unwrap_or(0);
+        let mut buf = ManuallyDrop::new(Vec::<O>::with_capacity(n));
+        Slots {
+            buf: NonNull::new(buf.as_mut_ptr()).expect("a vector's pointer is never null"),
+            cap: buf.capacity(),
+            n,
+            written: Mutex::new(Written {
+                slots: Vec::new(),
+                spilled: Vec::new(),
+            }),
+        }
+    }
+
+    /// The outputs in input order.
+    pub(crate) fn into_vec(self) -> Vec<O> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; the lock is moved out
+        // exactly once.
+        let written = unsafe { std::ptr::read(&this.written) };
+        let Written {
+            mut slots,
+            mut spilled,
+        } = written.into_inner().unwrap_or_else(|e| e.into_inner());
+        let in_slots: usize = slots.iter().map(|&(_, len)| len).sum();
+        if in_slots == this.n && spilled.is_empty() {
+            // SAFETY: the runs are disjoint and inside `0..n` (a run only
+            // writes positions below `n`, and each position once), and they
+            // add up to `n`: every slot is initialised.
+            return unsafe { Vec::from_raw_parts(this.buf.as_ptr(), this.n, this.cap) };
+        }
+        slots.sort_unstable_by_key(|&(start, _)| start);
+        spilled.sort_unstable_by_key(|&(start, _)| start);
+        let spilled_len: usize = spilled.iter().map(|(_, v)| v.len()).sum();
+        let mut all: Vec<O> = Vec::with_capacity(in_slots + spilled_len);
+        for (start, len) in slots {
+            debug_assert_eq!(start, all.len(), "outputs are missing");
+            // SAFETY: slots `start..start + len` were initialised by one run
+            // and are read once, here; the buffer is then freed as empty.
+            unsafe {
+                let src = this.buf.as_ptr().add(start);
+                std::ptr::copy_nonoverlapping(src, all.as_mut_ptr().add(all.len()), len);
+                all.set_len(all.len() + len);
+            }
+        }
+        for (_, mut outputs) in spilled {
+            all.append(&mut outputs);
+        }
+        // SAFETY: the buffer came from a `Vec<O>` of capacity `cap`; its
+        // outputs were moved out above, so it is freed as empty.
+        drop(unsafe { Vec::from_raw_parts(this.buf.as_ptr(), 0, this.cap) });
+        all
+    }
+}
+
+impl<O> Drop for Slots<O> {
+    fn drop(&mut self) {
+        // Dropped without `into_vec`: the call failed. Drop what was written.
+        let written = self.written.get_mut().unwrap_or_else(|e| e.into_inner());
+        for &(start, len) in &written.slots {
+            // SAFETY: each run of slots was initialised once and is dropped once.
+            unsafe {
+                let run = std::ptr::slice_from_raw_parts_mut(self.buf.as_ptr().add(start), len);
+                std::ptr::drop_in_place(run);
+            }
+        }
+        // SAFETY: the buffer came from a `Vec<O>` of capacity `cap`; its
+        // outputs were dropped above.
+        drop(unsafe { Vec::from_raw_parts(self.buf.as_ptr(), 0, self.cap) });
+    }
+}
+
+/// The outputs of one chunk on their way into [`Slots`].
+pub(crate) struct SlotRun<O> {
+    buf: NonNull<O>,
+    n: usize,
+    start: usize,
+    /// Outputs pushed so far.
+    count: usize,
+    /// Outputs at positions `n` and past.
+    spilled: Vec<O>,
+}
+
+impl<O> Run<O> for SlotRun<O> {
+    #[inline]
+    fn push(&mut self, output: O) {
+        let index = self.start + self.count;
+        self.count += 1;
+        if index < self.n {
+            // SAFETY: `index < n <= cap`, and position `index` belongs to this
+            // run's chunk alone, so no one else writes or reads this slot
+            // until the run is delivered.
+            unsafe { self.buf.as_ptr().add(index).write(output) };
+        } else {
+            self.spilled.push(output);
+        }
+    }
+}
+
+impl<O: Send> Sink<O> for Slots<O> {
+    type Run = SlotRun<O>;
+
+    fn open(&self, start: usize, _len: usize) -> SlotRun<O> {
+        SlotRun {
+            buf: self.buf,
+            n: self.n,
+            start,
+            count: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    fn deliver(&self, run: SlotRun<O>) {
+        if run.count == 0 {
+            return;
+        }
+        let in_slots = run.count.min(self.n.saturating_sub(run.start));
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if in_slots > 0 {
+            written.slots.push((run.start, in_slots));
+        }
+        if !run.spilled.is_empty() {
+            written.spilled.push((run.start.max(self.n), run.spilled));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(slots: &Slots<String>, start: usize, values: &[&str]) {
+        let mut run = slots.open(start, values.len());
+        for v in values {
+            run.push((*v).to_owned());
+        }
+        slots.deliver(run);
+    }
+
+    #[test]
+    fn exact_lengths_fill_the_slots_in_any_order() {
+        let slots = Slots::new(Some(5));
+        fill(&slots, 3, &["d", "e"]);
+        fill(&slots, 0, &["a", "b", "c"]);
+        assert_eq!(slots.into_vec(), ["a", "b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn unknown_and_wrong_lengths_spill_in_order() {
+        let slots = Slots::new(None);
+        fill(&slots, 2, &["c"]);
+        fill(&slots, 0, &["a", "b"]);
+        assert_eq!(slots.into_vec(), ["a", "b", "c"]);
+        // A hint of 2 for an input of 4.
+        let slots = Slots::new(Some(2));
+        fill(&slots, 1, &["b", "c", "d"]);
+        fill(&slots, 0, &["a"]);
+        assert_eq!(slots.into_vec(), ["a", "b", "c", "d"]);
+        // A hint of 4 for an input of 2.
+        let slots = Slots::new(Some(4));
+        fill(&slots, 0, &["a", "b"]);
+        assert_eq!(slots.into_vec(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_failed_call_drops_what_was_written() {
+        use std::sync::Arc;
+        let tracker = Arc::new(());
+        let slots: Slots<Arc<()>> = Slots::new(Some(10));
+        let mut run = slots.open(4, 2);
+        run.push(tracker.clone());
+        run.push(tracker.clone());
+        slots.deliver(run);
+        assert_eq!(Arc::strong_count(&tracker), 3);
+        drop(slots);
+        assert_eq!(Arc::strong_count(&tracker), 1);
+    }
+
+    #[test]
+    fn zero_sized_outputs_work() {
+        let slots = Slots::new(Some(3));
+        let mut run = slots.open(0, 3);
+        (0..3).for_each(|_| run.push(()));
+        slots.deliver(run);
+        assert_eq!(slots.into_vec().len(), 3);
+    }
+}
