@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
@@ -272,8 +273,9 @@ where
         while let Some(chunk) = self.find_chunk(me, &local) {
             let mut run = self.sink.open(chunk.start, chunk.items.len());
             let mut out = |output| run.push(output);
-            let lifespan = self.lifespan;
+            let (lifespan, len, started) = (self.lifespan, chunk.items.len(), Instant::now());
             worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut out, &report);
+            self.source.record(len, started.elapsed());
             self.sink.deliver(run);
         }
     }

@@ -1,8 +1,9 @@
 //! Cutting the input into chunks. Workers pull from the shared input
 //! themselves, under a lock, so the caller never feeds items one by one.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, TryLockError};
+use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
@@ -56,7 +57,15 @@ pub(crate) struct Source<I: Iterator> {
     pulled: AtomicUsize,
     policy: ChunkPolicy,
     chunks_per_pull: usize,
+    /// Measured cost of one item, in nanoseconds (a moving average; `0`
+    /// until a chunk has run), which sizes chunks to about
+    /// [`CHUNK_TARGET_NANOS`] each.
+    item_nanos: AtomicU64,
 }
+
+/// How long a chunk should take: long enough that scheduling costs vanish,
+/// short enough that a worker stuck on a chunk leaves little behind it.
+const CHUNK_TARGET_NANOS: u64 = 50_000;
 
 struct SourceState<I> {
     /// `None` once exhausted.
@@ -84,6 +93,7 @@ impl<I: Iterator> Source<I> {
             pulled: AtomicUsize::new(0),
             policy,
             chunks_per_pull: n_workers.max(1),
+            item_nanos: AtomicU64::new(0),
         }
     }
 
@@ -200,23 +210,48 @@ impl<I: Iterator> Source<I> {
         self.exhausted.store(true, Ordering::Release);
     }
 
-    fn chunk_len(&self, st: &mut SourceState<I>) -> usize {
-        match self.policy {
-            ChunkPolicy::Fixed(len) => len,
-            ChunkPolicy::Adaptive { max } => {
-                let hint = st.iter.as_ref().map(Iterator::size_hint);
-                match hint {
-                    Some((lo, Some(hi))) if lo == hi => {
-                        (lo / (4 * self.chunks_per_pull)).clamp(1, max)
-                    }
-                    _ => {
-                        let len = st.grow.min(max);
-                        st.grow = len.saturating_mul(2);
-                        len
-                    }
-                }
-            }
+    /// Records that a chunk of `items` items ran in `elapsed`.
+    pub(crate) fn record(&self, items: usize, elapsed: Duration) {
+        if items == 0 {
+            return;
         }
+        let sample = (elapsed.as_nanos() / items as u128).clamp(1, u64::MAX as u128) as u64;
+        let old = self.item_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (3 * (old / 4)).saturating_add(sample / 4).max(1)
+        };
+        self.item_nanos.store(new, Ordering::Relaxed);
+    }
+
+    /// The next chunk's length: the user's, or the least of: a quarter of
+    /// what is left shared between the workers (when the input knows its
+    /// length), what takes about [`CHUNK_TARGET_NANOS`] (once measured), a
+    /// length doubling from 1 (until measured, for inputs of unknown
+    /// length), and the policy's maximum.
+    fn chunk_len(&self, st: &mut SourceState<I>) -> usize {
+        let max = match self.policy {
+            ChunkPolicy::Fixed(len) => return len,
+            ChunkPolicy::Adaptive { max } => max,
+        };
+        let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX)),
+        };
+        let hint = st.iter.as_ref().map(Iterator::size_hint);
+        let len = match (hint, by_cost) {
+            (Some((lo, Some(hi))), _) if lo == hi => {
+                (lo / (4 * self.chunks_per_pull)).min(by_cost.unwrap_or(usize::MAX))
+            }
+            (_, Some(len)) => len,
+            (_, None) => {
+                let len = st.grow;
+                st.grow = len.saturating_mul(2);
+                len
+            }
+        };
+        len.clamp(1, max)
     }
 }
 
@@ -257,6 +292,25 @@ mod tests {
             )
             .collect();
         assert_eq!(lens, [1, 2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn measured_costs_size_the_chunks() {
+        let source = Source::new(0u64.., ChunkPolicy::Adaptive { max: 4096 }, 1);
+        let injector = Injector::new();
+        let next_len = || match source.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true) {
+            Ok(Pull::Chunk(c)) => c.items.len(),
+            _ => panic!("an infinite input always has more"),
+        };
+        assert_eq!(next_len(), 1);
+        source.record(10, Duration::from_micros(10)); // 1 µs an item
+        assert_eq!(next_len(), 50);
+        source.record(1, Duration::from_millis(5)); // one very slow item
+        assert_eq!(next_len(), 1);
+        for _ in 0..64 {
+            source.record(1000, Duration::from_nanos(1000)); // back to 1 ns
+        }
+        assert_eq!(next_len(), 4096);
     }
 
     #[test]
