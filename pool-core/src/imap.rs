@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::job::{MapJob, Sink, Stop};
+use crate::input::Input;
+use crate::job::{Job, MapJob, Sink, Stop};
 use crate::pool::Pool;
 use crate::sink::Outputs;
 use crate::{BoxError, PoolError, Task};
@@ -170,28 +171,47 @@ impl<O: Send> Sink<O> for Stream<O> {
     }
 }
 
-type TaskFn<S> = fn(&mut S, <S as Task>::Input) -> Result<<S as Task>::Output, BoxError>;
-
-pub(crate) type StreamJob<S, I> = MapJob<I, TaskFn<S>, Stream<<S as Task>::Output>>;
-
 /// Something a pool can stop: the job of an `imap` whose iterator was leaked.
 pub(crate) trait Cancel: Send + Sync {
     fn cancel(&self);
 }
 
-impl<S, I> Cancel for StreamJob<S, I>
+/// The job of a streaming call, as its consumer sees it.
+pub(crate) trait StreamJob<S: Task>: Job<S> + Cancel {
+    fn stop(&self) -> &Stop;
+    fn stream(&self) -> &Stream<S::Output>;
+    fn pulled(&self) -> usize;
+}
+
+impl<In, F, O> Cancel for MapJob<In, F, Stream<O>>
 where
-    S: Task,
-    I: Iterator<Item = S::Input> + Send,
+    In: Input + Send,
+    F: Send + Sync,
+    O: Send,
 {
     fn cancel(&self) {
-        cancel(self);
+        self.stop.cancel();
+        self.sink.wake_all();
     }
 }
 
-fn cancel<S: Task, I: Iterator<Item = S::Input>>(job: &StreamJob<S, I>) {
-    job.stop.cancel();
-    job.sink.wake_all();
+impl<S, In, F> StreamJob<S> for MapJob<In, F, Stream<S::Output>>
+where
+    S: Task,
+    In: Input + Send,
+    F: Fn(&mut S, In::Item) -> Result<S::Output, BoxError> + Send + Sync,
+{
+    fn stop(&self) -> &Stop {
+        &self.stop
+    }
+
+    fn stream(&self) -> &Stream<S::Output> {
+        &self.sink
+    }
+
+    fn pulled(&self) -> usize {
+        MapJob::pulled(self)
+    }
 }
 
 /// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`]: yields each
@@ -201,9 +221,9 @@ fn cancel<S: Task, I: Iterator<Item = S::Input>>(job: &StreamJob<S, I>) {
 /// cancels the rest of the call: once the drop returns, no task of it starts
 /// and the pool is ready for the next call.
 #[must_use = "an imap iterator does nothing unless consumed"]
-pub struct Imap<'p, S: Task, I: Iterator<Item = S::Input>> {
+pub struct Imap<'p, S: Task> {
     pool: &'p mut Pool<S>,
-    job: Option<Arc<StreamJob<S, I>>>,
+    job: Option<Arc<dyn StreamJob<S>>>,
     ordered: bool,
     local: std::vec::IntoIter<S::Output>,
     /// Items yielded so far; in input order, the next position.
@@ -213,12 +233,11 @@ pub struct Imap<'p, S: Task, I: Iterator<Item = S::Input>> {
     last: Option<PoolError>,
 }
 
-impl<'p, S, I> Imap<'p, S, I>
-where
-    S: Task,
-    I: Iterator<Item = S::Input> + Send + 'static,
-{
-    pub(crate) fn start(pool: &'p mut Pool<S>, iter: I, ordered: bool) -> Self {
+impl<'p, S: Task> Imap<'p, S> {
+    pub(crate) fn start<I>(pool: &'p mut Pool<S>, iter: I, ordered: bool) -> Self
+    where
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
         let mut imap = Imap {
             pool,
             job: None,
@@ -239,23 +258,33 @@ where
     /// workers × chunk size. `0` once the call has ended.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2).chunk_size(8);
     /// let stream = pool.imap(0u64..);
     /// assert_eq!(stream.look_ahead(), 4 * 2 * 8);
     /// ```
     pub fn look_ahead(&self) -> usize {
-        self.job.as_ref().map_or(0, |job| job.sink.window)
+        self.job.as_ref().map_or(0, |job| job.stream().window)
     }
 
     /// Blocks until outputs, a failure or the end are there.
     fn fetch(&mut self) -> Option<Result<Vec<S::Output>, PoolError>> {
         let job = self.job.as_ref()?;
-        let stream = &job.sink;
+        let stream = job.stream();
         let mut state = stream.lock();
         loop {
             {
-                let mut first = job.stop.first();
+                let mut first = job.stop().first();
                 let due = match first.as_ref() {
                     Some(err) if self.ordered => err.index().is_none_or(|i| i <= self.yielded),
                     Some(_) => true,
@@ -272,7 +301,7 @@ where
             if let Some(mut outputs) = chunk {
                 if self.ordered {
                     // Outputs at or past a later-recorded failure are not yielded.
-                    let limit = job.stop.limit();
+                    let limit = job.stop().limit();
                     outputs.truncate(limit.saturating_sub(self.yielded));
                 }
                 stream.take(state, outputs.len(), job.pulled());
@@ -294,7 +323,7 @@ where
     /// Ends the call: stops the workers' share and waits for them.
     fn finish(&mut self) {
         if let Some(job) = self.job.take() {
-            cancel(&job);
+            job.cancel();
             self.pool.end_stream();
             if let Err(err) = self.pool.end_call() {
                 self.last.get_or_insert(err);
@@ -303,11 +332,7 @@ where
     }
 }
 
-impl<S, I> Iterator for Imap<'_, S, I>
-where
-    S: Task,
-    I: Iterator<Item = S::Input> + Send + 'static,
-{
+impl<S: Task> Iterator for Imap<'_, S> {
     type Item = Result<S::Output, PoolError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -332,17 +357,17 @@ where
     }
 }
 
-impl<S: Task, I: Iterator<Item = S::Input>> Drop for Imap<'_, S, I> {
+impl<S: Task> Drop for Imap<'_, S> {
     fn drop(&mut self) {
         if let Some(job) = self.job.take() {
-            cancel(&job);
+            job.cancel();
             self.pool.end_stream();
             let _ = self.pool.end_call();
         }
     }
 }
 
-impl<S: Task, I: Iterator<Item = S::Input>> fmt::Debug for Imap<'_, S, I> {
+impl<S: Task> fmt::Debug for Imap<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Imap")
             .field("ordered", &self.ordered)

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
-use crate::source::{Chunk, ChunkPolicy, Pull, Source};
+use crate::input::{Chunk, ChunkPolicy, Input, Pull};
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -128,31 +128,31 @@ pub(crate) struct JobConfig {
 /// Scans for work while a peer holds the input, before blocking on it.
 const SPIN_ROUNDS: u32 = 64;
 
-type OwnDeque<T> = Mutex<Option<Deque<Chunk<T>>>>;
+type OwnDeque<C> = Mutex<Option<Deque<C>>>;
 
 /// Runs `task` over every item of an input, spreading chunks through an
 /// injector and per-worker deques, stealing when a worker runs dry.
-pub(crate) struct MapJob<I: Iterator, F, K> {
-    source: Source<I>,
-    injector: Injector<Chunk<I::Item>>,
+///
+/// Fields drop in order: the chunks (in the injector and deques) before the
+/// input they may point into.
+pub(crate) struct MapJob<In: Input, F, K> {
+    injector: Injector<In::Chunk>,
     /// Each worker's own deque, taken by that worker when the job reaches it.
-    deques: Vec<OwnDeque<I::Item>>,
-    stealers: Vec<Stealer<Chunk<I::Item>>>,
+    deques: Vec<OwnDeque<In::Chunk>>,
+    stealers: Vec<Stealer<In::Chunk>>,
+    input: In,
     task: F,
     lifespan: Option<usize>,
     pub(crate) stop: Stop,
     pub(crate) sink: K,
 }
 
-impl<I, F, K> MapJob<I, F, K>
-where
-    I: Iterator,
-{
-    pub(crate) fn new(iter: I, task: F, sink: K, config: JobConfig) -> Self {
+impl<In: Input, F, K> MapJob<In, F, K> {
+    pub(crate) fn new(input: In, task: F, sink: K, config: JobConfig) -> Self {
         let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
         let stealers = deques.iter().map(Deque::stealer).collect();
         MapJob {
-            source: Source::new(iter, config.chunks, config.n_workers),
+            input,
             injector: Injector::new(),
             deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
             stealers,
@@ -165,12 +165,12 @@ where
 
     /// Items pulled from the input so far.
     pub(crate) fn pulled(&self) -> usize {
-        self.source.pulled()
+        self.input.pulled()
     }
 
     /// The next chunk for worker `me`: its own deque first, then the
     /// injector, then its peers, then a fresh pull from the input.
-    fn find_chunk<O>(&self, me: usize, local: &Deque<Chunk<I::Item>>) -> Option<Chunk<I::Item>>
+    fn find_chunk<O>(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk>
     where
         K: Sink<O>,
     {
@@ -183,8 +183,8 @@ where
             }
             // Read before the scan: once exhausted, every chunk ever cut is
             // already in a deque, so an empty scan means the end.
-            let exhausted = self.source.is_exhausted();
-            let pulled = self.source.pulled();
+            let exhausted = self.input.is_exhausted();
+            let pulled = self.input.pulled();
             if let Some(chunk) = local.pop().or_else(|| self.steal(me, local)) {
                 return Some(chunk);
             }
@@ -195,7 +195,7 @@ where
             let end = |total| self.sink.end(total);
             let block = busy >= SPIN_ROUNDS;
             match self
-                .source
+                .input
                 .pull(&self.injector, room, self.stop.limit(), end, block)
             {
                 Ok(Pull::Chunk(chunk)) => {
@@ -205,11 +205,15 @@ where
                 Ok(Pull::Exhausted) => {}
                 Ok(Pull::Busy) => {
                     busy += 1;
-                    std::hint::spin_loop();
+                    if busy < SPIN_ROUNDS {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
                 Ok(Pull::NoRoom) => {
                     self.sink
-                        .wait_for_room(&|| self.source.pulled(), pulled, &self.stop)
+                        .wait_for_room(&|| self.input.pulled(), pulled, &self.stop)
                 }
                 Err(panic) => {
                     self.stop.fail(PoolError::Panic {
@@ -223,7 +227,7 @@ where
         }
     }
 
-    fn steal(&self, me: usize, local: &Deque<Chunk<I::Item>>) -> Option<Chunk<I::Item>> {
+    fn steal(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk> {
         loop {
             let mut retry = false;
             match self.injector.steal_batch_and_pop(local) {
@@ -246,12 +250,11 @@ where
     }
 }
 
-impl<S, I, F, K, O> Job<S> for MapJob<I, F, K>
+impl<S, In, F, K, O> Job<S> for MapJob<In, F, K>
 where
     S: WorkerState,
-    I: Iterator + Send,
-    I::Item: Send,
-    F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+    In: Input,
+    F: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
     K: Sink<O>,
 {
     fn execute(&self, worker: &mut Worker<S>) {
@@ -271,11 +274,12 @@ where
         };
         let report = |err| self.fail(err);
         while let Some(chunk) = self.find_chunk(me, &local) {
-            let mut run = self.sink.open(chunk.start, chunk.items.len());
+            let len = chunk.size_hint().0;
+            let mut run = self.sink.open(chunk.start(), len);
             let mut out = |output| run.push(output);
-            let (lifespan, len, started) = (self.lifespan, chunk.items.len(), Instant::now());
+            let (lifespan, started) = (self.lifespan, Instant::now());
             worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut out, &report);
-            self.source.record(len, started.elapsed());
+            self.input.record(len, started.elapsed());
             self.sink.deliver(run);
         }
     }

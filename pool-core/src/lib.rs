@@ -40,18 +40,16 @@ mod context;
 mod crew;
 mod error;
 mod imap;
+mod input;
 mod job;
 mod pool;
 mod sink;
-mod source;
 mod state;
 mod unwind;
 mod worker;
 
 #[doc(hidden)]
 pub mod __private;
-#[doc(hidden)]
-pub mod doc_support;
 
 pub use context::WorkerContext;
 pub use error::{BoxError, PoolError};

@@ -1,13 +1,15 @@
 //! `Pool<S>`: the typed pool and every call of its contract.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::crew::Crew;
 use crate::imap::{Cancel, Imap, Stream, StreamJob};
+use crate::input::ChunkPolicy;
+use crate::input::{self, Input, InputVisitor};
 use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
 use crate::sink::{Slots, Unordered};
-use crate::source::ChunkPolicy;
 use crate::worker::ExitStore;
 use crate::{BoxError, PoolError, Task, WorkerExit, WorkerState};
 
@@ -61,7 +63,17 @@ impl<S: WorkerState> Pool<S> {
     /// Starts no thread.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// assert_eq!(Pool::<Echo>::new(3).n_workers(), 3);
     /// assert!(Pool::<Echo>::new(0).n_workers() >= 1);
     /// ```
@@ -86,7 +98,17 @@ impl<S: WorkerState> Pool<S> {
     /// [`join`](Pool::join) or drop.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2).keep_alive();
     /// pool.map(0..10).unwrap();
     /// pool.map(0..10).unwrap(); // same workers, same states
@@ -101,7 +123,17 @@ impl<S: WorkerState> Pool<S> {
     /// [`PoolError::InvalidConfig`].
     ///
     /// ```
-    /// # use pool_core::{Pool, PoolError, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2).worker_lifespan(0);
     /// assert!(matches!(pool.map(0..3), Err(PoolError::InvalidConfig(_))));
     /// ```
@@ -114,7 +146,17 @@ impl<S: WorkerState> Pool<S> {
     /// input. `0` makes the next call fail with [`PoolError::InvalidConfig`].
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2).chunk_size(16);
     /// assert_eq!(pool.map(0..100).unwrap().len(), 100);
     /// ```
@@ -133,7 +175,17 @@ impl<S: WorkerState> Pool<S> {
     /// order. `f` may borrow from the caller.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let offset = 10;
     /// let mut pool = Pool::<Echo>::new(2);
     /// let out = pool.map_with(|_state: &mut Echo, x: u32| x + offset, 0..3).unwrap();
@@ -212,19 +264,14 @@ impl<S: WorkerState> Pool<S> {
         K: Sink<O>,
     {
         let config = self.begin(StopMode::All, MAP_MAX_CHUNK)?;
-        let job = MapJob::new(iter, task, sink, config);
-        let crew = self.crew.as_ref().expect("begin started the workers");
-        let job_ref: &dyn Job<S> = &job;
-        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
-        // between the two calls can unwind out of this frame.
-        unsafe { crew.publish(job_ref) };
-        crew.wait();
-        let failure = job.stop.take();
-        let ended = self.end_call();
-        match failure {
-            Some(err) => Err(err),
-            None => ended.map(|()| job.sink),
-        }
+        let call = BlockingCall {
+            pool: self,
+            task,
+            sink,
+            config,
+            items: PhantomData,
+        };
+        input::visit(iter, config.chunks, config.n_workers, call)
     }
 
     /// Starts a streaming call; the caller (an [`Imap`]) ends it.
@@ -232,7 +279,7 @@ impl<S: WorkerState> Pool<S> {
         &mut self,
         iter: I,
         ordered: bool,
-    ) -> Result<Arc<StreamJob<S, I>>, PoolError>
+    ) -> Result<Arc<dyn StreamJob<S>>, PoolError>
     where
         S: Task,
         I: Iterator<Item = S::Input> + Send + 'static,
@@ -244,13 +291,13 @@ impl<S: WorkerState> Pool<S> {
         };
         let config = self.begin(stop, STREAM_MAX_CHUNK)?;
         let window = STREAM_WINDOW_CHUNKS * config.n_workers * config.chunks.max_len();
-        let task: fn(&mut S, S::Input) -> Result<S::Output, BoxError> = S::run;
-        let job = Arc::new(MapJob::new(
-            iter,
-            task,
-            Stream::new(ordered, window),
+        let call = StreamCall {
+            ordered,
+            window,
             config,
-        ));
+            state: PhantomData,
+        };
+        let job = input::visit(iter, config.chunks, config.n_workers, call);
         let crew = self.crew.as_ref().expect("begin started the workers");
         let job_ref: &dyn Job<S> = &*job;
         // SAFETY: the job is heap-allocated and kept alive by the `Imap`
@@ -281,19 +328,30 @@ impl<S: WorkerState> Pool<S> {
     }
 }
 
-impl<S: Task> Pool<S> {
+impl<S: WorkerState> Pool<S> {
     /// Runs the state's `#[task]` on every item; results in input order.
     ///
     /// The first failure stops the call and is returned (the earliest in
     /// input order where several happened); the pool stays usable.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2);
     /// assert_eq!(pool.map(vec![3, 1, 2]).unwrap(), [3, 1, 2]);
     /// ```
     pub fn map<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
     where
+        S: Task,
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send,
     {
@@ -305,7 +363,17 @@ impl<S: Task> Pool<S> {
     /// Like [`map`](Pool::map), with results in completion order.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2);
     /// let mut out = pool.map_unordered(0..100).unwrap();
     /// out.sort();
@@ -313,6 +381,7 @@ impl<S: Task> Pool<S> {
     /// ```
     pub fn map_unordered<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
     where
+        S: Task,
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send,
     {
@@ -323,10 +392,23 @@ impl<S: Task> Pool<S> {
     /// Runs one task.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// assert_eq!(Pool::<Echo>::new(1).apply(5).unwrap(), 5);
     /// ```
-    pub fn apply(&mut self, item: S::Input) -> Result<S::Output, PoolError> {
+    pub fn apply(&mut self, item: S::Input) -> Result<S::Output, PoolError>
+    where
+        S: Task,
+    {
         let mut outputs = self.map(std::iter::once(item))?;
         Ok(outputs.pop().expect("one item gives one output"))
     }
@@ -338,13 +420,24 @@ impl<S: Task> Pool<S> {
     /// before it; then the iterator ends.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2);
     /// let first: Vec<u64> = pool.imap(0u64..).take(5).map(Result::unwrap).collect();
     /// assert_eq!(first, [0, 1, 2, 3, 4]);
     /// ```
-    pub fn imap<I>(&mut self, items: I) -> Imap<'_, S, I::IntoIter>
+    pub fn imap<I>(&mut self, items: I) -> Imap<'_, S>
     where
+        S: Task,
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send + 'static,
     {
@@ -355,14 +448,25 @@ impl<S: Task> Pool<S> {
     /// when it is met, then the iterator ends.
     ///
     /// ```
-    /// # use pool_core::{Pool, doc_support::Echo};
+    /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
+    /// # struct Echo;
+    /// # impl WorkerState for Echo {
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// # impl Task for Echo {
+    /// #     type Input = u64;
+    /// #     type Output = u64;
+    /// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
+    /// # }
     /// let mut pool = Pool::<Echo>::new(2);
     /// let mut out: Vec<u64> = pool.imap_unordered(0..10).map(Result::unwrap).collect();
     /// out.sort();
     /// assert_eq!(out, (0..10).collect::<Vec<_>>());
     /// ```
-    pub fn imap_unordered<I>(&mut self, items: I) -> Imap<'_, S, I::IntoIter>
+    pub fn imap_unordered<I>(&mut self, items: I) -> Imap<'_, S>
     where
+        S: Task,
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send + 'static,
     {
@@ -370,7 +474,7 @@ impl<S: Task> Pool<S> {
     }
 }
 
-impl<S: WorkerExit> Pool<S> {
+impl<S: WorkerState> Pool<S> {
     /// The outputs of the exit hooks that ran so far (one per finished worker
     /// life), drained. Lives end at the end of a call without keep_alive, at
     /// a lifespan restart, at [`join`](Pool::join) and at drop.
@@ -379,17 +483,22 @@ impl<S: WorkerExit> Pool<S> {
     /// If a hand-written [`WorkerState::end_life`] returned an
     /// [`ExitValue`](crate::ExitValue) of another type than
     /// [`WorkerExit::Output`].
-    pub fn exit_results(&mut self) -> Vec<S::Output> {
+    pub fn exit_results(&mut self) -> Vec<<S as WorkerExit>::Output>
+    where
+        S: WorkerExit,
+    {
         let values = std::mem::take(&mut *self.exits.lock().unwrap_or_else(|e| e.into_inner()));
         values
             .into_iter()
             .map(|value| {
-                value.downcast::<S::Output>().unwrap_or_else(|_| {
-                    panic!(
-                        "`{}::end_life` returned an ExitValue that is not `WorkerExit::Output`",
-                        std::any::type_name::<S>()
-                    )
-                })
+                value
+                    .downcast::<<S as WorkerExit>::Output>()
+                    .unwrap_or_else(|_| {
+                        panic!(
+                            "`{}::end_life` returned an ExitValue that is not `WorkerExit::Output`",
+                            std::any::type_name::<S>()
+                        )
+                    })
             })
             .collect()
     }
@@ -412,6 +521,76 @@ impl<S: WorkerState> fmt::Debug for Pool<S> {
             .field("chunk_size", &self.chunk_size)
             .field("running", &self.crew.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// A blocking call, waiting for its input to be picked.
+struct BlockingCall<'p, S: WorkerState, F, K, T> {
+    pool: &'p mut Pool<S>,
+    task: F,
+    sink: K,
+    config: JobConfig,
+    items: PhantomData<fn(T)>,
+}
+
+impl<'a, S, F, K, T, O> InputVisitor<'a, T> for BlockingCall<'_, S, F, K, T>
+where
+    S: WorkerState,
+    F: Fn(&mut S, T) -> Result<O, BoxError> + Sync,
+    K: Sink<O>,
+{
+    type Output = Result<K, PoolError>;
+
+    fn visit<In, C>(self, input: In, cast: C) -> Result<K, PoolError>
+    where
+        In: Input + Send + 'a,
+        In::Item: Send,
+        C: Fn(In::Item) -> T + Copy + Send + Sync + 'a,
+    {
+        let BlockingCall {
+            pool,
+            task,
+            sink,
+            config,
+            ..
+        } = self;
+        let task = |state: &mut S, item| task(state, cast(item));
+        let job = MapJob::new(input, task, sink, config);
+        let crew = pool.crew.as_ref().expect("begin started the workers");
+        let job_ref: &dyn Job<S> = &job;
+        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
+        // between the two calls can unwind out of this frame.
+        unsafe { crew.publish(job_ref) };
+        crew.wait();
+        let failure = job.stop.take();
+        let ended = pool.end_call();
+        match failure {
+            Some(err) => Err(err),
+            None => ended.map(|()| job.sink),
+        }
+    }
+}
+
+/// A streaming call, waiting for its input to be picked.
+struct StreamCall<S> {
+    ordered: bool,
+    window: usize,
+    config: JobConfig,
+    state: PhantomData<fn() -> S>,
+}
+
+impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
+    type Output = Arc<dyn StreamJob<S>>;
+
+    fn visit<In, C>(self, input: In, cast: C) -> Arc<dyn StreamJob<S>>
+    where
+        In: Input + Send + 'static,
+        In::Item: Send,
+        C: Fn(In::Item) -> S::Input + Copy + Send + Sync + 'static,
+    {
+        let task = move |state: &mut S, item| state.run(cast(item));
+        let sink = Stream::new(self.ordered, self.window);
+        Arc::new(MapJob::new(input, task, sink, self.config))
     }
 }
 

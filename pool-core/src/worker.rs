@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::input::Chunk;
 use crate::job::Stop;
-use crate::source::Chunk;
 use crate::unwind::{catch, drop_quietly};
 use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
 
@@ -95,16 +95,16 @@ impl<S: WorkerState> Worker<S> {
     /// free of indirect calls.
     pub(crate) fn run_chunk<T, O>(
         &mut self,
-        chunk: Chunk<T>,
+        chunk: impl Chunk<Item = T>,
         lifespan: Option<usize>,
         stop: &Stop,
         task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
         out: &mut impl FnMut(O),
         report: &dyn Fn(PoolError),
     ) {
-        let mut index = chunk.start;
+        let mut index = chunk.start();
         let caught = catch(|| {
-            for item in chunk.items {
+            for item in chunk {
                 if index >= stop.limit() {
                     return Ok(());
                 }

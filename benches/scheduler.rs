@@ -1,0 +1,384 @@
+//! statepool side by side with rayon, `std::thread::scope` with fixed chunks
+//! and sequential code, on the workloads users judge a pool by.
+//!
+//! `cargo bench --bench scheduler` runs the full suite;
+//! `STATEPOOL_BENCH_QUICK=1 cargo bench --bench scheduler` a quick one.
+//! `python3 benches/report.py` then prints the ratios (medians) that go to
+//! BENCHMARKS.md.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rayon::prelude::*;
+use statepool::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+
+fn quick() -> bool {
+    std::env::var_os("STATEPOOL_BENCH_QUICK").is_some()
+}
+
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A few nanoseconds of integer mixing.
+#[inline]
+fn mix(x: u64) -> u64 {
+    let mut h = x;
+    for _ in 0..4 {
+        h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x;
+    }
+    h
+}
+
+/// `rounds` rounds of `mix`: the unit of the slower workloads.
+#[inline]
+fn spin(x: u64, rounds: u64) -> u64 {
+    (0..rounds).fold(x, |h, r| mix(h ^ r))
+}
+
+/// Rounds of `spin` that take about a microsecond on this machine.
+fn rounds_per_micro() -> u64 {
+    static ROUNDS: AtomicUsize = AtomicUsize::new(0);
+    let known = ROUNDS.load(Relaxed);
+    if known != 0 {
+        return known as u64;
+    }
+    let trial = 1_000_000;
+    let started = Instant::now();
+    black_box(spin(black_box(1), trial));
+    let per_round = started.elapsed().as_secs_f64() / trial as f64;
+    let rounds = ((1e-6 / per_round) as u64).max(1);
+    ROUNDS.store(rounds as usize, Relaxed);
+    rounds
+}
+
+/// Heavy-tailed costs: one item in a hundred is 200 times slower.
+#[inline]
+fn tail_cost(i: u64, unit: u64) -> u64 {
+    if mix(i) % 100 == 0 {
+        200 * unit
+    } else {
+        unit
+    }
+}
+
+/// Processes `input` on `w` scoped threads, in `w` fixed contiguous chunks.
+fn scope_map<T: Sync, O: Send + Default + Clone>(
+    w: usize,
+    input: &[T],
+    f: impl Fn(&T) -> O + Sync,
+) -> Vec<O> {
+    let mut out = vec![O::default(); input.len()];
+    let chunk = input.len().div_ceil(w).max(1);
+    std::thread::scope(|s| {
+        for (ins, outs) in input.chunks(chunk).zip(out.chunks_mut(chunk)) {
+            let f = &f;
+            s.spawn(move || {
+                for (i, o) in ins.iter().zip(outs) {
+                    *o = f(i);
+                }
+            });
+        }
+    });
+    out
+}
+
+fn rayon_pool(w: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(w)
+        .build()
+        .expect("rayon pool")
+}
+
+/// Declares a stateless state whose task is `$f`.
+macro_rules! state {
+    ($name:ident, $input:ty, $output:ty, $f:expr) => {
+        struct $name;
+        impl WorkerState for $name {
+            fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+                Ok($name)
+            }
+            fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+                Ok(None)
+            }
+        }
+        impl Task for $name {
+            type Input = $input;
+            type Output = $output;
+            #[inline]
+            fn run(&mut self, x: $input) -> Result<$output, BoxError> {
+                let f: fn($input) -> $output = $f;
+                Ok(f(x))
+            }
+        }
+    };
+}
+
+state!(Fine, u64, u64, mix);
+state!(Uniform, u64, u64, |x| spin(x, rounds_per_micro()));
+state!(Tailed, u64, u64, |x| spin(
+    x,
+    tail_cost(x, rounds_per_micro())
+));
+
+/// 1. Millions of items of a few nanoseconds.
+fn fine_grained(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 20 } else { 1 << 22 };
+    let w = workers();
+    let rayon = rayon_pool(w);
+    let mut pool = Pool::<Fine>::new(w).keep_alive();
+    let input: Vec<u64> = (0..n).collect();
+    let mut g = c.benchmark_group("1_fine_grained");
+    g.bench_function("statepool", |b| b.iter(|| pool.map(0..n).unwrap()));
+    g.bench_function("statepool_vec", |b| {
+        b.iter(|| pool.map(input.clone()).unwrap())
+    });
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| mix(x))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| mix(x))));
+    g.bench_function("sequential", |b| {
+        b.iter(|| (0..n).map(mix).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
+/// 2. Uniform tasks of about a microsecond; 3. heavy-tailed costs.
+fn slow_tasks(c: &mut Criterion) {
+    let n: u64 = if quick() { 4_000 } else { 20_000 };
+    let w = workers();
+    let unit = rounds_per_micro();
+    let rayon = rayon_pool(w);
+    let input: Vec<u64> = (0..n).collect();
+
+    let mut uniform = Pool::<Uniform>::new(w).keep_alive();
+    let mut g = c.benchmark_group("2_uniform_1us");
+    g.bench_function("statepool", |b| b.iter(|| uniform.map(0..n).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| spin(x, unit))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("scope", |b| {
+        b.iter(|| scope_map(w, &input, |&x| spin(x, unit)))
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| (0..n).map(|x| spin(x, unit)).collect::<Vec<_>>())
+    });
+    g.finish();
+
+    let mut tailed = Pool::<Tailed>::new(w).keep_alive();
+    let mut g = c.benchmark_group("3_heavy_tailed");
+    g.bench_function("statepool", |b| b.iter(|| tailed.map(0..n).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| spin(x, tail_cost(x, unit)))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("scope", |b| {
+        b.iter(|| scope_map(w, &input, |&x| spin(x, tail_cost(x, unit))))
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| {
+            (0..n)
+                .map(|x| spin(x, tail_cost(x, unit)))
+                .collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+}
+
+/// A lookup table of `TABLE_LEN` words, expensive to build.
+const TABLE_LEN: usize = 2 << 20; // 16 MiB
+
+static STATEPOOL_INITS: AtomicUsize = AtomicUsize::new(0);
+static RAYON_INITS: AtomicUsize = AtomicUsize::new(0);
+
+fn build_table() -> Vec<u64> {
+    (0..TABLE_LEN as u64).map(mix).collect()
+}
+
+#[inline]
+fn lookup(table: &[u64], x: u64) -> u64 {
+    table[(mix(x) as usize) % table.len()]
+}
+
+struct Table(Vec<u64>);
+
+impl WorkerState for Table {
+    fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+        STATEPOOL_INITS.fetch_add(1, Relaxed);
+        Ok(Table(build_table()))
+    }
+    fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+        Ok(None)
+    }
+}
+
+impl Task for Table {
+    type Input = u64;
+    type Output = u64;
+    fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+        Ok(lookup(&self.0, x))
+    }
+}
+
+/// 4. An expensive per-worker init with light tasks, on fresh workers per call.
+fn expensive_init(c: &mut Criterion) {
+    let n: u64 = if quick() { 50_000 } else { 200_000 };
+    let w = workers();
+    let rayon = rayon_pool(w);
+    let mut g = c.benchmark_group("4_expensive_init");
+    g.sample_size(10);
+    let mut calls = 0;
+    g.bench_function("statepool", |b| {
+        b.iter(|| {
+            calls += 1;
+            Pool::<Table>::new(w).map(0..n).unwrap()
+        })
+    });
+    let statepool_calls = calls;
+    calls = 0;
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            calls += 1;
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(
+                        || {
+                            RAYON_INITS.fetch_add(1, Relaxed);
+                            build_table()
+                        },
+                        |t, x| lookup(t, x),
+                    )
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let rayon_calls = calls;
+    g.bench_function("scope", |b| {
+        b.iter(|| {
+            let input: Vec<u64> = (0..n).collect();
+            let chunk = input.len().div_ceil(w);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = input
+                    .chunks(chunk)
+                    .map(|ins| {
+                        s.spawn(move || {
+                            let t = build_table();
+                            ins.iter().map(|&x| lookup(&t, x)).collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| {
+            let t = build_table();
+            (0..n).map(|x| lookup(&t, x)).collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+    println!(
+        "4_expensive_init: inits per call: statepool {:.1}, rayon {:.1} ({} workers)",
+        STATEPOOL_INITS.load(Relaxed) as f64 / statepool_calls.max(1) as f64,
+        RAYON_INITS.load(Relaxed) as f64 / rayon_calls.max(1) as f64,
+        w
+    );
+}
+
+/// 5. Many small calls (16 items) on a warm pool.
+fn small_calls(c: &mut Criterion) {
+    let w = workers();
+    let rayon = rayon_pool(w);
+    let mut pool = Pool::<Fine>::new(w).keep_alive();
+    let mut g = c.benchmark_group("5_small_calls");
+    g.bench_function("statepool", |b| b.iter(|| pool.map(0..16u64).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..16u64)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| mix(x))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let input: Vec<u64> = (0..16).collect();
+    g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| mix(x))));
+    g.bench_function("sequential", |b| {
+        b.iter(|| (0..16u64).map(mix).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
+/// 6. `imap` streaming trivial tasks: the overhead per item.
+fn streaming(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 18 } else { 1 << 20 };
+    let w = workers();
+    let mut pool = Pool::<Fine>::new(w).keep_alive();
+    let mut g = c.benchmark_group("6_imap_stream");
+    g.bench_function(BenchmarkId::new("statepool_imap", n), |b| {
+        b.iter(|| {
+            pool.imap(0..n)
+                .map(Result::unwrap)
+                .fold(0u64, u64::wrapping_add)
+        })
+    });
+    g.bench_function(BenchmarkId::new("statepool_imap_unordered", n), |b| {
+        b.iter(|| {
+            pool.imap_unordered(0..n)
+                .map(Result::unwrap)
+                .fold(0u64, u64::wrapping_add)
+        })
+    });
+    g.bench_function(BenchmarkId::new("sequential", n), |b| {
+        b.iter(|| (0..n).map(mix).fold(0u64, u64::wrapping_add))
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    let c = Criterion::default().configure_from_args();
+    if quick() {
+        c.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1))
+    } else {
+        c.sample_size(30).measurement_time(Duration::from_secs(4))
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = fine_grained, slow_tasks, expensive_init, small_calls, streaming
+}
+criterion_main!(benches);

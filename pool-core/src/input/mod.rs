@@ -1,0 +1,269 @@
+//! Cutting the input into chunks. Workers take chunks from the input
+//! themselves, so the caller never feeds items one by one.
+//!
+//! Two kinds of input: [`Shared`], any iterator, pulled under a lock; and
+//! [`Indexed`], ranges of integers and vectors, whose positions are claimed
+//! with an atomic counter and whose items are made (or moved out) by the
+//! worker that runs them, so that no one touches an item twice.
+
+mod indexed;
+mod shared;
+
+use std::mem::ManuallyDrop;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_deque::Injector;
+
+use indexed::{Indexed, RangeOf, VecOf};
+use shared::Shared;
+
+/// A run of consecutive input items, the unit of scheduling and stealing.
+/// Dropping a chunk drops the items it did not yield.
+pub(crate) trait Chunk: Iterator + Send {
+    /// Input position of the chunk's first item.
+    fn start(&self) -> usize;
+}
+
+/// Where the items of a call come from.
+pub(crate) trait Input: Sync {
+    type Item;
+    type Chunk: Chunk<Item = Self::Item>;
+
+    /// Whether the input is used up. Once this reads `true`, every chunk cut
+    /// from it is in the injector or a worker's hands.
+    fn is_exhausted(&self) -> bool;
+
+    /// Items taken from the input so far (the next input position).
+    fn pulled(&self) -> usize;
+
+    /// Records that a chunk of `items` items ran in `elapsed`.
+    fn record(&self, items: usize, elapsed: Duration);
+
+    /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
+    /// and none at or past `limit`; keeps the first chunk for the caller and
+    /// pushes the others to `injector`. Unless `block`, gives up at once when
+    /// another worker holds the input. `on_end` runs with the input's
+    /// length when a pull finds the input exhausted (once for a non-empty
+    /// input; an empty one may report it more than once).
+    fn pull(
+        &self,
+        injector: &Injector<Self::Chunk>,
+        room: impl Fn(usize) -> usize,
+        limit: usize,
+        on_end: impl FnOnce(usize),
+        block: bool,
+    ) -> Result<Pull<Self::Chunk>, InputPanic>;
+}
+
+/// Something to do with an input, whichever kind [`visit`] picked: `cast`
+/// turns the input's items into the iterator's (they are the same type).
+/// Inputs live as long as `'a`, the iterator's lifetime.
+pub(crate) trait InputVisitor<'a, T> {
+    type Output;
+    fn visit<In, C>(self, input: In, cast: C) -> Self::Output
+    where
+        In: Input + Send + 'a,
+        In::Item: Send,
+        C: Fn(In::Item) -> T + Copy + Send + Sync + 'a;
+}
+
+/// Moves `value` into the type `B`.
+///
+/// # Safety
+/// `A` and `B` are the same type (lifetimes aside, where one has none).
+unsafe fn same_type<A, B>(value: A) -> B {
+    assert_eq!(size_of::<A>(), size_of::<B>());
+    let value = ManuallyDrop::new(value);
+    // SAFETY: the caller's promise: same type, so same layout and validity.
+    unsafe { std::ptr::read((&*value as *const A).cast::<B>()) }
+}
+
+/// Makes an [`Input`] of `iter`, indexed where it is a range of integers or
+/// a vector's iterator (recognised by their type ids), else shared, and
+/// hands it to `visitor`.
+pub(crate) fn visit<'a, I, V>(
+    iter: I,
+    policy: ChunkPolicy,
+    n_workers: usize,
+    visitor: V,
+) -> V::Output
+where
+    I: Iterator + Send + 'a,
+    I::Item: Send + 'a,
+    V: InputVisitor<'a, I::Item>,
+{
+    macro_rules! ranges {
+        ($($t:ty),*) => {$(
+            if typeid::of::<I>() == typeid::of::<Range<$t>>() {
+                // SAFETY: `I` is `Range<$t>`: equal type ids, and `Range<$t>`
+                // has no lifetime to differ in.
+                let range = unsafe { same_type::<I, Range<$t>>(iter) };
+                // SAFETY: so `I::Item` is `$t`.
+                let cast = |x: $t| unsafe { same_type::<$t, I::Item>(x) };
+                match RangeOf::<$t>::new(range.clone()) {
+                    Some(positions) => return visitor.visit(Indexed::new(positions, policy, n_workers), cast),
+                    // Longer than `usize` counts: no position for every item.
+                    None => return visitor.visit(Shared::new(range, policy, n_workers), cast),
+                }
+            }
+        )*};
+    }
+    ranges!(usize, u64, u32, i64, i32);
+    if typeid::of::<I>() == typeid::of::<std::vec::IntoIter<I::Item>>() {
+        // SAFETY: `I` is `vec::IntoIter<X>` with `X` the type `I::Item` names,
+        // lifetimes included, so it is exactly `vec::IntoIter<I::Item>`.
+        let items = unsafe { same_type::<I, std::vec::IntoIter<I::Item>>(iter) };
+        // Collecting a vector's own iterator reuses its buffer in place.
+        let positions = VecOf::new(items.collect());
+        return visitor.visit(Indexed::new(positions, policy, n_workers), |x| x);
+    }
+    visitor.visit(Shared::new(iter, policy, n_workers), |x| x)
+}
+
+/// What a pull from the input got.
+pub(crate) enum Pull<C> {
+    /// A chunk for the puller; more may have gone to the injector.
+    Chunk(C),
+    /// Nothing: the input is exhausted (or failed, or no more is wanted).
+    Exhausted,
+    /// Nothing now: the look-ahead window is full.
+    NoRoom,
+    /// Nothing now: another worker is pulling (and will share what it cuts).
+    Busy,
+}
+
+/// The input's iterator panicked at this position.
+pub(crate) struct InputPanic {
+    pub(crate) index: usize,
+    pub(crate) message: String,
+}
+
+/// How long chunks are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChunkPolicy {
+    /// Exactly this many items (the user's `chunk_size`).
+    Fixed(usize),
+    /// Adapted to the input and to the measured cost of an item (see
+    /// [`Sizer::chunk_len`]); never more than `max`.
+    Adaptive { max: usize },
+}
+
+impl ChunkPolicy {
+    /// The longest chunk this policy cuts.
+    pub(crate) fn max_len(self) -> usize {
+        match self {
+            ChunkPolicy::Fixed(len) | ChunkPolicy::Adaptive { max: len } => len,
+        }
+    }
+}
+
+/// How long a chunk should take: long enough that scheduling costs vanish,
+/// short enough that a worker stuck on a chunk leaves little behind it.
+const CHUNK_TARGET_NANOS: u64 = 50_000;
+
+/// Chooses chunk lengths.
+pub(crate) struct Sizer {
+    policy: ChunkPolicy,
+    /// Chunks cut per pull: one per worker.
+    per_pull: usize,
+    /// Measured cost of one item, in nanoseconds (a moving average; `0`
+    /// until a chunk has run).
+    item_nanos: AtomicU64,
+    /// The next length for an input of unknown length, until measured.
+    grow: AtomicU64,
+}
+
+impl Sizer {
+    pub(crate) fn new(policy: ChunkPolicy, n_workers: usize) -> Self {
+        Sizer {
+            policy,
+            per_pull: n_workers.max(1),
+            item_nanos: AtomicU64::new(0),
+            grow: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn per_pull(&self) -> usize {
+        self.per_pull
+    }
+
+    pub(crate) fn record(&self, items: usize, elapsed: Duration) {
+        if items == 0 {
+            return;
+        }
+        let sample = (elapsed.as_nanos() / items as u128).clamp(1, u64::MAX as u128) as u64;
+        let old = self.item_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (3 * (old / 4)).saturating_add(sample / 4).max(1)
+        };
+        self.item_nanos.store(new, Ordering::Relaxed);
+    }
+
+    /// The next chunk's length: the user's, or the least of: a quarter of
+    /// what is left shared between the workers (when the input knows its
+    /// length), what takes about [`CHUNK_TARGET_NANOS`] (once measured), a
+    /// length doubling from 1 (until measured, for inputs of unknown
+    /// length), and the policy's maximum.
+    pub(crate) fn chunk_len(&self, remaining: Option<usize>) -> usize {
+        let max = match self.policy {
+            ChunkPolicy::Fixed(len) => return len,
+            ChunkPolicy::Adaptive { max } => max,
+        };
+        let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX)),
+        };
+        let len = match (remaining, by_cost) {
+            (Some(left), _) => (left / (4 * self.per_pull)).min(by_cost.unwrap_or(usize::MAX)),
+            (None, Some(len)) => len,
+            (None, None) => {
+                let len = self.grow.load(Ordering::Relaxed);
+                self.grow.store(len.saturating_mul(2), Ordering::Relaxed);
+                usize::try_from(len).unwrap_or(usize::MAX)
+            }
+        };
+        len.clamp(1, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_lengths_are_cut_in_guided_chunks() {
+        let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
+        assert_eq!(sizer.chunk_len(Some(1000)), 125);
+        assert_eq!(sizer.chunk_len(Some(875)), 109);
+        assert_eq!(sizer.chunk_len(Some(3)), 1);
+        assert_eq!(sizer.chunk_len(Some(1 << 30)), 4096);
+    }
+
+    #[test]
+    fn unknown_lengths_grow_until_measured() {
+        let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 8 }, 1);
+        let lens: Vec<usize> = (0..6).map(|_| sizer.chunk_len(None)).collect();
+        assert_eq!(lens, [1, 2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn measured_costs_size_the_chunks() {
+        let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 1);
+        sizer.record(10, Duration::from_micros(10)); // 1 µs an item
+        assert_eq!(sizer.chunk_len(None), 50);
+        assert_eq!(sizer.chunk_len(Some(1 << 20)), 50);
+        sizer.record(1, Duration::from_millis(5)); // one very slow item
+        assert_eq!(sizer.chunk_len(None), 1);
+        for _ in 0..64 {
+            sizer.record(1000, Duration::from_nanos(1000)); // back to 1 ns
+        }
+        assert_eq!(sizer.chunk_len(None), 4096);
+        let fixed = Sizer::new(ChunkPolicy::Fixed(7), 3);
+        fixed.record(1, Duration::from_secs(1));
+        assert_eq!(fixed.chunk_len(Some(1)), 7);
+    }
+}

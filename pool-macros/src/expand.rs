@@ -1,0 +1,474 @@
+//! Code generation, and the entry points that run parse, validate and
+//! generate in turn. Generated code names the runtime only through
+//! `::statepool::__private` and `std` only through `::core`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Ident, Item, ItemFn, Type};
+
+use crate::ast::{Attr, HookFn, Output, StateArgs, StateItem};
+use crate::valid::{self, ExitPlan, InitPlan, Pass, TaskPlan};
+
+/// `#[worker_state]`.
+pub(crate) fn worker_state(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: Item = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(err) => return with_error(input, err),
+    };
+    let Some(state) = StateItem::from_syn(&item) else {
+        return with_error(input, wrong_item(Attr::WorkerState, &item));
+    };
+    if let Err(err) = state.validate() {
+        return with_error(input, err);
+    }
+    // A bad argument still gets the impls (with the default pool name), so
+    // uses of the state report nothing more.
+    match StateArgs::parse(args) {
+        Ok(args) => generate_state(&state, args.pool.as_ref()),
+        Err(err) => with_error(generate_state(&state, None), err),
+    }
+}
+
+/// `#[worker_init]`.
+pub(crate) fn worker_init(args: TokenStream, input: TokenStream) -> TokenStream {
+    hook(Attr::WorkerInit, &args, input, |hook| {
+        hook.validate_init()
+            .map(|plan| generate_init(hook.original, &plan))
+            .map_err(|err| (err, hook.init_state_hint().map(fallback_init)))
+    })
+}
+
+/// `#[task]`.
+pub(crate) fn task(args: TokenStream, input: TokenStream) -> TokenStream {
+    hook(Attr::Task, &args, input, |hook| {
+        hook.validate_task()
+            .map(|plan| generate_task(hook.original, &plan))
+            .map_err(|err| (err, None))
+    })
+}
+
+/// `#[worker_exit]`.
+pub(crate) fn worker_exit(args: TokenStream, input: TokenStream) -> TokenStream {
+    hook(Attr::WorkerExit, &args, input, |hook| {
+        hook.validate_exit()
+            .map(|plan| generate_exit(hook.original, &plan))
+            .map_err(|err| (err, None))
+    })
+}
+
+/// What a function attribute generates, or its error and a fallback impl
+/// that keeps the error from causing others.
+type Generated = Result<TokenStream, (syn::Error, Option<TokenStream>)>;
+
+/// Parses and checks a function attribute; on error emits the function as
+/// written (so its callers still resolve) with the error.
+fn hook(
+    attr: Attr,
+    args: &TokenStream,
+    input: TokenStream,
+    generate: impl FnOnce(&HookFn<'_>) -> Generated,
+) -> TokenStream {
+    let item: ItemFn = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(err) => {
+            let err = match syn::parse2::<Item>(input.clone()) {
+                Ok(item) => wrong_item(attr, &item),
+                Err(_) => err,
+            };
+            return with_error(input, err);
+        }
+    };
+    let args = valid::no_args(attr, args);
+    let view = HookFn::from_syn(&item);
+    match (generate(&view), args) {
+        (Ok(generated), Ok(())) => generated,
+        (Ok(generated), Err(err)) => with_error(generated, err),
+        (Err((mut err, fallback)), args) => {
+            if let Err(args_err) = args {
+                err.combine(args_err);
+            }
+            // rustc rejects variadic free functions itself: drop the `...`
+            // so the mistake gives one error, ours.
+            let mut item = item;
+            item.sig.variadic = None;
+            let mut tokens = item.into_token_stream();
+            tokens.extend(fallback);
+            with_error(tokens, err)
+        }
+    }
+}
+
+fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
+    tokens.extend(error.into_compile_error());
+    tokens
+}
+
+/// The attribute is on the wrong kind of item: point at its keyword.
+fn wrong_item(attr: Attr, item: &Item) -> syn::Error {
+    let (span, kind) = match item {
+        Item::Fn(item) => (item.sig.fn_token.span, "function"),
+        Item::Struct(item) => (item.struct_token.span, "struct"),
+        Item::Enum(item) => (item.enum_token.span, "enum"),
+        Item::Union(item) => (item.union_token.span, "union"),
+        Item::Trait(item) => (item.trait_token.span, "trait"),
+        Item::Impl(item) => (item.impl_token.span, "impl block"),
+        Item::Mod(item) => (item.mod_token.span, "module"),
+        Item::Type(item) => (item.type_token.span, "type alias"),
+        Item::Const(item) => (item.const_token.span, "const"),
+        Item::Static(item) => (item.static_token.span, "static"),
+        Item::Use(item) => (item.use_token.span, "use declaration"),
+        other => (other.span(), "item of this kind"),
+    };
+    let target = match attr {
+        Attr::WorkerState => "a struct or enum",
+        _ => "a free function",
+    };
+    syn::Error::new(
+        span,
+        format!(
+            "`{}` goes on {target}, not on a {kind}; expected {}",
+            attr.name(),
+            attr.expected()
+        ),
+    )
+}
+
+/// Stands in for the `WorkerInit` impl of an invalid `#[worker_init]`, so
+/// the state's `#[worker_state]` does not also report "neither a
+/// `#[worker_init]` hook nor a `Default` impl". The program never compiles,
+/// so the body never runs.
+fn fallback_init(state: &Type) -> TokenStream {
+    quote! {
+        impl ::statepool::__private::WorkerInit for #state {
+            fn init(
+                _: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// `impl WorkerState` choosing init and exit by autoref specialization,
+/// and the pool alias.
+fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
+    let item = state.original;
+    let ident = state.ident;
+    let vis = state.vis;
+    let span = ident.span();
+    let pool = pool
+        .cloned()
+        .unwrap_or_else(|| format_ident!("{}Pool", ident));
+    let doc = format!(
+        "A pool of [`{ident}`] workers: `statepool::Pool<{ident}>`, named by `#[worker_state]`."
+    );
+    // Spanned on the state's name: "`S` has neither a `#[worker_init]` hook
+    // nor a `Default` impl" points there.
+    let start = quote_spanned! {span=>
+        (&::statepool::__private::Probe::<Self>::NEW)
+            .init_kind()
+            .start_life::<Self>(ctx)
+    };
+    quote! {
+        #item
+
+        #[automatically_derived]
+        impl ::statepool::__private::WorkerState for #ident {
+            fn start_life(
+                ctx: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
+                #[allow(unused_imports)]
+                use ::statepool::__private::{InitViaDefault as _, InitViaHook as _};
+                #start
+            }
+
+            fn end_life(
+                self,
+                ctx: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<
+                ::core::option::Option<::statepool::__private::ExitValue>,
+                ::statepool::__private::BoxError,
+            > {
+                #[allow(unused_imports)]
+                use ::statepool::__private::{ExitViaHook as _, ExitViaNone as _};
+                (&::statepool::__private::Probe::<Self>::NEW)
+                    .exit_kind()
+                    .end_life(self, ctx)
+            }
+        }
+
+        #[doc = #doc]
+        #vis type #pool = ::statepool::__private::Pool<#ident>;
+    }
+}
+
+/// Asserts, spanned on the user's state type, that it has
+/// `#[worker_state]`; emitted before the impl so that, for a foreign type,
+/// this error comes before rustc's orphan-rule error. The impls repeat the
+/// same bound as a `where` clause at the same span, so for a local type the
+/// two identical errors are reported once.
+fn assert_worker_state(state: &Type) -> TokenStream {
+    let bound = worker_state_bound(state);
+    quote_spanned! {state.span()=>
+        const _: () = {
+            #[allow(dead_code)]
+            struct AssertWorkerState where #bound;
+        };
+    }
+}
+
+fn worker_state_bound(state: &Type) -> TokenStream {
+    quote_spanned! {state.span()=> #state: ::statepool::__private::WorkerState }
+}
+
+/// Wraps a hook's return value into the `Result<_, BoxError>` of the trait.
+fn wrap_output(output: &Output<'_>, call: TokenStream) -> TokenStream {
+    match output {
+        Output::Unit => quote! {
+            #call;
+            ::core::result::Result::Ok(())
+        },
+        Output::Plain(_) => quote! { ::core::result::Result::Ok(#call) },
+        // Spanned on the written return type: a bad error type is reported
+        // there.
+        Output::Fallible { ty, .. } => {
+            let wrap = quote_spanned! {ty.span()=> ::statepool::__private::fallible(output) };
+            quote! {
+                let output = #call;
+                #wrap
+            }
+        }
+    }
+}
+
+/// The written return type as an associated `Output` type.
+fn output_type(output: &Output<'_>) -> TokenStream {
+    match output {
+        Output::Unit => quote! { () },
+        Output::Plain(ty) => ty.to_token_stream(),
+        Output::Fallible { ty, .. } => {
+            quote_spanned! {ty.span()=> <#ty as ::statepool::__private::Fallible>::Ok }
+        }
+    }
+}
+
+fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
+    let TaskPlan {
+        func,
+        state,
+        inputs,
+        output,
+    } = plan;
+    let assert = assert_worker_state(state);
+    let bound = worker_state_bound(state);
+    let names: Vec<Ident> = (0..inputs.len())
+        .map(|i| format_ident!("input_{}", i))
+        .collect();
+    let (input_type, unpack) = match inputs.as_slice() {
+        [one] => (
+            quote_spanned! {one.span()=> type Input = #one; },
+            quote! { let input_0 = input; },
+        ),
+        many => {
+            let span = many[0].span().join(many[many.len() - 1].span());
+            let span = span.unwrap_or_else(|| many[0].span());
+            (
+                quote_spanned! {span=> type Input = (#(#many,)*); },
+                quote! { let (#(#names,)*) = input; },
+            )
+        }
+    };
+    let output_type = output_type(output);
+    let body = wrap_output(output, quote! { #func(self, #(#names),*) });
+    quote! {
+        #assert
+        #item
+
+        #[automatically_derived]
+        impl ::statepool::__private::Task for #state where #bound {
+            #input_type
+            type Output = #output_type;
+
+            fn run(
+                &mut self,
+                input: Self::Input,
+            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
+                #unpack
+                #body
+            }
+        }
+    }
+}
+
+fn generate_init(item: &ItemFn, plan: &InitPlan<'_>) -> TokenStream {
+    let InitPlan {
+        func,
+        state,
+        fills,
+        ctx,
+        fallible,
+    } = plan;
+    let assert = assert_worker_state(state);
+    let (ctx_param, ctx_arg) = if *ctx {
+        (quote!(ctx), quote!(ctx))
+    } else {
+        (quote!(_), TokenStream::new())
+    };
+    let body = if *fills {
+        let start = quote_spanned! {state.span()=>
+            <#state as ::statepool::__private::DefaultForInit>::default_for_init()
+        };
+        let fill = if let Some(ty) = fallible {
+            let wrap = quote_spanned! {ty.span()=> ::statepool::__private::fallible(output) };
+            quote! {
+                let output = #func(&mut state, #ctx_arg);
+                #wrap?;
+            }
+        } else {
+            quote! { #func(&mut state, #ctx_arg); }
+        };
+        quote! {
+            let mut state = #start;
+            #fill
+            ::core::result::Result::Ok(state)
+        }
+    } else if let Some(ty) = fallible {
+        let wrap = quote_spanned! {ty.span()=> ::statepool::__private::fallible(output) };
+        quote! {
+            let output = #func(#ctx_arg);
+            #wrap
+        }
+    } else {
+        quote! { ::core::result::Result::Ok(#func(#ctx_arg)) }
+    };
+    quote! {
+        #assert
+        #item
+
+        #[automatically_derived]
+        impl ::statepool::__private::WorkerInit for #state {
+            fn init(
+                #ctx_param: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
+                #body
+            }
+        }
+    }
+}
+
+fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
+    let ExitPlan {
+        func,
+        state,
+        pass,
+        ctx,
+        output,
+    } = plan;
+    let assert = assert_worker_state(state);
+    let bound = worker_state_bound(state);
+    let (ctx_param, ctx_arg) = if *ctx {
+        (quote!(ctx), quote!(, ctx))
+    } else {
+        (quote!(_), TokenStream::new())
+    };
+    let (receiver, state_arg) = match pass {
+        Pass::Mut => (quote!(mut self), quote!(&mut self)),
+        Pass::Shared => (quote!(self), quote!(&self)),
+        Pass::Value => (quote!(self), quote!(self)),
+    };
+    let output_type = output_type(output);
+    let body = wrap_output(output, quote! { #func(#state_arg #ctx_arg) });
+    quote! {
+        #assert
+        #item
+
+        #[automatically_derived]
+        impl ::statepool::__private::WorkerExit for #state where #bound {
+            type Output = #output_type;
+
+            fn exit(
+                #receiver,
+                #ctx_param: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
+                #body
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(f: fn(TokenStream, TokenStream) -> TokenStream, item: TokenStream) -> String {
+        f(TokenStream::new(), item).to_string()
+    }
+
+    #[test]
+    fn state_gets_an_impl_and_a_pool_alias_with_its_visibility() {
+        let out = expand(
+            worker_state,
+            quote! { pub(crate) struct Counter { n: u64 } },
+        );
+        assert!(
+            out.contains("impl :: statepool :: __private :: WorkerState for Counter"),
+            "{out}"
+        );
+        assert!(out.contains("pub (crate) type CounterPool"), "{out}");
+        let out = worker_state(quote!(pool = Workers), quote! { enum Mode { A } }).to_string();
+        assert!(out.contains("type Workers"), "{out}");
+    }
+
+    #[test]
+    fn a_bad_argument_still_emits_the_impls_once() {
+        let out = worker_state(quote!(name = X), quote! { struct S; }).to_string();
+        assert!(out.contains("type SPool"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_item() {
+        let out = expand(task, quote! { async fn f(s: S, x: u32) {} });
+        assert!(out.contains("async fn f"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(!out.contains("impl"), "{out}");
+    }
+
+    #[test]
+    fn several_inputs_make_a_tuple() {
+        let out = expand(
+            task,
+            quote! { fn f(s: &mut S, a: u8, b: String) -> u8 { a } },
+        );
+        assert!(out.contains("type Input = (u8 , String ,)"), "{out}");
+        assert!(out.contains("f (self , input_0 , input_1)"), "{out}");
+    }
+
+    #[test]
+    fn result_returns_are_fallible() {
+        let out = expand(
+            task,
+            quote! { fn f(s: &mut S, a: u8) -> io::Result<u8> { Ok(a) } },
+        );
+        assert!(
+            out.contains("< io :: Result < u8 > as :: statepool :: __private :: Fallible > :: Ok"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "let output = f (self , input_0) ; :: statepool :: __private :: fallible (output)"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn function_attributes_reject_other_items() {
+        let out = expand(worker_exit, quote! { struct S; });
+        assert!(
+            out.contains("goes on a free function, not on a struct"),
+            "{out}"
+        );
+    }
+}

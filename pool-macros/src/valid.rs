@@ -1,0 +1,645 @@
+//! Validation: checks a typed view against the signatures its attribute
+//! accepts and returns what code generation needs. Every error is spanned on
+//! the user's token and ends with the whole expected signature.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::{GenericArgument, Ident, PathArguments, ReturnType, Type};
+
+use crate::ast::{ungroup, Attr, HookFn, Output, Param, StateItem};
+
+/// Collects independent errors, so one compile shows them all (serde's
+/// `Ctxt`).
+struct Errors {
+    attr: Attr,
+    error: Option<syn::Error>,
+}
+
+impl Errors {
+    fn new(attr: Attr) -> Self {
+        Errors { attr, error: None }
+    }
+
+    /// Records `problem` at `span`, followed by the attribute's expected
+    /// signature.
+    fn push(&mut self, span: Span, problem: impl std::fmt::Display) {
+        let message = format!("{problem}; expected {}", self.attr.expected());
+        self.add(syn::Error::new(span, message));
+    }
+
+    /// Records `problem` spanning all of `tokens` (a type, a parameter).
+    fn push_tokens(&mut self, tokens: &dyn ToTokens, problem: impl std::fmt::Display) {
+        let message = format!("{problem}; expected {}", self.attr.expected());
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
+        match &mut self.error {
+            Some(first) => first.combine(error),
+            None => self.error = Some(error),
+        }
+    }
+
+    /// Fails with what was pushed so far, when going on would only report
+    /// follow-on errors.
+    fn bail<T>(self) -> syn::Result<T> {
+        Err(self.error.expect("an error was pushed before bailing"))
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+/// Rejects arguments on the function attributes, which take none.
+pub(crate) fn no_args(attr: Attr, args: &TokenStream) -> syn::Result<()> {
+    match args.clone().into_iter().next() {
+        None => Ok(()),
+        Some(_) => {
+            let mut errors = Errors::new(attr);
+            errors.push_tokens(args, format!("`{}` takes no arguments", attr.name()));
+            errors.finish()
+        }
+    }
+}
+
+impl StateItem<'_> {
+    /// A state must be concrete: the autoref probes in the generated
+    /// `WorkerState` impl only resolve for concrete types.
+    pub(crate) fn validate(&self) -> syn::Result<()> {
+        let generics = self.generics;
+        if generics.params.is_empty() && generics.where_clause.is_none() {
+            return Ok(());
+        }
+        let spot: &dyn ToTokens = match (generics.params.is_empty(), &generics.where_clause) {
+            (true, Some(where_clause)) => where_clause,
+            _ => generics,
+        };
+        let mut errors = Errors::new(Attr::WorkerState);
+        errors.push_tokens(
+            spot,
+            format!(
+                "`#[worker_state]` cannot be used on a generic type: `{}` must be concrete (pick concrete field types, or implement `WorkerState` by hand for each instance)",
+                self.ident
+            ),
+        );
+        errors.finish()
+    }
+}
+
+/// How the state reaches the hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// `&mut State`.
+    Mut,
+    /// `&State`.
+    Shared,
+    /// `State`.
+    Value,
+}
+
+/// A valid `#[task]`.
+pub(crate) struct TaskPlan<'a> {
+    pub(crate) func: &'a Ident,
+    pub(crate) state: &'a Type,
+    pub(crate) inputs: Vec<&'a Type>,
+    pub(crate) output: &'a Output<'a>,
+}
+
+/// A valid `#[worker_init]`.
+pub(crate) struct InitPlan<'a> {
+    pub(crate) func: &'a Ident,
+    pub(crate) state: &'a Type,
+    /// `fn(&mut State ..)`: the state starts from `Default` and the hook fills
+    /// it in; otherwise the hook returns it.
+    pub(crate) fills: bool,
+    pub(crate) ctx: bool,
+    /// The written return type, when it is a `Result`.
+    pub(crate) fallible: Option<&'a Type>,
+}
+
+/// A valid `#[worker_exit]`.
+pub(crate) struct ExitPlan<'a> {
+    pub(crate) func: &'a Ident,
+    pub(crate) state: &'a Type,
+    pub(crate) pass: Pass,
+    pub(crate) ctx: bool,
+    pub(crate) output: &'a Output<'a>,
+}
+
+impl<'a> HookFn<'a> {
+    /// The rules every function attribute shares: a plain, non-generic,
+    /// free function.
+    fn validate_common(&self, errors: &mut Errors) {
+        let attr = errors.attr.name();
+        let sig = &self.original.sig;
+        if let Some(token) = &sig.constness {
+            errors.push(token.span, format!("`{attr}` cannot be on a `const fn`"));
+        }
+        if let Some(token) = &sig.asyncness {
+            errors.push(
+                token.span,
+                format!("`{attr}` cannot be on an `async fn`: workers call it synchronously"),
+            );
+        }
+        // A variadic function must be `unsafe extern`: one mistake, one error.
+        let variadic = sig.variadic.is_some();
+        if let Some(token) = sig.unsafety.as_ref().filter(|_| !variadic) {
+            errors.push(
+                token.span,
+                format!("`{attr}` cannot be on an `unsafe fn`: workers call it as a safe function"),
+            );
+        }
+        if let Some(abi) = sig.abi.as_ref().filter(|_| !variadic) {
+            errors.push_tokens(abi, format!("`{attr}` cannot be on an `extern` function"));
+        }
+        if !sig.generics.params.is_empty() {
+            errors.push_tokens(
+                &sig.generics,
+                format!("`{attr}` cannot be on a generic function: the state and every type in the signature must be concrete"),
+            );
+        } else if let Some(where_clause) = &sig.generics.where_clause {
+            errors.push_tokens(
+                where_clause,
+                format!("`{attr}` cannot be on a function with a `where` clause: every type in the signature must be concrete"),
+            );
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push_tokens(
+                variadic,
+                format!("`{attr}` cannot be on a variadic function"),
+            );
+        }
+        for param in &self.params {
+            match param {
+                Param::Receiver(receiver) => errors.push_tokens(
+                    receiver,
+                    format!("`{attr}` goes on a free function, not a method: take the state as a parameter"),
+                ),
+                _ => {
+                    if let Some(ty) = param.ty() {
+                        reject_impl_trait(ty, errors);
+                    }
+                }
+            }
+        }
+        if let ReturnType::Type(_, ty) = &sig.output {
+            reject_impl_trait(ty, errors);
+        }
+    }
+
+    /// Checks a `#[task]`.
+    pub(crate) fn validate_task(&'a self) -> syn::Result<TaskPlan<'a>> {
+        let mut errors = Errors::new(Attr::Task);
+        self.validate_common(&mut errors);
+        let state = match self.params.first() {
+            None => {
+                errors.push(
+                    self.parens_span(),
+                    "`#[task]` needs the state as its first parameter, then the inputs",
+                );
+                None
+            }
+            Some(Param::MutRef(_, state) | Param::SharedRef(_, state)) => {
+                check_state_type(state, &mut errors);
+                Some(*state)
+            }
+            Some(Param::Value(pat_type)) => {
+                errors.push_tokens(
+                    &pat_type.ty,
+                    "`#[task]` takes the state by reference, as `&mut State` or `&State`, not by value",
+                );
+                None
+            }
+            Some(Param::Receiver(_)) => None,
+        };
+        if self.params.len() == 1 {
+            errors.push_tokens(
+                &self.original.sig.inputs,
+                "`#[task]` needs at least one input after the state",
+            );
+        }
+        let inputs: Vec<&Type> = self.params.iter().skip(1).filter_map(Param::ty).collect();
+        for input in &inputs {
+            check_owned(input, "input", &mut errors);
+        }
+        match &self.output {
+            Output::Unit => {}
+            Output::Plain(ty) | Output::Fallible { ty, .. } => {
+                check_owned(ty, "output", &mut errors)
+            }
+        }
+        errors.finish()?;
+        Ok(TaskPlan {
+            func: self.ident(),
+            state: state.expect("no error means a state parameter"),
+            inputs,
+            output: &self.output,
+        })
+    }
+
+    /// Checks a `#[worker_init]`.
+    pub(crate) fn validate_init(&'a self) -> syn::Result<InitPlan<'a>> {
+        let mut errors = Errors::new(Attr::WorkerInit);
+        self.validate_common(&mut errors);
+        let (fills, ctx) = match self.params.as_slice() {
+            [] => (None, false),
+            [Param::SharedRef(..)] => (None, true),
+            [Param::MutRef(_, state)] => (Some(*state), false),
+            [Param::MutRef(_, state), Param::SharedRef(..)] => (Some(*state), true),
+            // Reported by `validate_common`.
+            [Param::Receiver(_), ..] => return errors.bail(),
+            [Param::Value(pat_type), ..] => {
+                errors.push_tokens(
+                    &pat_type.ty,
+                    "`#[worker_init]` takes the state as `&mut State`, or returns it; it cannot take it by value",
+                );
+                return errors.bail();
+            }
+            [_, _, extra, ..] => {
+                errors.push_tokens(extra, "`#[worker_init]` takes at most two parameters");
+                return errors.bail();
+            }
+            [Param::MutRef(..), second] => {
+                errors.push_tokens(
+                    second,
+                    "the second parameter of a `#[worker_init]` taking `&mut State` must be `&WorkerContext`",
+                );
+                return errors.bail();
+            }
+            [Param::SharedRef(..), second] => {
+                errors.push_tokens(
+                    second,
+                    "a `#[worker_init]` returning the state takes at most one parameter, `&WorkerContext`",
+                );
+                return errors.bail();
+            }
+        };
+        let (state, fallible) = match (fills, &self.output) {
+            (Some(state), Output::Unit) => {
+                check_state_type(state, &mut errors);
+                (Some(state), None)
+            }
+            (Some(state), Output::Fallible { ok, ty }) => {
+                check_state_type(state, &mut errors);
+                if let Some(ok) = ok.filter(|ok| !is_unit(ok)) {
+                    errors.push_tokens(
+                        ok,
+                        "a `#[worker_init]` taking `&mut State` fills it in and returns nothing, or `Result<(), E>`",
+                    );
+                }
+                (Some(state), Some(*ty))
+            }
+            (Some(_), Output::Plain(ty)) => {
+                errors.push_tokens(
+                    ty,
+                    "a `#[worker_init]` taking `&mut State` fills it in and returns nothing, or `Result<(), E>`",
+                );
+                (None, None)
+            }
+            (None, Output::Unit) => {
+                errors.push(
+                    self.ident().span(),
+                    "a `#[worker_init]` without a `&mut State` parameter must return the state",
+                );
+                (None, None)
+            }
+            (None, Output::Plain(ty)) => {
+                check_returned_state(ty, &mut errors);
+                (Some(*ty), None)
+            }
+            (
+                None,
+                Output::Fallible {
+                    ok: Some(state),
+                    ty,
+                },
+            ) => {
+                check_returned_state(state, &mut errors);
+                (Some(*state), Some(*ty))
+            }
+            (None, Output::Fallible { ty, ok: None }) => {
+                errors.push_tokens(
+                    ty,
+                    "name the state in the return type of a `#[worker_init]`: `Result<State, E>`",
+                );
+                (None, None)
+            }
+        };
+        errors.finish()?;
+        Ok(InitPlan {
+            func: self.ident(),
+            state: state.expect("no error means a state"),
+            fills: fills.is_some(),
+            ctx,
+            fallible,
+        })
+    }
+
+    /// Checks a `#[worker_exit]`.
+    pub(crate) fn validate_exit(&'a self) -> syn::Result<ExitPlan<'a>> {
+        let mut errors = Errors::new(Attr::WorkerExit);
+        self.validate_common(&mut errors);
+        let state = match self.params.first() {
+            None => {
+                errors.push(
+                    self.parens_span(),
+                    "`#[worker_exit]` needs the state as its first parameter",
+                );
+                None
+            }
+            Some(Param::MutRef(_, state)) => Some((*state, Pass::Mut)),
+            Some(Param::SharedRef(_, state)) => Some((*state, Pass::Shared)),
+            Some(Param::Value(pat_type)) => Some((&*pat_type.ty, Pass::Value)),
+            Some(Param::Receiver(_)) => None,
+        };
+        if let Some((state, _)) = state {
+            check_state_type(state, &mut errors);
+        }
+        let ctx = match self.params.get(1) {
+            None => false,
+            Some(Param::SharedRef(..)) => true,
+            Some(Param::Receiver(_)) => false,
+            Some(second) => {
+                errors.push_tokens(
+                    second,
+                    "the second parameter of a `#[worker_exit]` must be `&WorkerContext`",
+                );
+                false
+            }
+        };
+        if let Some(extra) = self.params.get(2) {
+            errors.push_tokens(extra, "`#[worker_exit]` takes at most two parameters");
+        }
+        match &self.output {
+            Output::Unit => {}
+            Output::Plain(ty) | Output::Fallible { ty, .. } => {
+                check_owned(ty, "output", &mut errors)
+            }
+        }
+        errors.finish()?;
+        let (state, pass) = state.expect("no error means a state parameter");
+        Ok(ExitPlan {
+            func: self.ident(),
+            state,
+            pass,
+            ctx,
+            output: &self.output,
+        })
+    }
+}
+
+/// A state is named by a path (`Counter`, `crate::model::Model`).
+fn check_state_type(ty: &Type, errors: &mut Errors) {
+    if !matches!(ungroup(ty), Type::Path(path) if path.qself.is_none()) {
+        let attr = errors.attr.name();
+        errors.push_tokens(
+            ty,
+            format!("the state of a `{attr}` must be a struct or enum with `#[worker_state]`"),
+        );
+    }
+}
+
+/// The type a `#[worker_init]` returns: the state itself, by value.
+fn check_returned_state(ty: &Type, errors: &mut Errors) {
+    if let Type::Reference(reference) = ungroup(ty) {
+        errors.push(
+            reference.and_token.span,
+            "a `#[worker_init]` returns the state by value, not a reference",
+        );
+    } else {
+        check_state_type(ty, errors);
+    }
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ungroup(ty), Type::Tuple(tuple) if tuple.elems.is_empty())
+}
+
+/// `impl Trait` makes a function generic (or its output opaque), and a
+/// trait impl needs every type named.
+fn reject_impl_trait(ty: &Type, errors: &mut Errors) {
+    let mut found = None;
+    visit_types(ty, &mut |ty| {
+        if let Type::ImplTrait(impl_trait) = ty {
+            found.get_or_insert(impl_trait.impl_token.span);
+        }
+    });
+    if let Some(span) = found {
+        let attr = errors.attr.name();
+        errors.push(
+            span,
+            format!("`{attr}` cannot take or return `impl Trait`: every type in the signature must be concrete"),
+        );
+    }
+}
+
+/// Task inputs and outputs travel between threads: no borrows but
+/// `'static` ones.
+fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
+    let mut borrowed = None;
+    visit_types(ty, &mut |ty| match ty {
+        Type::Reference(reference)
+            if reference
+                .lifetime
+                .as_ref()
+                .is_none_or(|l| l.ident != "static") =>
+        {
+            borrowed.get_or_insert(reference.and_token.span);
+        }
+        Type::Path(path) => {
+            for segment in &path.path.segments {
+                if let PathArguments::AngleBracketed(args) = &segment.arguments {
+                    for arg in &args.args {
+                        if let GenericArgument::Lifetime(lifetime) = arg {
+                            if lifetime.ident != "static" {
+                                borrowed.get_or_insert(lifetime.span());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    });
+    if let Some(span) = borrowed {
+        let attr = errors.attr.name();
+        errors.push(
+            span,
+            format!("a `{attr}` {what} crosses threads and cannot borrow: use an owned (`'static`) type"),
+        );
+    }
+}
+
+/// Calls `f` on `ty` and every type nested in it.
+fn visit_types(ty: &Type, f: &mut dyn FnMut(&Type)) {
+    f(ty);
+    match ty {
+        Type::Array(array) => visit_types(&array.elem, f),
+        Type::Group(group) => visit_types(&group.elem, f),
+        Type::Paren(paren) => visit_types(&paren.elem, f),
+        Type::Ptr(ptr) => visit_types(&ptr.elem, f),
+        Type::Reference(reference) => visit_types(&reference.elem, f),
+        Type::Slice(slice) => visit_types(&slice.elem, f),
+        Type::Tuple(tuple) => tuple.elems.iter().for_each(|elem| visit_types(elem, f)),
+        Type::Path(path) => {
+            if let Some(qself) = &path.qself {
+                visit_types(&qself.ty, f);
+            }
+            for segment in &path.path.segments {
+                if let PathArguments::AngleBracketed(args) = &segment.arguments {
+                    for arg in &args.args {
+                        if let GenericArgument::Type(ty) = arg {
+                            visit_types(ty, f);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::{parse_quote, ItemFn};
+
+    fn task_error(item: ItemFn) -> String {
+        match HookFn::from_syn(&item).validate_task() {
+            Ok(_) => panic!("accepted"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn task_signatures() {
+        let item: ItemFn = parse_quote! { fn f(s: &mut S, a: u32, b: String) -> Result<u8, E> {} };
+        let hook = HookFn::from_syn(&item);
+        let plan = hook.validate_task().unwrap();
+        assert_eq!(plan.inputs.len(), 2);
+        let item: ItemFn = parse_quote! { fn f(s: &S, a: &'static str) {} };
+        assert!(HookFn::from_syn(&item).validate_task().is_ok());
+
+        let err = task_error(parse_quote! { fn f(s: S, a: u32) {} });
+        assert!(
+            err.starts_with("`#[task]` takes the state by reference"),
+            "{err}"
+        );
+        assert!(
+            err.contains("expected `fn(&mut State, In, ..) -> Out`"),
+            "{err}"
+        );
+        let err = task_error(parse_quote! { fn f() {} });
+        assert!(err.contains("needs the state"), "{err}");
+        let err = task_error(parse_quote! { fn f(s: &mut S) {} });
+        assert!(err.contains("at least one input"), "{err}");
+        let err = task_error(parse_quote! { fn f(s: &mut S, x: &str) {} });
+        assert!(err.contains("cannot borrow"), "{err}");
+        let err = task_error(parse_quote! { fn f(s: &mut S, x: Cow<'_, str>) {} });
+        assert!(err.contains("cannot borrow"), "{err}");
+        let err = task_error(parse_quote! { async fn f(s: &mut S, x: u8) {} });
+        assert!(err.contains("`async fn`"), "{err}");
+        let err = task_error(parse_quote! { fn f<T>(s: &mut S, x: T) {} });
+        assert!(err.contains("generic function"), "{err}");
+        let err = task_error(parse_quote! { fn f(s: &mut S, x: impl Copy) {} });
+        assert!(err.contains("`impl Trait`"), "{err}");
+        let err = task_error(parse_quote! { fn f(&mut self, x: u8) {} });
+        assert!(err.contains("not a method"), "{err}");
+    }
+
+    #[test]
+    fn independent_errors_are_all_reported() {
+        let item: ItemFn = parse_quote! { const unsafe fn f(s: S, x: u8) {} };
+        let err = HookFn::from_syn(&item).validate_task().err().unwrap();
+        assert_eq!(err.into_iter().count(), 3);
+    }
+
+    #[test]
+    fn init_signatures() {
+        for (item, fills, ctx, fallible) in [
+            (parse_quote! { fn f() -> S {} }, false, false, false),
+            (
+                parse_quote! { fn f(c: &WorkerContext) -> S {} },
+                false,
+                true,
+                false,
+            ),
+            (
+                parse_quote! { fn f(c: &WorkerContext) -> io::Result<S> {} },
+                false,
+                true,
+                true,
+            ),
+            (parse_quote! { fn f(s: &mut S) {} }, true, false, false),
+            (
+                parse_quote! { fn f(s: &mut S, c: &WorkerContext) -> Result<(), E> {} },
+                true,
+                true,
+                true,
+            ),
+        ] {
+            let item: ItemFn = item;
+            let hook = HookFn::from_syn(&item);
+            let plan = hook.validate_init().unwrap();
+            assert_eq!(
+                (plan.fills, plan.ctx, plan.fallible.is_some()),
+                (fills, ctx, fallible)
+            );
+        }
+        for (item, message) in [
+            (parse_quote! { fn f() {} }, "must return the state"),
+            (parse_quote! { fn f(s: S) {} }, "cannot take it by value"),
+            (
+                parse_quote! { fn f(s: &mut S) -> u32 {} },
+                "returns nothing",
+            ),
+            (parse_quote! { fn f() -> &'static S {} }, "not a reference"),
+            (
+                parse_quote! { fn f(s: &mut S, n: u32) {} },
+                "must be `&WorkerContext`",
+            ),
+            (
+                parse_quote! { fn f(c: &WorkerContext, n: u32) -> S {} },
+                "at most one parameter",
+            ),
+        ] {
+            let item: ItemFn = item;
+            let err = HookFn::from_syn(&item)
+                .validate_init()
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn exit_signatures() {
+        for (item, pass, ctx) in [
+            (parse_quote! { fn f(s: &mut S) -> u64 {} }, Pass::Mut, false),
+            (
+                parse_quote! { fn f(s: S, c: &WorkerContext) {} },
+                Pass::Value,
+                true,
+            ),
+            (
+                parse_quote! { fn f(s: &S) -> Result<u8, E> {} },
+                Pass::Shared,
+                false,
+            ),
+        ] {
+            let item: ItemFn = item;
+            let hook = HookFn::from_syn(&item);
+            let plan = hook.validate_exit().unwrap();
+            assert_eq!((plan.pass, plan.ctx), (pass, ctx));
+        }
+        let item: ItemFn = parse_quote! { fn f() -> u64 {} };
+        let err = HookFn::from_syn(&item)
+            .validate_exit()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("needs the state"), "{err}");
+    }
+}

@@ -1,0 +1,12 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter;
+
+#[task]
+fn add<T: Into<u64>>(_state: &mut Counter, x: T) -> u64 {
+    x.into()
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+impl Counter {
+    #[task]
+    fn add(&mut self, x: u64) -> u64 {
+        self.n += x;
+        x
+    }
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+#[task]
+fn bump(state: &mut Counter) -> u64 {
+    state.n += 1;
+    state.n
+}
+
+fn main() {}

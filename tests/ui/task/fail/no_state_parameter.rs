@@ -1,0 +1,8 @@
+use statepool::prelude::*;
+
+#[task]
+fn tick() -> u64 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use statepool::prelude::*;
+
+#[task]
+struct Counter {
+    n: u64,
+}
+
+fn main() {}

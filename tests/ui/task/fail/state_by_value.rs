@@ -1,0 +1,14 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+#[task]
+fn add(state: Counter, x: u64) -> u64 {
+    state.n + x
+}
+
+fn main() {}

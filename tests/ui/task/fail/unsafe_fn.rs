@@ -1,0 +1,12 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter;
+
+#[task]
+unsafe fn add(_state: &mut Counter, x: u64) -> u64 {
+    x
+}
+
+fn main() {}

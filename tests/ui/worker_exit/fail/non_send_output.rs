@@ -1,0 +1,16 @@
+use statepool::prelude::*;
+
+use std::rc::Rc;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+#[worker_exit]
+fn report(state: &mut Counter) -> Rc<u64> {
+    Rc::new(state.n)
+}
+
+fn main() {}

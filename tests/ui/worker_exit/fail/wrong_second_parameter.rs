@@ -1,0 +1,14 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+#[worker_exit]
+fn report(state: &mut Counter, scale: u64) -> u64 {
+    state.n * scale
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Model {
+    weights: Vec<f32>,
+}
+
+#[worker_init]
+fn load(model: Model) {
+    drop(model);
+}
+
+fn main() {}
