@@ -134,9 +134,6 @@ fn fine_grained(c: &mut Criterion) {
     let input: Vec<u64> = (0..n).collect();
     let mut g = c.benchmark_group("1_fine_grained");
     g.bench_function("statepool", |b| b.iter(|| pool.map(0..n).unwrap()));
-    g.bench_function("statepool_vec", |b| {
-        b.iter(|| pool.map(input.clone()).unwrap())
-    });
     g.bench_function("rayon", |b| {
         b.iter(|| {
             rayon.install(|| {
@@ -150,6 +147,25 @@ fn fine_grained(c: &mut Criterion) {
     g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| mix(x))));
     g.bench_function("sequential", |b| {
         b.iter(|| (0..n).map(mix).collect::<Vec<_>>())
+    });
+    g.finish();
+
+    // The same over an owned vector (its clone is part of every variant).
+    let mut g = c.benchmark_group("1b_fine_grained_vec");
+    g.bench_function("statepool", |b| b.iter(|| pool.map(input.clone()).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                input
+                    .clone()
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| mix(x))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| input.clone().into_iter().map(mix).collect::<Vec<_>>())
     });
     g.finish();
 }

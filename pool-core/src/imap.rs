@@ -11,6 +11,9 @@ use crate::pool::Pool;
 use crate::sink::Outputs;
 use crate::{BoxError, PoolError, Task};
 
+/// Rounds a waiting worker or consumer looks again before it sleeps.
+const SPINS_BEFORE_SLEEP: u32 = 32;
+
 /// Outputs waiting for the consumer.
 enum Pending<O> {
     /// By input position: the consumer takes them in order.
@@ -142,6 +145,14 @@ impl<O: Send> Sink<O> for Stream<O> {
     }
 
     fn wait_for_room(&self, source_pulled: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
+        // A fast consumer makes room within microseconds: spin a little
+        // before paying for a sleep and a wake-up.
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            if stop.is_stopped() || source_pulled() != pulled || self.free(pulled) > 0 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
         let mut state = self.lock();
         while !stop.is_stopped() && source_pulled() == pulled && self.free(pulled) == 0 {
             state.room_waiters += 1;
@@ -282,6 +293,7 @@ impl<'p, S: Task> Imap<'p, S> {
         let job = self.job.as_ref()?;
         let stream = job.stream();
         let mut state = stream.lock();
+        let mut spins = 0;
         loop {
             {
                 let mut first = job.stop().first();
@@ -309,6 +321,17 @@ impl<'p, S: Task> Imap<'p, S> {
             }
             if state.total == Some(self.yielded) {
                 return None;
+            }
+            if spins < SPINS_BEFORE_SLEEP {
+                // Outputs of cheap tasks arrive within microseconds: look
+                // again before paying for a sleep and a wake-up.
+                spins += 1;
+                drop(state);
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                state = stream.lock();
+                continue;
             }
             state.wanted = Some(if self.ordered {
                 self.yielded

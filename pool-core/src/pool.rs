@@ -17,7 +17,7 @@ use crate::{BoxError, PoolError, Task, WorkerExit, WorkerState};
 /// vanish next to nanosecond tasks, short enough to balance the tail.
 const MAP_MAX_CHUNK: usize = 4096;
 /// The longest chunk `imap` cuts by itself, which also bounds its look-ahead.
-const STREAM_MAX_CHUNK: usize = 64;
+const STREAM_MAX_CHUNK: usize = 256;
 /// Look-ahead of `imap`, in chunks per worker.
 const STREAM_WINDOW_CHUNKS: usize = 4;
 

@@ -73,6 +73,10 @@ struct Written<O> {
     spilled: Vec<(usize, Vec<O>)>,
 }
 
+// SAFETY: a run writes slots of its own chunk only; it moves between
+// threads with its chunk, as the `O`s it holds would.
+unsafe impl<O: Send> Send for SlotRun<O> {}
+
 // SAFETY: workers write disjoint slots through `buf` (every input position is
 // handed out once) and hand outputs over under the `written` lock; the slots
 // are read only by `into_vec`/`drop`, which own the `Slots`. Sharing it is
@@ -161,25 +165,26 @@ impl<O> Drop for Slots<O> {
 
 /// The outputs of one chunk on their way into [`Slots`].
 pub(crate) struct SlotRun<O> {
-    buf: NonNull<O>,
-    n: usize,
+    /// Position of the chunk's first item.
     start: usize,
-    /// Outputs pushed so far.
-    count: usize,
-    /// Outputs at positions `n` and past.
+    /// The next slot to write, up to `end` (the last slot of the vector).
+    next: *mut O,
+    end: *mut O,
+    /// Outputs past the last slot.
     spilled: Vec<O>,
 }
 
 impl<O> Run<O> for SlotRun<O> {
     #[inline]
     fn push(&mut self, output: O) {
-        let index = self.start + self.count;
-        self.count += 1;
-        if index < self.n {
-            // SAFETY: `index < n <= cap`, and position `index` belongs to this
-            // run's chunk alone, so no one else writes or reads this slot
-            // until the run is delivered.
-            unsafe { self.buf.as_ptr().add(index).write(output) };
+        if self.next < self.end {
+            // SAFETY: `next` lies in the vector's slots (below `end`), at a
+            // position of this run's chunk alone, so no one else writes or
+            // reads this slot until the run is delivered.
+            unsafe {
+                self.next.write(output);
+                self.next = self.next.add(1);
+            }
         } else {
             self.spilled.push(output);
         }
@@ -190,26 +195,40 @@ impl<O: Send> Sink<O> for Slots<O> {
     type Run = SlotRun<O>;
 
     fn open(&self, start: usize, _len: usize) -> SlotRun<O> {
+        let base = self.buf.as_ptr();
+        let first = start.min(self.n);
+        // A run of zero-sized outputs spills them all: there is no address
+        // to tell its slots apart.
+        let end = if size_of::<O>() == 0 { first } else { self.n };
+        // SAFETY: `first <= end <= n <= cap`: in, or one past, the buffer.
+        let (next, end) = unsafe { (base.add(first), base.add(end)) };
         SlotRun {
-            buf: self.buf,
-            n: self.n,
             start,
-            count: 0,
+            next,
+            end,
             spilled: Vec::new(),
         }
     }
 
     fn deliver(&self, run: SlotRun<O>) {
-        if run.count == 0 {
+        let first = run.start.min(self.n);
+        let in_slots = if size_of::<O>() == 0 {
+            0
+        } else {
+            // SAFETY: both pointers lie in the buffer (or one past it), and
+            // `next` only moved forward from slot `first`.
+            let written = unsafe { run.next.offset_from(self.buf.as_ptr().add(first)) };
+            usize::try_from(written).expect("a run only moves forward")
+        };
+        if in_slots == 0 && run.spilled.is_empty() {
             return;
         }
-        let in_slots = run.count.min(self.n.saturating_sub(run.start));
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         if in_slots > 0 {
-            written.slots.push((run.start, in_slots));
+            written.slots.push((first, in_slots));
         }
         if !run.spilled.is_empty() {
-            written.spilled.push((run.start.max(self.n), run.spilled));
+            written.spilled.push((run.start + in_slots, run.spilled));
         }
     }
 }

@@ -104,29 +104,47 @@ impl<S: WorkerState> Worker<S> {
     ) {
         let mut index = chunk.start();
         let caught = catch(|| {
-            for item in chunk {
-                if index >= stop.limit() {
-                    return Ok(());
-                }
+            let mut items = chunk;
+            let mut next = items.next();
+            // One round per life: the inner loop runs the items of the
+            // current life with no per-item bookkeeping but the stop check.
+            while let Some(first) = next.take() {
                 if self.state.is_none() {
                     self.ensure_life()?;
                 }
                 let state = self.state.as_mut().expect("a life is running");
-                self.tasks_in_life += 1;
-                match task(state, item) {
-                    Ok(output) => out(output),
-                    Err(source) => {
-                        let worker_id = self.id();
-                        self.end_life_after(lifespan, report);
-                        return Err(PoolError::Task {
-                            index,
-                            worker_id,
-                            source,
-                        });
+                let left_in_life =
+                    lifespan.map_or(usize::MAX, |k| k.saturating_sub(self.tasks_in_life).max(1));
+                let mut ran = 0;
+                let mut item = first;
+                let failure = loop {
+                    if index >= stop.limit() {
+                        break None;
                     }
-                }
+                    ran += 1;
+                    match task(state, item) {
+                        Ok(output) => out(output),
+                        Err(source) => break Some(source),
+                    }
+                    index += 1;
+                    if ran == left_in_life {
+                        next = items.next();
+                        break None;
+                    }
+                    match items.next() {
+                        Some(following) => item = following,
+                        None => break None,
+                    }
+                };
+                self.tasks_in_life += ran;
                 self.end_life_after(lifespan, report);
-                index += 1;
+                if let Some(source) = failure {
+                    return Err(PoolError::Task {
+                        index,
+                        worker_id: self.id(),
+                        source,
+                    });
+                }
             }
             Ok(())
         });
