@@ -102,19 +102,24 @@ impl<S: WorkerState> Worker<S> {
         out: &mut impl FnMut(O),
         report: &dyn Fn(PoolError),
     ) {
-        let mut index = chunk.start();
+        let start = chunk.start();
+        let len = chunk.size_hint().0;
+        let mut items = chunk;
         let caught = catch(|| {
-            let mut items = chunk;
+            // Locals, not the closure's captures, so that the hot loop keeps
+            // them in registers.
+            let (this, items, stop, task, out) = (&mut *self, &mut items, stop, task, &mut *out);
+            let mut index = start;
             let mut next = items.next();
             // One round per life: the inner loop runs the items of the
             // current life with no per-item bookkeeping but the stop check.
             while let Some(first) = next.take() {
-                if self.state.is_none() {
-                    self.ensure_life()?;
+                if this.state.is_none() {
+                    this.ensure_life()?;
                 }
-                let state = self.state.as_mut().expect("a life is running");
+                let state = this.state.as_mut().expect("a life is running");
                 let left_in_life =
-                    lifespan.map_or(usize::MAX, |k| k.saturating_sub(self.tasks_in_life).max(1));
+                    lifespan.map_or(usize::MAX, |k| k.saturating_sub(this.tasks_in_life).max(1));
                 let mut ran = 0;
                 let mut item = first;
                 let failure = loop {
@@ -136,12 +141,12 @@ impl<S: WorkerState> Worker<S> {
                         None => break None,
                     }
                 };
-                self.tasks_in_life += ran;
-                self.end_life_after(lifespan, report);
+                this.tasks_in_life += ran;
+                this.end_life_after(lifespan, report);
                 if let Some(source) = failure {
                     return Err(PoolError::Task {
                         index,
-                        worker_id: self.id(),
+                        worker_id: this.id(),
                         source,
                     });
                 }
@@ -155,8 +160,10 @@ impl<S: WorkerState> Worker<S> {
                 // The state may be half-updated: this life ends without exit,
                 // and a fresh one starts right away.
                 self.abandon_life();
+                // The item that panicked was the last one taken from the chunk.
+                let taken = len - items.size_hint().0;
                 let panic = PoolError::Panic {
-                    index: Some(index),
+                    index: Some(start + taken.saturating_sub(1)),
                     worker_id: self.id(),
                     message,
                 };
