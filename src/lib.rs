@@ -219,3 +219,8 @@ pub mod prelude {
 pub mod __private {
     pub use pool_core::__private::*;
 }
+
+/// The README's examples, run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
