@@ -1,4 +1,4 @@
-//! Runtime of [statepool](https://docs.rs/statepool): a typed pool of
+//! Runtime of statepool: a typed pool of
 //! workers, each owning a state for the length of its life, on a
 //! work-stealing scheduler built on `crossbeam-deque`.
 //!
