@@ -111,8 +111,7 @@ macro_rules! state {
             type Output = $output;
             #[inline]
             fn run(&mut self, x: $input) -> Result<$output, BoxError> {
-                let f: fn($input) -> $output = $f;
-                Ok(f(x))
+                Ok(($f)(x))
             }
         }
     };
