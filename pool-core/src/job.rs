@@ -92,6 +92,8 @@ impl Stop {
 pub(crate) trait Run<O> {
     /// Takes the output of the chunk's next item.
     fn push(&mut self, output: O);
+    /// Outputs taken so far.
+    fn pushed(&self) -> usize;
 }
 
 /// Where a job's outputs go.
@@ -276,9 +278,8 @@ where
         while let Some(chunk) = self.find_chunk(me, &local) {
             let len = chunk.size_hint().0;
             let mut run = self.sink.open(chunk.start(), len);
-            let mut out = |output| run.push(output);
             let (lifespan, started) = (self.lifespan, Instant::now());
-            worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut out, &report);
+            worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut run, &report);
             self.input.record(len, started.elapsed());
             self.sink.deliver(run);
         }

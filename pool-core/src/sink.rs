@@ -17,6 +17,10 @@ impl<O> Run<O> for Outputs<O> {
     fn push(&mut self, output: O) {
         self.items.push(output);
     }
+
+    fn pushed(&self) -> usize {
+        self.items.len()
+    }
 }
 
 /// Outputs in completion order, a chunk at a time (`map_unordered`).
@@ -167,6 +171,8 @@ impl<O> Drop for Slots<O> {
 pub(crate) struct SlotRun<O> {
     /// Position of the chunk's first item.
     start: usize,
+    /// The slot of the chunk's first item (or the end, past the slots).
+    first: *mut O,
     /// The next slot to write, up to `end` (the last slot of the vector).
     next: *mut O,
     end: *mut O,
@@ -189,6 +195,23 @@ impl<O> Run<O> for SlotRun<O> {
             self.spilled.push(output);
         }
     }
+
+    fn pushed(&self) -> usize {
+        self.in_slots() + self.spilled.len()
+    }
+}
+
+impl<O> SlotRun<O> {
+    /// Outputs written into slots so far.
+    fn in_slots(&self) -> usize {
+        if size_of::<O>() == 0 {
+            return 0;
+        }
+        // SAFETY: both pointers lie in the buffer (or one past it), and
+        // `next` only moved forward from `first`.
+        let written = unsafe { self.next.offset_from(self.first) };
+        usize::try_from(written).expect("a run only moves forward")
+    }
 }
 
 impl<O: Send> Sink<O> for Slots<O> {
@@ -204,6 +227,7 @@ impl<O: Send> Sink<O> for Slots<O> {
         let (next, end) = unsafe { (base.add(first), base.add(end)) };
         SlotRun {
             start,
+            first: next,
             next,
             end,
             spilled: Vec::new(),
@@ -212,14 +236,7 @@ impl<O: Send> Sink<O> for Slots<O> {
 
     fn deliver(&self, run: SlotRun<O>) {
         let first = run.start.min(self.n);
-        let in_slots = if size_of::<O>() == 0 {
-            0
-        } else {
-            // SAFETY: both pointers lie in the buffer (or one past it), and
-            // `next` only moved forward from slot `first`.
-            let written = unsafe { run.next.offset_from(self.buf.as_ptr().add(first)) };
-            usize::try_from(written).expect("a run only moves forward")
-        };
+        let in_slots = run.in_slots();
         if in_slots == 0 && run.spilled.is_empty() {
             return;
         }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::input::Chunk;
+use crate::job::Run;
 use crate::job::Stop;
 use crate::unwind::{catch, drop_quietly};
 use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
@@ -99,16 +100,14 @@ impl<S: WorkerState> Worker<S> {
         lifespan: Option<usize>,
         stop: &Stop,
         task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
-        out: &mut impl FnMut(O),
+        out: &mut impl Run<O>,
         report: &dyn Fn(PoolError),
     ) {
         let start = chunk.start();
-        let len = chunk.size_hint().0;
-        let mut items = chunk;
         let caught = catch(|| {
             // Locals, not the closure's captures, so that the hot loop keeps
             // them in registers.
-            let (this, items, stop, task, out) = (&mut *self, &mut items, stop, task, &mut *out);
+            let (this, mut items, stop, task, out) = (&mut *self, chunk, stop, task, &mut *out);
             let mut index = start;
             let mut next = items.next();
             // One round per life: the inner loop runs the items of the
@@ -128,7 +127,7 @@ impl<S: WorkerState> Worker<S> {
                     }
                     ran += 1;
                     match task(state, item) {
-                        Ok(output) => out(output),
+                        Ok(output) => out.push(output),
                         Err(source) => break Some(source),
                     }
                     index += 1;
@@ -160,10 +159,9 @@ impl<S: WorkerState> Worker<S> {
                 // The state may be half-updated: this life ends without exit,
                 // and a fresh one starts right away.
                 self.abandon_life();
-                // The item that panicked was the last one taken from the chunk.
-                let taken = len - items.size_hint().0;
+                // The item that panicked is the first without an output.
                 let panic = PoolError::Panic {
-                    index: Some(start + taken.saturating_sub(1)),
+                    index: Some(start + out.pushed()),
                     worker_id: self.id(),
                     message,
                 };

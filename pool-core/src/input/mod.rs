@@ -20,8 +20,7 @@ use indexed::{Indexed, RangeOf, VecOf};
 use shared::Shared;
 
 /// A run of consecutive input items, the unit of scheduling and stealing.
-/// Dropping a chunk drops the items it did not yield. Its `size_hint` is
-/// exact: a panic's position is told by how many items were taken.
+/// Dropping a chunk drops the items it did not yield.
 pub(crate) trait Chunk: Iterator + Send {
     /// Input position of the chunk's first item.
     fn start(&self) -> usize;
