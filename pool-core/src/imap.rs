@@ -112,10 +112,7 @@ impl<O: Send> Sink<O> for Stream<O> {
     type Run = Outputs<O>;
 
     fn open(&self, start: usize, len: usize) -> Outputs<O> {
-        Outputs {
-            start,
-            items: Vec::with_capacity(len),
-        }
+        Outputs::new(start, len)
     }
 
     fn deliver(&self, run: Outputs<O>) {
@@ -144,17 +141,17 @@ impl<O: Send> Sink<O> for Stream<O> {
         self.free(pulled)
     }
 
-    fn wait_for_room(&self, source_pulled: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
+    fn wait_for_room(&self, input_pulled: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
         // A fast consumer makes room within microseconds: spin a little
         // before paying for a sleep and a wake-up.
         for _ in 0..SPINS_BEFORE_SLEEP {
-            if stop.is_stopped() || source_pulled() != pulled || self.free(pulled) > 0 {
+            if stop.is_stopped() || input_pulled() != pulled || self.free(pulled) > 0 {
                 return;
             }
             std::hint::spin_loop();
         }
         let mut state = self.lock();
-        while !stop.is_stopped() && source_pulled() == pulled && self.free(pulled) == 0 {
+        while !stop.is_stopped() && input_pulled() == pulled && self.free(pulled) == 0 {
             state.room_waiters += 1;
             state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
             state.room_waiters -= 1;
@@ -382,11 +379,8 @@ impl<S: Task> Iterator for Imap<'_, S> {
 
 impl<S: Task> Drop for Imap<'_, S> {
     fn drop(&mut self) {
-        if let Some(job) = self.job.take() {
-            job.cancel();
-            self.pool.end_stream();
-            let _ = self.pool.end_call();
-        }
+        // A failure of the exit hooks has no one left to go to.
+        self.finish();
     }
 }
 

@@ -109,7 +109,7 @@ pub(crate) trait Sink<O>: Sync {
         usize::MAX
     }
     /// Blocks while the look-ahead window is full and `pulled` is unchanged.
-    fn wait_for_room(&self, _source_pulled: &dyn Fn() -> usize, _pulled: usize, _stop: &Stop) {}
+    fn wait_for_room(&self, _input_pulled: &dyn Fn() -> usize, _pulled: usize, _stop: &Stop) {}
     /// A pull cut new chunks: waiting workers may find some to steal.
     fn pulled_more(&self) {}
     /// The input turned out to hold `total` items.

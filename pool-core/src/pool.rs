@@ -210,10 +210,7 @@ impl<S: WorkerState> Pool<S> {
     /// failure of an exit hook, by worker id.
     pub fn join(&mut self) -> Result<(), PoolError> {
         self.settle_stream();
-        match self.crew.take() {
-            Some(crew) => first_error(crew.shutdown()),
-            None => Ok(()),
-        }
+        self.stop_crew()
     }
 
     /// Checks the settings and makes sure workers are running.
@@ -249,10 +246,13 @@ impl<S: WorkerState> Pool<S> {
         if self.keep_alive {
             return Ok(());
         }
-        match self.crew.take() {
-            Some(crew) => first_error(crew.shutdown()),
-            None => Ok(()),
-        }
+        self.stop_crew()
+    }
+
+    /// Stops the workers, if any; the first failure of their exit hooks.
+    fn stop_crew(&mut self) -> Result<(), PoolError> {
+        let errors = self.crew.take().map(Crew::shutdown).unwrap_or_default();
+        errors.into_iter().next().map_or(Ok(()), Err)
     }
 
     /// Runs a blocking call to completion and returns its sink.
@@ -600,8 +600,4 @@ fn exact_len(items: &impl Iterator) -> Option<usize> {
         (lo, Some(hi)) if lo == hi => Some(lo),
         _ => None,
     }
-}
-
-fn first_error(errors: Vec<PoolError>) -> Result<(), PoolError> {
-    errors.into_iter().next().map_or(Ok(()), Err)
 }

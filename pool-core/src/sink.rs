@@ -13,6 +13,16 @@ pub(crate) struct Outputs<O> {
     pub(crate) items: Vec<O>,
 }
 
+impl<O> Outputs<O> {
+    /// Room for the outputs of a chunk of `len` items from position `start`.
+    pub(crate) fn new(start: usize, len: usize) -> Self {
+        Outputs {
+            start,
+            items: Vec::with_capacity(len),
+        }
+    }
+}
+
 impl<O> Run<O> for Outputs<O> {
     fn push(&mut self, output: O) {
         self.items.push(output);
@@ -40,10 +50,7 @@ impl<O: Send> Sink<O> for Unordered<O> {
     type Run = Outputs<O>;
 
     fn open(&self, start: usize, len: usize) -> Outputs<O> {
-        Outputs {
-            start,
-            items: Vec::with_capacity(len),
-        }
+        Outputs::new(start, len)
     }
 
     fn deliver(&self, mut run: Outputs<O>) {
