@@ -88,12 +88,33 @@ impl Stop {
     }
 }
 
-/// The outputs of one chunk, on their way to a [`Sink`].
+/// The outputs of one chunk, on their way to a [`Sink`]. Workers write
+/// outputs straight into the run's memory, a window at a time, so that the
+/// per-item path keeps its cursor in a register.
 pub(crate) trait Run<O> {
-    /// Takes the output of the chunk's next item.
-    fn push(&mut self, output: O);
+    /// Room for the next outputs, in a row: the slot of the next output and
+    /// how many slots follow from it (at least one, and at least `want` unless
+    /// the run has a fixed end nearer than that).
+    fn window(&mut self, want: usize) -> (*mut O, usize);
+    /// Takes the outputs written into the first `n` slots of the last window.
+    ///
+    /// # Safety
+    /// Those `n` slots (no more than the window's length) were written, and
+    /// nothing else happened to the run since [`Run::window`].
+    unsafe fn commit(&mut self, n: usize);
     /// Outputs taken so far.
     fn pushed(&self) -> usize;
+    /// Takes the output of the chunk's next item.
+    #[cfg(test)]
+    fn push(&mut self, output: O) {
+        let (slot, _) = self.window(1);
+        // SAFETY: a window holds at least one slot, written here and taken
+        // right after.
+        unsafe {
+            slot.write(output);
+            self.commit(1);
+        }
+    }
 }
 
 /// Where a job's outputs go.
@@ -279,7 +300,10 @@ where
             let len = chunk.size_hint().0;
             let mut run = self.sink.open(chunk.start(), len);
             let (lifespan, started) = (self.lifespan, Instant::now());
-            worker.run_chunk(chunk, lifespan, &self.stop, &self.task, &mut run, &report);
+            let block = self.input.block_len();
+            worker.run_chunk(
+                chunk, lifespan, block, &self.stop, &self.task, &mut run, &report,
+            );
             self.input.record(len, started.elapsed());
             self.sink.deliver(run);
         }

@@ -24,13 +24,29 @@ impl<O> Outputs<O> {
 }
 
 impl<O> Run<O> for Outputs<O> {
-    fn push(&mut self, output: O) {
-        self.items.push(output);
+    #[inline]
+    fn window(&mut self, want: usize) -> (*mut O, usize) {
+        spare(&mut self.items, want)
+    }
+
+    #[inline]
+    unsafe fn commit(&mut self, n: usize) {
+        // SAFETY: the caller wrote the `n` slots after `len` (spare capacity,
+        // see `spare`).
+        unsafe { self.items.set_len(self.items.len() + n) };
     }
 
     fn pushed(&self) -> usize {
         self.items.len()
     }
+}
+
+/// The spare capacity of `items`, grown to hold `want` more (at least one).
+#[inline]
+fn spare<O>(items: &mut Vec<O>, want: usize) -> (*mut O, usize) {
+    items.reserve(want.max(1));
+    let free = items.capacity() - items.len();
+    (items.spare_capacity_mut().as_mut_ptr().cast::<O>(), free)
 }
 
 /// Outputs in completion order, a chunk at a time (`map_unordered`).
@@ -189,17 +205,28 @@ pub(crate) struct SlotRun<O> {
 
 impl<O> Run<O> for SlotRun<O> {
     #[inline]
-    fn push(&mut self, output: O) {
+    fn window(&mut self, want: usize) -> (*mut O, usize) {
         if self.next < self.end {
-            // SAFETY: `next` lies in the vector's slots (below `end`), at a
-            // position of this run's chunk alone, so no one else writes or
-            // reads this slot until the run is delivered.
-            unsafe {
-                self.next.write(output);
-                self.next = self.next.add(1);
-            }
+            // SAFETY: both lie in the buffer and `next` is below `end`.
+            let free = unsafe { self.end.offset_from(self.next) } as usize;
+            (self.next, free)
         } else {
-            self.spilled.push(output);
+            spare(&mut self.spilled, want)
+        }
+    }
+
+    #[inline]
+    unsafe fn commit(&mut self, n: usize) {
+        if self.next < self.end {
+            // SAFETY: the window was `next..end` (same test, nothing changed
+            // since), of which the caller wrote the first `n <= end - next`
+            // slots; they lie at positions of this run's chunk alone, so no
+            // one else writes or reads them until the run is delivered.
+            self.next = unsafe { self.next.add(n) };
+        } else {
+            // SAFETY: the window was the spare capacity of `spilled`, whose
+            // first `n` slots the caller wrote.
+            unsafe { self.spilled.set_len(self.spilled.len() + n) };
         }
     }
 

@@ -109,6 +109,10 @@ impl<P: Positions> Input for Indexed<P> {
         self.sizer.record(items, elapsed);
     }
 
+    fn block_len(&self) -> usize {
+        self.sizer.block_len()
+    }
+
     fn pull(
         &self,
         injector: &Injector<Span<P::Run>>,

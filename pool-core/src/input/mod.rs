@@ -41,6 +41,9 @@ pub(crate) trait Input: Sync {
     /// Records that a chunk of `items` items ran in `elapsed`.
     fn record(&self, items: usize, elapsed: Duration);
 
+    /// How many items run between two reads of the stop limit.
+    fn block_len(&self) -> usize;
+
     /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
     /// and none at or past `limit`; keeps the first chunk for the caller and
     /// pushes the others to `injector`. Unless `block`, gives up at once when
@@ -163,6 +166,13 @@ impl ChunkPolicy {
 /// short enough that a worker stuck on a chunk leaves little behind it.
 const CHUNK_TARGET_NANOS: u64 = 50_000;
 
+/// How long a block of items runs between two reads of the stop limit, at
+/// most: a failure stops the other workers within about this time.
+const BLOCK_TARGET_NANOS: u64 = 1_000;
+
+/// The longest block.
+const MAX_BLOCK: usize = 1024;
+
 /// Chooses chunk lengths.
 pub(crate) struct Sizer {
     policy: ChunkPolicy,
@@ -201,6 +211,17 @@ impl Sizer {
             (3 * (old / 4)).saturating_add(sample / 4).max(1)
         };
         self.item_nanos.store(new, Ordering::Relaxed);
+    }
+
+    /// Items per block: one until an item's cost is measured, then what
+    /// takes about [`BLOCK_TARGET_NANOS`].
+    pub(crate) fn block_len(&self) -> usize {
+        match self.item_nanos.load(Ordering::Relaxed) {
+            0 => 1,
+            nanos => usize::try_from(BLOCK_TARGET_NANOS / nanos)
+                .unwrap_or(MAX_BLOCK)
+                .clamp(1, MAX_BLOCK),
+        }
     }
 
     /// The next chunk's length: the user's, or the least of: a quarter of

@@ -91,6 +91,10 @@ where
         self.sizer.record(items, elapsed);
     }
 
+    fn block_len(&self) -> usize {
+        self.sizer.block_len()
+    }
+
     fn pull(
         &self,
         injector: &Injector<Batch<I::Item>>,
