@@ -219,7 +219,7 @@ impl<In: Input, F, K> MapJob<In, F, K> {
             let block = busy >= SPIN_ROUNDS;
             match self
                 .input
-                .pull(&self.injector, room, self.stop.limit(), end, block)
+                .pull(me, &self.injector, room, self.stop.limit(), end, block)
             {
                 Ok(Pull::Chunk(chunk)) => {
                     self.sink.pulled_more();

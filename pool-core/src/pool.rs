@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::crew::Crew;
 use crate::imap::{Cancel, Imap, Stream, StreamJob};
-use crate::input::ChunkPolicy;
 use crate::input::{self, Input, InputVisitor};
+use crate::input::{ChunkPolicy, Claims};
 use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
 use crate::sink::{Slots, Unordered};
 use crate::worker::ExitStore;
@@ -271,7 +271,8 @@ impl<S: WorkerState> Pool<S> {
             config,
             items: PhantomData,
         };
-        input::visit(iter, config.chunks, config.n_workers, call)
+        // Nothing bounds the look-ahead: each worker takes a part of its own.
+        input::visit(iter, config.chunks, config.n_workers, Claims::Spread, call)
     }
 
     /// Starts a streaming call; the caller (an [`Imap`]) ends it.
@@ -297,7 +298,8 @@ impl<S: WorkerState> Pool<S> {
             config,
             state: PhantomData,
         };
-        let job = input::visit(iter, config.chunks, config.n_workers, call);
+        // The window bounds the look-ahead: positions go out in order.
+        let job = input::visit(iter, config.chunks, config.n_workers, Claims::InOrder, call);
         let crew = self.crew.as_ref().expect("begin started the workers");
         let job_ref: &dyn Job<S> = &*job;
         // SAFETY: the job is heap-allocated and kept alive by the `Imap`

@@ -7,6 +7,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_deque::Injector;
@@ -28,12 +29,12 @@ pub(crate) trait Positions: Send + Sync {
     /// run is dropped before `self`.
     unsafe fn run(&self, range: Range<usize>) -> Self::Run;
 
-    /// Drops the items at positions `from..len()`, which were never run.
+    /// Drops the items at `range`, which were never run.
     ///
     /// # Safety
-    /// None of these positions was passed to [`Positions::run`], and this is
-    /// called at most once.
-    unsafe fn drop_from(&mut self, from: usize);
+    /// None of these positions was passed to [`Positions::run`] or to this
+    /// method before.
+    unsafe fn drop_unclaimed(&mut self, range: Range<usize>);
 }
 
 /// A chunk of an [`Indexed`] input.
@@ -61,35 +62,244 @@ impl<R: Iterator + Send> Chunk for Span<R> {
     }
 }
 
-/// An input of known length whose positions are claimed without a lock.
+/// How the workers claim the positions of an [`Indexed`] input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claims {
+    /// From the front, in input order, with one atomic counter: what a
+    /// bounded look-ahead window (`imap`) needs.
+    InOrder,
+    /// Each worker from the front of a contiguous part of its own, splitting
+    /// the largest part of a peer when its own runs out. Workers touch
+    /// memory far from each other's (the input's items, the output's slots),
+    /// and contend on no shared counter.
+    Spread,
+}
+
+/// An input of known length whose positions are claimed without a shared
+/// lock.
 pub(crate) struct Indexed<P: Positions> {
     positions: P,
-    /// The next position to claim.
-    next: AtomicUsize,
-    /// Positions whose chunks are out: in the injector or a worker's hands.
-    published: AtomicUsize,
+    claims: Claimer,
     exhausted: AtomicBool,
     sizer: Sizer,
 }
 
+enum Claimer {
+    InOrder {
+        /// The next position to claim.
+        next: AtomicUsize,
+        /// Positions whose chunks are out: in the injector or a worker's
+        /// hands.
+        published: AtomicUsize,
+    },
+    Spread(Parts),
+}
+
+/// The unclaimed positions, as one part per worker.
+struct Parts {
+    parts: Box<[Part]>,
+    /// Positions claimed so far.
+    claimed: AtomicUsize,
+    /// Splits begun and ended: a range on its way from a peer's part to the
+    /// thief's is in no part.
+    splits_begun: AtomicUsize,
+    splits_ended: AtomicUsize,
+}
+
+/// A worker's part, on a cache line of its own.
+#[repr(align(128))]
+struct Part(Mutex<Range<usize>>);
+
+impl Part {
+    fn lock(&self) -> MutexGuard<'_, Range<usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl<P: Positions> Indexed<P> {
-    pub(crate) fn new(positions: P, policy: ChunkPolicy, n_workers: usize) -> Self {
+    pub(crate) fn new(positions: P, policy: ChunkPolicy, n_workers: usize, claims: Claims) -> Self {
+        let n = positions.len();
+        let w = n_workers.max(1);
+        let claims = match claims {
+            Claims::InOrder => Claimer::InOrder {
+                next: AtomicUsize::new(0),
+                published: AtomicUsize::new(0),
+            },
+            Claims::Spread => {
+                // `k * n / w` without overflow: `n / w` whole shares, and the
+                // remainder spread over the first parts.
+                let at = |k: usize| k * (n / w) + k.min(n % w);
+                let parts = (0..w).map(|k| Part(Mutex::new(at(k)..at(k + 1))));
+                Claimer::Spread(Parts {
+                    parts: parts.collect(),
+                    claimed: AtomicUsize::new(0),
+                    splits_begun: AtomicUsize::new(0),
+                    splits_ended: AtomicUsize::new(0),
+                })
+            }
+        };
         Indexed {
             positions,
-            next: AtomicUsize::new(0),
-            published: AtomicUsize::new(0),
+            claims,
             exhausted: AtomicBool::new(false),
             sizer: Sizer::new(policy, n_workers),
         }
+    }
+
+    /// Claims the next positions in input order and cuts them in chunks.
+    fn pull_in_order(
+        &self,
+        next: &AtomicUsize,
+        published: &AtomicUsize,
+        injector: &Injector<Span<P::Run>>,
+        room: impl Fn(usize) -> usize,
+        limit: usize,
+        on_end: impl FnOnce(usize),
+    ) -> Pull<Span<P::Run>> {
+        let n = self.positions.len();
+        let mut start = next.load(Ordering::Acquire);
+        let (len, total) = loop {
+            if start >= n.min(limit) {
+                // Used up, or a failure made the rest unwanted; but until
+                // every claim has pushed its chunks, a worker that left now
+                // could leave a chunk behind (one its peer, busy, may wait on).
+                if published.load(Ordering::Acquire) < start {
+                    return Pull::Busy;
+                }
+                if start >= n {
+                    on_end(n);
+                }
+                self.exhausted.store(true, Ordering::Release);
+                return Pull::Exhausted;
+            }
+            let budget = room(start).min(limit - start).min(n - start);
+            if budget == 0 {
+                return Pull::NoRoom;
+            }
+            let len = self.sizer.chunk_len(Some(n - start)).min(budget);
+            let total = len.saturating_mul(self.sizer.per_pull()).min(budget);
+            match next.compare_exchange_weak(
+                start,
+                start + total,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break (len, total),
+                Err(now) => start = now,
+            }
+        };
+        let end = start + total;
+        let first = self.span(start..(start + len).min(end));
+        for from in (start + len..end).step_by(len) {
+            injector.push(self.span(from..(from + len).min(end)));
+        }
+        published.fetch_add(total, Ordering::AcqRel);
+        Pull::Chunk(first)
+    }
+
+    /// Claims a chunk from the front of worker `me`'s part, refilling the
+    /// part from the largest of its peers' when it is empty.
+    fn pull_spread(
+        &self,
+        parts: &Parts,
+        me: usize,
+        room: impl Fn(usize) -> usize,
+        limit: usize,
+        on_end: impl FnOnce(usize),
+    ) -> Pull<Span<P::Run>> {
+        let own = &parts.parts[me % parts.parts.len()];
+        loop {
+            {
+                let mut part = own.lock();
+                let end = part.end.min(limit);
+                if part.start < end {
+                    let budget = room(parts.claimed.load(Ordering::Acquire));
+                    if budget == 0 {
+                        return Pull::NoRoom;
+                    }
+                    // Chunks as if every part were as long as this one.
+                    let left = end - part.start;
+                    let whole = left.saturating_mul(self.sizer.per_pull());
+                    let len = self.sizer.chunk_len(Some(whole)).min(left).min(budget);
+                    let start = part.start;
+                    part.start += len;
+                    drop(part);
+                    parts.claimed.fetch_add(len, Ordering::AcqRel);
+                    return Pull::Chunk(self.span(start..start + len));
+                }
+            }
+            // Own part used up: take the back half of the largest part left.
+            let ended = parts.splits_ended.load(Ordering::SeqCst);
+            let largest = parts
+                .parts
+                .iter()
+                .map(|p| {
+                    let r = p.lock();
+                    r.end.min(limit).saturating_sub(r.start)
+                })
+                .enumerate()
+                .max_by_key(|&(_, left)| left);
+            match largest {
+                Some((victim, left)) if left > 0 => {
+                    let mut theirs = parts.parts[victim].lock();
+                    let end = theirs.end.min(limit);
+                    if theirs.start >= end {
+                        continue; // claimed meanwhile: look again
+                    }
+                    parts.splits_begun.fetch_add(1, Ordering::SeqCst);
+                    let mid = theirs.start + (end - theirs.start) / 2;
+                    let stolen = mid..theirs.end;
+                    theirs.end = mid;
+                    drop(theirs);
+                    *own.lock() = stolen;
+                    parts.splits_ended.fetch_add(1, Ordering::SeqCst);
+                }
+                _ => {
+                    // Every part looked empty; but a range taken by a split
+                    // that was under way is in no part until it lands.
+                    if parts.splits_begun.load(Ordering::SeqCst) != ended {
+                        return Pull::Busy;
+                    }
+                    if limit >= self.positions.len() {
+                        on_end(self.positions.len());
+                    }
+                    self.exhausted.store(true, Ordering::Release);
+                    return Pull::Exhausted;
+                }
+            }
+        }
+    }
+
+    /// The chunk of the positions `range`.
+    fn span(&self, range: Range<usize>) -> Span<P::Run> {
+        let start = range.start;
+        // SAFETY: `range` was claimed by this thread alone (from the counter
+        // or from a part, under its lock), so each position is passed once;
+        // the span lives in the job, which drops it before the input.
+        let run = unsafe { self.positions.run(range) };
+        Span { start, run }
     }
 }
 
 impl<P: Positions> Drop for Indexed<P> {
     fn drop(&mut self) {
-        let from = (*self.next.get_mut()).min(self.positions.len());
-        // SAFETY: positions from `next` on were never claimed, so never run;
-        // this runs once.
-        unsafe { self.positions.drop_from(from) };
+        let n = self.positions.len();
+        let unclaimed: Vec<Range<usize>> = match &mut self.claims {
+            Claimer::InOrder { next, .. } => {
+                let from = (*next.get_mut()).min(n);
+                std::iter::once(from..n).collect()
+            }
+            Claimer::Spread(parts) => parts
+                .parts
+                .iter_mut()
+                .map(|p| p.0.get_mut().unwrap_or_else(|e| e.into_inner()).clone())
+                .collect(),
+        };
+        for range in unclaimed.into_iter().filter(|r| !r.is_empty()) {
+            // SAFETY: these positions were never claimed, so never run, and
+            // the ranges are disjoint; this runs once.
+            unsafe { self.positions.drop_unclaimed(range) };
+        }
     }
 }
 
@@ -102,7 +312,10 @@ impl<P: Positions> Input for Indexed<P> {
     }
 
     fn pulled(&self) -> usize {
-        self.next.load(Ordering::Acquire)
+        match &self.claims {
+            Claimer::InOrder { next, .. } => next.load(Ordering::Acquire),
+            Claimer::Spread(parts) => parts.claimed.load(Ordering::Acquire),
+        }
     }
 
     fn record(&self, items: usize, elapsed: Duration) {
@@ -115,59 +328,19 @@ impl<P: Positions> Input for Indexed<P> {
 
     fn pull(
         &self,
+        me: usize,
         injector: &Injector<Span<P::Run>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
         _block: bool,
     ) -> Result<Pull<Span<P::Run>>, InputPanic> {
-        let n = self.positions.len();
-        let mut start = self.next.load(Ordering::Acquire);
-        let (len, total) = loop {
-            if start >= n.min(limit) {
-                // Used up, or a failure made the rest unwanted; but until
-                // every claim has pushed its chunks, a worker that left now
-                // could leave a chunk behind (one its peer, busy, may wait on).
-                if self.published.load(Ordering::Acquire) < start {
-                    return Ok(Pull::Busy);
-                }
-                if start >= n {
-                    on_end(n);
-                }
-                self.exhausted.store(true, Ordering::Release);
-                return Ok(Pull::Exhausted);
+        Ok(match &self.claims {
+            Claimer::InOrder { next, published } => {
+                self.pull_in_order(next, published, injector, room, limit, on_end)
             }
-            let budget = room(start).min(limit - start).min(n - start);
-            if budget == 0 {
-                return Ok(Pull::NoRoom);
-            }
-            let len = self.sizer.chunk_len(Some(n - start)).min(budget);
-            let total = len.saturating_mul(self.sizer.per_pull()).min(budget);
-            match self.next.compare_exchange_weak(
-                start,
-                start + total,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break (len, total),
-                Err(now) => start = now,
-            }
-        };
-        let end = start + total;
-        let span = |from: usize| {
-            let to = (from + len).min(end);
-            // SAFETY: `from..to` lies in `start..end`, which this thread alone
-            // claimed; the span lives in the job, which drops it before the
-            // input.
-            let run = unsafe { self.positions.run(from..to) };
-            Span { start: from, run }
-        };
-        let first = span(start);
-        for from in (start + len..end).step_by(len) {
-            injector.push(span(from));
-        }
-        self.published.fetch_add(total, Ordering::AcqRel);
-        Ok(Pull::Chunk(first))
+            Claimer::Spread(parts) => self.pull_spread(parts, me, room, limit, on_end),
+        })
     }
 }
 
@@ -200,7 +373,7 @@ macro_rules! range_of {
                 at(range.start)..at(range.end)
             }
 
-            unsafe fn drop_from(&mut self, _from: usize) {}
+            unsafe fn drop_unclaimed(&mut self, _range: Range<usize>) {}
         }
     )*};
 }
@@ -228,7 +401,7 @@ impl Positions for RangeOf<usize> {
         self.range.start + range.start..self.range.start + range.end
     }
 
-    unsafe fn drop_from(&mut self, _from: usize) {}
+    unsafe fn drop_unclaimed(&mut self, _range: Range<usize>) {}
 }
 
 /// The items of a vector, moved out where they lie.
@@ -279,12 +452,12 @@ impl<T: Send> Positions for VecOf<T> {
         }
     }
 
-    unsafe fn drop_from(&mut self, from: usize) {
-        // SAFETY: positions `from..len` hold items nobody moved out (the
-        // caller's promise), each dropped once here.
+    unsafe fn drop_unclaimed(&mut self, range: Range<usize>) {
+        // SAFETY: positions in `range` (below `len`) hold items nobody moved
+        // out (the caller's promise), each dropped once here.
         unsafe {
-            let tail = self.buf.as_ptr().add(from);
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(tail, self.len - from));
+            let first = self.buf.as_ptr().add(range.start);
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, range.len()));
         }
     }
 }
@@ -340,7 +513,7 @@ mod tests {
         let injector = Injector::new();
         let mut chunks = Vec::new();
         while let Ok(Pull::Chunk(c)) =
-            input.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
         {
             chunks.push(c);
             chunks.extend(std::iter::from_fn(|| injector.steal().success()));
@@ -357,6 +530,7 @@ mod tests {
                 RangeOf::<i64>::new(start..end).unwrap(),
                 ChunkPolicy::Adaptive { max: 64 },
                 3,
+                Claims::InOrder,
             );
             let got: Vec<i64> = all(&input).into_iter().flatten().collect();
             assert_eq!(got, (start..end).collect::<Vec<_>>());
@@ -366,6 +540,7 @@ mod tests {
             RangeOf::<usize>::new(5..50).unwrap(),
             ChunkPolicy::Fixed(10),
             2,
+            Claims::InOrder,
         );
         let lens: Vec<usize> = all(&input).iter().map(Vec::len).collect();
         assert_eq!(lens, [10, 10, 10, 10, 5]);
@@ -377,19 +552,20 @@ mod tests {
             RangeOf::<u32>::new(0..100).unwrap(),
             ChunkPolicy::Fixed(8),
             4,
+            Claims::InOrder,
         );
         let injector = Injector::new();
         assert!(matches!(
-            input.pull(&injector, |_| 0, usize::MAX, |_| {}, true),
+            input.pull(0, &injector, |_| 0, usize::MAX, |_| {}, true),
             Ok(Pull::NoRoom)
         ));
-        let Ok(Pull::Chunk(c)) = input.pull(&injector, |_| 12, usize::MAX, |_| {}, true) else {
+        let Ok(Pull::Chunk(c)) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
             panic!()
         };
         assert_eq!(c.count(), 8);
         assert_eq!(input.pulled(), 12);
         assert!(matches!(
-            input.pull(&injector, |_| 99, 12, |_| {}, true),
+            input.pull(0, &injector, |_| 99, 12, |_| {}, true),
             Ok(Pull::Exhausted)
         ));
         assert!(input.is_exhausted());
@@ -399,10 +575,15 @@ mod tests {
     fn vector_items_move_out_once_and_the_rest_is_dropped() {
         let tracker = Arc::new(());
         let items: Vec<Arc<()>> = (0..100).map(|_| tracker.clone()).collect();
-        let input = Indexed::new(VecOf::new(items), ChunkPolicy::Fixed(10), 2);
+        let input = Indexed::new(
+            VecOf::new(items),
+            ChunkPolicy::Fixed(10),
+            2,
+            Claims::InOrder,
+        );
         let injector = Injector::new();
         let Ok(Pull::Chunk(mut first)) =
-            input.pull(&injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
         else {
             panic!()
         };
@@ -419,9 +600,15 @@ mod tests {
 
     #[test]
     fn an_empty_input_reports_its_end() {
-        let input = Indexed::new(VecOf::<u8>::new(Vec::new()), ChunkPolicy::Fixed(3), 2);
+        let input = Indexed::new(
+            VecOf::<u8>::new(Vec::new()),
+            ChunkPolicy::Fixed(3),
+            2,
+            Claims::InOrder,
+        );
         let mut ends = Vec::new();
         let pulled = input.pull(
+            0,
             &Injector::new(),
             |_| usize::MAX,
             usize::MAX,
@@ -439,10 +626,12 @@ mod tests {
             RangeOf::<u64>::new(0..10).unwrap(),
             ChunkPolicy::Fixed(3),
             2,
+            Claims::InOrder,
         );
         let injector = Injector::new();
         let mut ends = Vec::new();
         while let Ok(Pull::Chunk(_)) = input.pull(
+            0,
             &injector,
             |_| usize::MAX,
             usize::MAX,
@@ -450,5 +639,128 @@ mod tests {
             true,
         ) {}
         assert_eq!(ends, [10]);
+    }
+
+    /// Pulls from a spread input as worker `me` until it is exhausted.
+    fn spread_pulls<P: Positions>(input: &Indexed<P>, me: usize) -> Vec<Span<P::Run>>
+    where
+        P::Item: Send,
+    {
+        let injector = Injector::new();
+        let mut chunks = Vec::new();
+        loop {
+            match input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true) {
+                Ok(Pull::Chunk(c)) => chunks.push(c),
+                Ok(Pull::Exhausted) => break,
+                Ok(Pull::Busy) => std::hint::spin_loop(),
+                _ => panic!("unexpected pull"),
+            }
+        }
+        assert!(injector.is_empty(), "spread claims use no injector");
+        chunks
+    }
+
+    #[test]
+    fn spread_parts_start_apart_and_are_split_when_used_up() {
+        let input = Indexed::new(
+            RangeOf::<usize>::new(0..100).unwrap(),
+            ChunkPolicy::Fixed(10),
+            4,
+            Claims::Spread,
+        );
+        let injector = Injector::new();
+        let firsts: Vec<usize> = (0..4)
+            .map(|me| {
+                let Ok(Pull::Chunk(c)) =
+                    input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+                else {
+                    panic!()
+                };
+                c.start()
+            })
+            .collect();
+        assert_eq!(firsts, [0, 25, 50, 75]);
+        assert_eq!(input.pulled(), 40);
+        // Worker 0 takes the rest of its part (10..25), then splits the
+        // largest part left (the last of four of 15) in two, taking its
+        // back half.
+        let starts: Vec<usize> = spread_pulls(&input, 0).iter().map(Span::start).collect();
+        assert_eq!(&starts[..3], [10, 20, 92]);
+        assert!(input.is_exhausted());
+        assert_eq!(input.pulled(), 100);
+    }
+
+    #[test]
+    fn spread_claims_cover_every_position_once() {
+        for (n, workers) in [(0, 3), (1, 3), (7, 3), (1000, 3), (4099, 8)] {
+            let input = Indexed::new(
+                RangeOf::<u64>::new(0..n).unwrap(),
+                ChunkPolicy::Adaptive { max: 64 },
+                workers,
+                Claims::Spread,
+            );
+            let mut got: Vec<u64> = std::thread::scope(|s| {
+                let pulls: Vec<_> = (0..workers)
+                    .map(|me| {
+                        let input = &input;
+                        s.spawn(move || {
+                            let chunks = spread_pulls(input, me);
+                            chunks.into_iter().flatten().collect::<Vec<u64>>()
+                        })
+                    })
+                    .collect();
+                pulls.into_iter().flat_map(|h| h.join().unwrap()).collect()
+            });
+            got.sort_unstable();
+            assert_eq!(
+                got,
+                (0..n).collect::<Vec<_>>(),
+                "{n} items, {workers} workers"
+            );
+        }
+    }
+
+    #[test]
+    fn spread_limits_and_room_bound_the_claims() {
+        let input = Indexed::new(
+            RangeOf::<u32>::new(0..100).unwrap(),
+            ChunkPolicy::Fixed(8),
+            2,
+            Claims::Spread,
+        );
+        let injector = Injector::new();
+        assert!(matches!(
+            input.pull(1, &injector, |_| 0, usize::MAX, |_| {}, true),
+            Ok(Pull::NoRoom)
+        ));
+        let mut ends = Vec::new();
+        // A failure stopped everything: nothing is claimed, no end reported.
+        assert!(matches!(
+            input.pull(1, &injector, |_| 99, 0, |n| ends.push(n), true),
+            Ok(Pull::Exhausted)
+        ));
+        assert!(ends.is_empty());
+        assert_eq!(input.pulled(), 0);
+    }
+
+    #[test]
+    fn spread_vector_items_left_unclaimed_are_dropped() {
+        let tracker = Arc::new(());
+        let items: Vec<Arc<()>> = (0..100).map(|_| tracker.clone()).collect();
+        let input = Indexed::new(VecOf::new(items), ChunkPolicy::Fixed(10), 4, Claims::Spread);
+        let injector = Injector::new();
+        let Ok(Pull::Chunk(mut c)) =
+            input.pull(2, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+        else {
+            panic!()
+        };
+        assert_eq!(c.start(), 50);
+        let taken = c.next().unwrap();
+        drop(c);
+        assert_eq!(Arc::strong_count(&tracker), 1 + 1 + 90);
+        drop(input); // the ninety in four parts, never claimed
+        assert_eq!(Arc::strong_count(&tracker), 2);
+        drop(taken);
+        assert_eq!(Arc::strong_count(&tracker), 1);
     }
 }

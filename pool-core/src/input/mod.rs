@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
+pub(crate) use indexed::Claims;
 use indexed::{Indexed, RangeOf, VecOf};
 use shared::Shared;
 
@@ -45,13 +46,14 @@ pub(crate) trait Input: Sync {
     fn block_len(&self) -> usize;
 
     /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
-    /// and none at or past `limit`; keeps the first chunk for the caller and
-    /// pushes the others to `injector`. Unless `block`, gives up at once when
-    /// another worker holds the input. `on_end` runs with the input's
-    /// length when a pull finds the input exhausted (once for a non-empty
-    /// input; an empty one may report it more than once).
+    /// and none at or past `limit`; keeps the first chunk for the caller
+    /// (worker `me`) and pushes the others to `injector`. Unless `block`,
+    /// gives up at once when another worker holds the input. `on_end` runs
+    /// with the input's length when a pull finds the input exhausted (once
+    /// for a non-empty input; an empty one may report it more than once).
     fn pull(
         &self,
+        me: usize,
         injector: &Injector<Self::Chunk>,
         room: impl Fn(usize) -> usize,
         limit: usize,
@@ -84,12 +86,13 @@ unsafe fn same_type<A, B>(value: A) -> B {
 }
 
 /// Makes an [`Input`] of `iter`, indexed where it is a range of integers or
-/// a vector's iterator (recognised by their type ids), else shared, and
-/// hands it to `visitor`.
+/// a vector's iterator (recognised by their type ids), its positions claimed
+/// as `claims` says, else shared, and hands it to `visitor`.
 pub(crate) fn visit<'a, I, V>(
     iter: I,
     policy: ChunkPolicy,
     n_workers: usize,
+    claims: Claims,
     visitor: V,
 ) -> V::Output
 where
@@ -106,7 +109,7 @@ where
                 // SAFETY: so `I::Item` is `$t`.
                 let cast = |x: $t| unsafe { same_type::<$t, I::Item>(x) };
                 match RangeOf::<$t>::new(range.clone()) {
-                    Some(positions) => return visitor.visit(Indexed::new(positions, policy, n_workers), cast),
+                    Some(positions) => return visitor.visit(Indexed::new(positions, policy, n_workers, claims), cast),
                     // Longer than `usize` counts: no position for every item.
                     None => return visitor.visit(Shared::new(range, policy, n_workers), cast),
                 }
@@ -120,7 +123,7 @@ where
         let items = unsafe { same_type::<I, std::vec::IntoIter<I::Item>>(iter) };
         // Collecting a vector's own iterator reuses its buffer in place.
         let positions = VecOf::new(items.collect());
-        return visitor.visit(Indexed::new(positions, policy, n_workers), |x| x);
+        return visitor.visit(Indexed::new(positions, policy, n_workers, claims), |x| x);
     }
     visitor.visit(Shared::new(iter, policy, n_workers), |x| x)
 }

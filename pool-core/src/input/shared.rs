@@ -97,6 +97,7 @@ where
 
     fn pull(
         &self,
+        _me: usize,
         injector: &Injector<Batch<I::Item>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
@@ -203,7 +204,7 @@ mod tests {
     where
         I::Item: Send,
     {
-        input.pull(injector, |_| room, usize::MAX, |_| {}, true)
+        input.pull(0, injector, |_| room, usize::MAX, |_| {}, true)
     }
 
     fn drain<T>(injector: &Injector<Batch<T>>) -> Vec<Vec<T>> {
@@ -237,7 +238,7 @@ mod tests {
         assert_eq!(drain(&injector), [vec![4, 5]]);
         let mut total = None;
         let Ok(Pull::Chunk(c)) =
-            input.pull(&injector, |_| 100, usize::MAX, |n| total = Some(n), true)
+            input.pull(0, &injector, |_| 100, usize::MAX, |n| total = Some(n), true)
         else {
             panic!()
         };
@@ -268,7 +269,7 @@ mod tests {
         let injector = Injector::new();
         let _held = input.state.lock().unwrap();
         assert!(matches!(
-            input.pull(&injector, |_| 9, usize::MAX, |_| {}, false),
+            input.pull(0, &injector, |_| 9, usize::MAX, |_| {}, false),
             Ok(Pull::Busy)
         ));
     }
