@@ -188,3 +188,21 @@ fn pool_is_send_even_though_the_state_is_not() {
         .unwrap();
     assert_eq!(out, doubled(0..5));
 }
+
+#[test]
+fn map_over_a_vector_writes_each_output_where_its_item_was() {
+    type P = Probe<13>;
+    let mut pool = Pool::<P>::new(3);
+    let input: Vec<u64> = (0..10_000).collect();
+    let at = input.as_ptr();
+    let out = pool.map_with(|_: &mut P, x: u64| x + 1, input).unwrap();
+    assert_eq!(out, (1..10_001).collect::<Vec<_>>());
+    assert_eq!(out.as_ptr(), at, "the input's buffer holds the outputs");
+    // Outputs of another size get a buffer of their own.
+    let out = pool
+        .map_with(|_: &mut P, x: u64| x as u8, vec![1u64, 2, 3])
+        .unwrap();
+    assert_eq!(out, [1u8, 2, 3]);
+    let out = pool.map_with(|_: &mut P, x: u8| u64::from(x), vec![7u8; 5]);
+    assert_eq!(out.unwrap(), [7u64; 5]);
+}

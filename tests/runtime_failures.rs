@@ -244,3 +244,33 @@ fn errors_print_what_happened() {
     assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "oops");
     assert_eq!((err.index(), err.worker_id()), (Some(3), Some(0)));
 }
+
+#[test]
+fn a_failed_map_over_a_vector_drops_every_item_and_output_once() {
+    type P = Probe<12>;
+    let mut pool = Pool::<P>::new(3);
+    let tracker = Arc::new(());
+    for fail_at in [0, 1, 2_999, 4_999] {
+        let items: Vec<Arc<()>> = (0..5_000).map(|_| Arc::clone(&tracker)).collect();
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let err = pool
+            .map_with(
+                |_: &mut P, item: Arc<()>| {
+                    assert!(seen.fetch_add(1, SeqCst) != fail_at, "at {fail_at}");
+                    item
+                },
+                items,
+            )
+            .unwrap_err();
+        assert!(matches!(err, PoolError::Panic { .. }));
+        assert_eq!(Arc::strong_count(&tracker), 1, "failing at task {fail_at}");
+    }
+    // Success: every output holds its item's reference, then lets it go.
+    let items: Vec<Arc<()>> = (0..5_000).map(|_| Arc::clone(&tracker)).collect();
+    let out = pool
+        .map_with(|_: &mut P, item: Arc<()>| item, items)
+        .unwrap();
+    assert_eq!(Arc::strong_count(&tracker), 5_001);
+    drop(out);
+    assert_eq!(Arc::strong_count(&tracker), 1);
+}

@@ -1,13 +1,14 @@
 //! A call's work: the input source, the deques that spread its chunks, the
 //! task to run on each item, where outputs go and how a failure stops it.
 
+use std::alloc::Layout;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
-use crate::input::{Chunk, ChunkPolicy, Input, Pull};
+use crate::input::{Chunk, ChunkPolicy, Input, Lent, Pull};
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -125,6 +126,10 @@ pub(crate) trait Sink<O>: Sync {
     fn open(&self, start: usize, len: usize) -> Self::Run;
     /// Takes a chunk's outputs (fewer than its items if it stopped early).
     fn deliver(&self, run: Self::Run);
+    /// Gets ready for the call, before any chunk opens. `lend` hands over
+    /// the input's own buffer where it can (a vector's, when it holds `len`
+    /// items of `layout`): the outputs may take the slots its items leave.
+    fn prepare(&mut self, _lend: &mut dyn FnMut(Layout, usize) -> Option<Lent>) {}
     /// How many more items may be pulled while `pulled` have been.
     fn room(&self, _pulled: usize) -> usize {
         usize::MAX
@@ -171,7 +176,11 @@ pub(crate) struct MapJob<In: Input, F, K> {
 }
 
 impl<In: Input, F, K> MapJob<In, F, K> {
-    pub(crate) fn new(input: In, task: F, sink: K, config: JobConfig) -> Self {
+    pub(crate) fn new<O>(mut input: In, task: F, mut sink: K, config: JobConfig) -> Self
+    where
+        K: Sink<O>,
+    {
+        sink.prepare(&mut |layout, len| input.lend(layout, len));
         let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
         let stealers = deques.iter().map(Deque::stealer).collect();
         MapJob {

@@ -1,10 +1,12 @@
 //! Where the outputs of blocking calls go: straight into their slots of the
 //! result vector (`map`), or appended as chunks complete (`map_unordered`).
 
+use std::alloc::Layout;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
+use crate::input::Lent;
 use crate::job::{Run, Sink};
 
 /// The outputs of one chunk, in a vector of their own.
@@ -113,18 +115,17 @@ unsafe impl<O: Send> Sync for Slots<O> {}
 unsafe impl<O: Send> Send for Slots<O> {}
 
 impl<O> Slots<O> {
-    /// Slots for an input of `len_hint` items (`None`: unknown).
+    /// Slots for an input of `len_hint` items (`None`: unknown), allocated by
+    /// [`Sink::prepare`].
     pub(crate) fn new(len_hint: Option<usize>) -> Self {
         let fits = |n: usize| {
             n.checked_mul(size_of::<O>())
                 .is_some_and(|b| b <= isize::MAX as usize)
         };
-        let n = len_hint.filter(|&n| fits(n)).unwrap_or(0);
-        let mut buf = ManuallyDrop::new(Vec::<O>::with_capacity(n));
         Slots {
-            buf: NonNull::new(buf.as_mut_ptr()).expect("a vector's pointer is never null"),
-            cap: buf.capacity(),
-            n,
+            buf: NonNull::dangling(),
+            cap: 0,
+            n: len_hint.filter(|&n| fits(n)).unwrap_or(0),
             written: Mutex::new(Written {
                 slots: Vec::new(),
                 spilled: Vec::new(),
@@ -251,6 +252,23 @@ impl<O> SlotRun<O> {
 impl<O: Send> Sink<O> for Slots<O> {
     type Run = SlotRun<O>;
 
+    fn prepare(&mut self, lend: &mut dyn FnMut(Layout, usize) -> Option<Lent>) {
+        if self.cap > 0 || self.n == 0 {
+            return;
+        }
+        // A vector input of `n` items like the outputs lends its buffer:
+        // each output is written where its item was, after the item left
+        // (see `Lent`), and no second buffer is touched.
+        if let Some(Lent { ptr, cap }) = lend(Layout::new::<O>(), self.n) {
+            self.buf = ptr.cast();
+            self.cap = cap;
+            return;
+        }
+        let mut buf = ManuallyDrop::new(Vec::<O>::with_capacity(self.n));
+        self.buf = NonNull::new(buf.as_mut_ptr()).expect("a vector's pointer is never null");
+        self.cap = buf.capacity();
+    }
+
     fn open(&self, start: usize, _len: usize) -> SlotRun<O> {
         let base = self.buf.as_ptr();
         let first = start.min(self.n);
@@ -288,6 +306,13 @@ impl<O: Send> Sink<O> for Slots<O> {
 mod tests {
     use super::*;
 
+    /// Slots with a buffer of their own.
+    fn owned<O: Send>(len_hint: Option<usize>) -> Slots<O> {
+        let mut slots = Slots::new(len_hint);
+        slots.prepare(&mut |_, _| None);
+        slots
+    }
+
     fn fill(slots: &Slots<String>, start: usize, values: &[&str]) {
         let mut run = slots.open(start, values.len());
         for v in values {
@@ -298,7 +323,7 @@ mod tests {
 
     #[test]
     fn exact_lengths_fill_the_slots_in_any_order() {
-        let slots = Slots::new(Some(5));
+        let slots = owned(Some(5));
         fill(&slots, 3, &["d", "e"]);
         fill(&slots, 0, &["a", "b", "c"]);
         assert_eq!(slots.into_vec(), ["a", "b", "c", "d", "e"]);
@@ -306,17 +331,17 @@ mod tests {
 
     #[test]
     fn unknown_and_wrong_lengths_spill_in_order() {
-        let slots = Slots::new(None);
+        let slots = owned(None);
         fill(&slots, 2, &["c"]);
         fill(&slots, 0, &["a", "b"]);
         assert_eq!(slots.into_vec(), ["a", "b", "c"]);
         // A hint of 2 for an input of 4.
-        let slots = Slots::new(Some(2));
+        let slots = owned(Some(2));
         fill(&slots, 1, &["b", "c", "d"]);
         fill(&slots, 0, &["a"]);
         assert_eq!(slots.into_vec(), ["a", "b", "c", "d"]);
         // A hint of 4 for an input of 2.
-        let slots = Slots::new(Some(4));
+        let slots = owned(Some(4));
         fill(&slots, 0, &["a", "b"]);
         assert_eq!(slots.into_vec(), ["a", "b"]);
     }
@@ -325,7 +350,7 @@ mod tests {
     fn a_failed_call_drops_what_was_written() {
         use std::sync::Arc;
         let tracker = Arc::new(());
-        let slots: Slots<Arc<()>> = Slots::new(Some(10));
+        let slots: Slots<Arc<()>> = owned(Some(10));
         let mut run = slots.open(4, 2);
         run.push(tracker.clone());
         run.push(tracker.clone());
@@ -337,7 +362,7 @@ mod tests {
 
     #[test]
     fn zero_sized_outputs_work() {
-        let slots = Slots::new(Some(3));
+        let slots = owned(Some(3));
         let mut run = slots.open(0, 3);
         (0..3).for_each(|_| run.push(()));
         slots.deliver(run);

@@ -3,6 +3,7 @@
 //! positions with an atomic counter and make the items themselves, so that
 //! no one copies an item before it runs and no lock is taken.
 
+use std::alloc::Layout;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::ptr::NonNull;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
-use super::{Chunk, ChunkPolicy, Input, InputPanic, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Input, InputPanic, Lent, Pull, Sizer};
 
 /// Items addressed by position.
 pub(crate) trait Positions: Send + Sync {
@@ -28,6 +29,12 @@ pub(crate) trait Positions: Send + Sync {
     /// Each position is passed at most once over the life of `self`, and the
     /// run is dropped before `self`.
     unsafe fn run(&self, range: Range<usize>) -> Self::Run;
+
+    /// Hands over the buffer of the items, if they are `len` of `layout`.
+    /// See [`Input::lend`].
+    fn lend(&mut self, _layout: Layout, _len: usize) -> Option<Lent> {
+        None
+    }
 
     /// Drops the items at `range`, which were never run.
     ///
@@ -326,6 +333,13 @@ impl<P: Positions> Input for Indexed<P> {
         self.sizer.block_len()
     }
 
+    fn lend(&mut self, layout: Layout, len: usize) -> Option<Lent> {
+        if self.pulled() > 0 {
+            return None;
+        }
+        self.positions.lend(layout, len)
+    }
+
     fn pull(
         &self,
         me: usize,
@@ -409,6 +423,8 @@ pub(crate) struct VecOf<T> {
     buf: NonNull<T>,
     cap: usize,
     len: usize,
+    /// The buffer went to the outputs, which free it.
+    lent: bool,
 }
 
 // SAFETY: a `VecOf` owns `T`s and hands each to one thread (through a
@@ -424,12 +440,16 @@ impl<T> VecOf<T> {
             buf: NonNull::new(items.as_mut_ptr()).expect("a vector's pointer is never null"),
             cap: items.capacity(),
             len: items.len(),
+            lent: false,
         }
     }
 }
 
 impl<T> Drop for VecOf<T> {
     fn drop(&mut self) {
+        if self.lent {
+            return;
+        }
         // SAFETY: the buffer came from a `Vec<T>` of capacity `cap`; its items
         // were moved out or dropped (by runs and `drop_from`), so it is
         // freed as empty.
@@ -443,6 +463,18 @@ impl<T: Send> Positions for VecOf<T> {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn lend(&mut self, layout: Layout, len: usize) -> Option<Lent> {
+        let fits = layout == Layout::new::<T>() && layout.size() > 0 && len == self.len;
+        if !fits || self.lent {
+            return None;
+        }
+        self.lent = true;
+        Some(Lent {
+            ptr: self.buf.cast(),
+            cap: self.cap,
+        })
     }
 
     unsafe fn run(&self, range: Range<usize>) -> VecRun<T> {

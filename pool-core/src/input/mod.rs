@@ -9,8 +9,10 @@
 mod indexed;
 mod shared;
 
+use std::alloc::Layout;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -44,6 +46,14 @@ pub(crate) trait Input: Sync {
 
     /// How many items run between two reads of the stop limit.
     fn block_len(&self) -> usize;
+
+    /// Hands over the buffer that holds the input's items, if it holds
+    /// exactly `len` items of `layout` and no chunk was cut yet. The input
+    /// then no longer frees it: the borrower does, once every chunk and the
+    /// input are gone.
+    fn lend(&mut self, _layout: Layout, _len: usize) -> Option<Lent> {
+        None
+    }
 
     /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
     /// and none at or past `limit`; keeps the first chunk for the caller
@@ -126,6 +136,16 @@ where
         return visitor.visit(Indexed::new(positions, policy, n_workers, claims), |x| x);
     }
     visitor.visit(Shared::new(iter, policy, n_workers), |x| x)
+}
+
+/// A vector input's buffer, lent to the outputs (see [`Input::lend`]): each
+/// item leaves its slot before the output of the same position is written
+/// there, by the same worker.
+#[derive(Debug)]
+pub(crate) struct Lent {
+    /// The buffer, allocated for `cap` items of the layout asked for.
+    pub(crate) ptr: NonNull<u8>,
+    pub(crate) cap: usize,
 }
 
 /// What a pull from the input got.
