@@ -37,6 +37,8 @@ struct Control<S> {
     job: Option<JobRef<S>>,
     caller: Option<Thread>,
     shutdown: bool,
+    /// Workers asleep on `wake`: a publish with none skips the wake-up call.
+    sleepers: usize,
 }
 
 struct Shared<S> {
@@ -72,6 +74,7 @@ impl<S: WorkerState> Crew<S> {
                 job: None,
                 caller: None,
                 shutdown: false,
+                sleepers: 0,
             }),
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -120,12 +123,19 @@ impl<S: WorkerState> Crew<S> {
         control.caller = Some(thread::current());
         control.epoch += 1;
         self.shared.epoch.store(control.epoch, Ordering::Release);
+        // Under the lock a sleeper counts itself before it sleeps, so a
+        // worker not counted sees the new epoch before it could sleep.
+        let sleepers = control.sleepers;
         drop(control);
-        self.shared.wake.notify_all();
+        if sleepers > 0 {
+            self.shared.wake.notify_all();
+        }
     }
 
     /// Blocks until every worker has acknowledged the published job.
     pub(crate) fn wait(&self) {
+        // Short jobs end within a few microseconds: spin (bounded) first.
+        spin_until(|| self.shared.pending.load(Ordering::Acquire) == 0);
         while self.shared.pending.load(Ordering::Acquire) != 0 {
             thread::park();
         }
@@ -227,19 +237,29 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
     }
 }
 
-/// Waits for a job newer than `seen`; `None` on shutdown.
-fn next_job<S>(shared: &Shared<S>, seen: &mut u64) -> Option<(JobRef<S>, Thread)> {
-    // A short bounded spin catches back-to-back calls without a sleep.
-    for round in 0..64 {
-        if shared.epoch.load(Ordering::Acquire) != *seen {
-            break;
+/// Rounds of busy spinning, then of yielding, before a thread sleeps.
+const SPINS: u32 = 48;
+const YIELDS: u32 = 16;
+
+/// Spins, then yields, until `done` or the rounds run out: a few tens of
+/// microseconds at most.
+fn spin_until(done: impl Fn() -> bool) {
+    for round in 0..SPINS + YIELDS {
+        if done() {
+            return;
         }
-        if round < 48 {
+        if round < SPINS {
             std::hint::spin_loop();
         } else {
             thread::yield_now();
         }
     }
+}
+
+/// Waits for a job newer than `seen`; `None` on shutdown.
+fn next_job<S>(shared: &Shared<S>, seen: &mut u64) -> Option<(JobRef<S>, Thread)> {
+    // A short bounded spin catches back-to-back calls without a sleep.
+    spin_until(|| shared.epoch.load(Ordering::Acquire) != *seen);
     let mut control = shared.control();
     loop {
         if control.shutdown {
@@ -254,6 +274,8 @@ fn next_job<S>(shared: &Shared<S>, seen: &mut u64) -> Option<(JobRef<S>, Thread)
                 .expect("a new epoch carries its caller");
             return Some((job, caller));
         }
+        control.sleepers += 1;
         control = shared.wake.wait(control).unwrap_or_else(|e| e.into_inner());
+        control.sleepers -= 1;
     }
 }
