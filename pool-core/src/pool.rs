@@ -336,6 +336,10 @@ impl<S: WorkerState> Pool<S> {
     /// The first failure stops the call and is returned (the earliest in
     /// input order where several happened); the pool stays usable.
     ///
+    /// Over a `Vec` whose items have the size and alignment of the outputs
+    /// (`u64` to `u64`, `String` to `Vec<u8>`, ...), the result reuses the
+    /// vector's buffer: each output is written where its item was.
+    ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
     /// # struct Echo;
