@@ -11,6 +11,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 use crate::job::Job;
 use crate::unwind::{catch, panic_message};
@@ -135,7 +136,7 @@ impl<S: WorkerState> Crew<S> {
     /// Blocks until every worker has acknowledged the published job.
     pub(crate) fn wait(&self) {
         // Short jobs end within a few microseconds: spin (bounded) first.
-        spin_until(|| self.shared.pending.load(Ordering::Acquire) == 0);
+        spin_until(YIELDS, || self.shared.pending.load(Ordering::Acquire) == 0);
         while self.shared.pending.load(Ordering::Acquire) != 0 {
             thread::park();
         }
@@ -211,7 +212,9 @@ impl<S> Drop for Ack<'_, S> {
 
 fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
     let mut seen = 0;
-    while let Some((job, caller)) = next_job(shared, &mut seen) {
+    let mut short = true;
+    while let Some((job, caller)) = next_job(shared, &mut seen, short) {
+        let started = Instant::now();
         let ack = Ack { shared, caller };
         // SAFETY: the publisher keeps the job alive until every worker has
         // acknowledged it, which this one does only when `ack` drops below.
@@ -227,6 +230,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
             });
         }
         drop(ack);
+        short = started.elapsed() < LONG_JOB;
     }
     if let Err(err) = worker.end_life() {
         shared
@@ -241,10 +245,16 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
 const SPINS: u32 = 48;
 const YIELDS: u32 = 16;
 
+/// A job this long makes the wake-up of the next one (tens of microseconds)
+/// negligible: after it, a worker sleeps without yielding first, leaving the
+/// CPU and the memory system to the caller, which may have a large result to
+/// drop.
+const LONG_JOB: Duration = Duration::from_millis(2);
+
 /// Spins, then yields, until `done` or the rounds run out: a few tens of
 /// microseconds at most.
-fn spin_until(done: impl Fn() -> bool) {
-    for round in 0..SPINS + YIELDS {
+fn spin_until(yields: u32, done: impl Fn() -> bool) {
+    for round in 0..SPINS + yields {
         if done() {
             return;
         }
@@ -256,10 +266,16 @@ fn spin_until(done: impl Fn() -> bool) {
     }
 }
 
-/// Waits for a job newer than `seen`; `None` on shutdown.
-fn next_job<S>(shared: &Shared<S>, seen: &mut u64) -> Option<(JobRef<S>, Thread)> {
-    // A short bounded spin catches back-to-back calls without a sleep.
-    spin_until(|| shared.epoch.load(Ordering::Acquire) != *seen);
+/// Waits for a job newer than `seen`; `None` on shutdown. After a short
+/// job, spins and yields a little first, to catch back-to-back calls
+/// without a sleep.
+fn next_job<S>(
+    shared: &Shared<S>,
+    seen: &mut u64,
+    after_short_job: bool,
+) -> Option<(JobRef<S>, Thread)> {
+    let yields = if after_short_job { YIELDS } else { 0 };
+    spin_until(yields, || shared.epoch.load(Ordering::Acquire) != *seen);
     let mut control = shared.control();
     loop {
         if control.shutdown {
