@@ -118,11 +118,38 @@ macro_rules! state {
 }
 
 state!(Fine, u64, u64, mix);
-state!(Uniform, u64, u64, |x| spin(x, rounds_per_micro()));
-state!(Tailed, u64, u64, |x| spin(
-    x,
-    tail_cost(x, rounds_per_micro())
-));
+
+/// Declares a state that keeps the calibrated unit of work, read once per
+/// life (as rayon's closures capture it once per call), and whose task is
+/// `$f(x, unit)`.
+macro_rules! timed_state {
+    ($name:ident, $f:expr) => {
+        struct $name {
+            unit: u64,
+        }
+        impl WorkerState for $name {
+            fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+                Ok($name {
+                    unit: rounds_per_micro(),
+                })
+            }
+            fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+                Ok(None)
+            }
+        }
+        impl Task for $name {
+            type Input = u64;
+            type Output = u64;
+            #[inline]
+            fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+                Ok(($f)(x, self.unit))
+            }
+        }
+    };
+}
+
+timed_state!(Uniform, spin);
+timed_state!(Tailed, |x, unit| spin(x, tail_cost(x, unit)));
 
 /// 1. Millions of items of a few nanoseconds.
 fn fine_grained(c: &mut Criterion) {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{Cmd, LifeReport, Probe};
+use common::{doubled, vals, Cmd, LifeReport, Probe};
 use statepool::{Pool, PoolError};
 
 type P = Probe<0>;
@@ -192,16 +192,9 @@ fn round(rng: &mut Rng) {
     pool.join().unwrap();
 }
 
-#[test]
-fn mixed_calls_with_injected_failures() {
-    let rounds: u64 = std::env::var("STATEPOOL_STRESS_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400);
-    let seed: u64 = std::env::var("STATEPOOL_STRESS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_CAFE);
+/// Runs `round(r)` for `r` in `0..rounds`, aborting the process if one
+/// round takes over a minute (a hang).
+fn with_watchdog(rounds: u64, mut round: impl FnMut(u64)) {
     let (tick, ticks) = mpsc::channel::<()>();
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = {
@@ -218,15 +211,53 @@ fn mixed_calls_with_injected_failures() {
         })
     };
     for r in 0..rounds {
-        let mut rng = Rng(seed ^ (r + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        round(&mut rng);
+        round(r);
         tick.send(()).unwrap();
     }
     done.store(true, SeqCst);
     drop(tick);
     watchdog.join().unwrap();
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn mixed_calls_with_injected_failures() {
+    let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400);
+    let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
+    with_watchdog(rounds, |r| {
+        let mut rng = Rng(seed ^ (r + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        round(&mut rng);
+    });
 
     // Every life ended exactly once: by its exit hook or by a panic.
     let board = P::board();
     assert_eq!(board.inits(), board.exits() + board.panics.load(SeqCst));
+}
+
+/// Many more workers than cores, some asleep at each call (the caller
+/// busies itself between calls for a random while): every call must reach
+/// every worker, whose wake-ups pass from one worker to the next.
+#[test]
+fn every_worker_of_a_large_crew_wakes_for_every_call() {
+    type Q = Probe<1>;
+    let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400);
+    let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
+    let mut pool = Pool::<Q>::new(16).keep_alive();
+    let mut rng = Rng(seed);
+    with_watchdog(rounds, |_| {
+        let n = rng.below(100);
+        assert_eq!(pool.map(vals(0..n)).unwrap(), doubled(0..n));
+        // Busy, not asleep: long enough, at times, for the workers to sleep.
+        let busy = rng.below(20_000);
+        std::hint::black_box((0..busy).fold(0u64, |h, x| h.rotate_left(5) ^ x));
+    });
+    pool.join().unwrap();
+    // Every worker started once, at the first call, and lived on.
+    assert_eq!(Q::board().inits(), 16);
 }

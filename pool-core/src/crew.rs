@@ -125,11 +125,13 @@ impl<S: WorkerState> Crew<S> {
         control.epoch += 1;
         self.shared.epoch.store(control.epoch, Ordering::Release);
         // Under the lock a sleeper counts itself before it sleeps, so a
-        // worker not counted sees the new epoch before it could sleep.
+        // worker not counted sees the new epoch before it could sleep. One
+        // sleeper is woken here; each worker that takes the job wakes more
+        // (see `next_job`), so that wake-ups come from different CPUs.
         let sleepers = control.sleepers;
         drop(control);
         if sleepers > 0 {
-            self.shared.wake.notify_all();
+            self.shared.wake.notify_one();
         }
     }
 
@@ -241,6 +243,9 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
     }
 }
 
+/// Sleepers each worker wakes when it takes a job.
+const WAKE_FAN_OUT: usize = 2;
+
 /// Rounds of busy spinning, then of yielding, before a thread sleeps.
 const SPINS: u32 = 48;
 const YIELDS: u32 = 16;
@@ -283,6 +288,15 @@ fn next_job<S>(
         }
         if control.epoch != *seen {
             *seen = control.epoch;
+            // Pass the wake-up on: a tree of wake-ups, each from the CPU of
+            // a worker already running, rather than all from the caller's,
+            // which tends to pile the sleepers onto one CPU. Every worker
+            // that takes the job does this, so no sleeper is left: the last
+            // to take it finds none counted (a counted sleeper is blocked,
+            // and woken, or about to block, and returns at once).
+            for _ in 0..control.sleepers.min(WAKE_FAN_OUT) {
+                shared.wake.notify_one();
+            }
             let job = control.job.expect("a new epoch carries a job");
             let caller = control
                 .caller
