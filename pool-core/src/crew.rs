@@ -2,13 +2,16 @@
 //!
 //! One job runs at a time. The caller publishes it under the control lock
 //! (bumping `epoch`), every worker runs its share and acknowledges; the last
-//! acknowledgement unparks the caller. Workers wait for the next epoch on a
-//! condvar after a short bounded spin, so an idle crew uses no CPU, and no
-//! wake-up is lost: a worker checks the epoch under the same lock the caller
-//! bumps it under before it sleeps.
+//! acknowledgement unparks the caller, which spins briefly before it parks.
+//! Workers wait for the next epoch on a condvar after a short bounded spin
+//! (shorter after a long job), so an idle crew uses no CPU, and no wake-up is
+//! lost: a worker checks the epoch under the same lock the caller bumps it
+//! under before it sleeps. The caller wakes one sleeper; each worker that
+//! takes the job wakes up to two more, so wake-ups spread from the CPUs of
+//! running workers.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -63,6 +66,12 @@ impl<S> Shared<S> {
 pub(crate) struct Crew<S: WorkerState> {
     shared: Arc<Shared<S>>,
     threads: Vec<JoinHandle<()>>,
+    /// When the job being run was published.
+    published: Mutex<Option<Instant>>,
+    /// Whether the last job was short: the caller then spins and yields a
+    /// little before it parks, expecting this one to be short too. After a
+    /// long job it parks at once, leaving its CPU to a worker.
+    last_short: AtomicBool,
 }
 
 impl<S: WorkerState> Crew<S> {
@@ -85,6 +94,8 @@ impl<S: WorkerState> Crew<S> {
         let mut crew = Crew {
             shared,
             threads: Vec::with_capacity(n),
+            published: Mutex::new(None),
+            last_short: AtomicBool::new(true),
         };
         for worker_id in 0..n {
             let shared = Arc::clone(&crew.shared);
@@ -123,6 +134,7 @@ impl<S: WorkerState> Crew<S> {
         control.job = Some(JobRef(job));
         control.caller = Some(thread::current());
         control.epoch += 1;
+        *self.published() = Some(Instant::now());
         self.shared.epoch.store(control.epoch, Ordering::Release);
         // Under the lock a sleeper counts itself before it sleeps, so a
         // worker not counted sees the new epoch before it could sleep. One
@@ -138,13 +150,25 @@ impl<S: WorkerState> Crew<S> {
     /// Blocks until every worker has acknowledged the published job.
     pub(crate) fn wait(&self) {
         // Short jobs end within a few microseconds: spin (bounded) first.
-        spin_until(YIELDS, || self.shared.pending.load(Ordering::Acquire) == 0);
+        let yields = if self.last_short.load(Ordering::Relaxed) {
+            YIELDS
+        } else {
+            0
+        };
+        spin_until(yields, || self.shared.pending.load(Ordering::Acquire) == 0);
         while self.shared.pending.load(Ordering::Acquire) != 0 {
             thread::park();
         }
+        let published = self.published().take();
+        let short = published.is_some_and(|at| at.elapsed() < LONG_JOB);
+        self.last_short.store(short, Ordering::Relaxed);
         let mut control = self.shared.control();
         control.job = None;
         control.caller = None;
+    }
+
+    fn published(&self) -> MutexGuard<'_, Option<Instant>> {
+        self.published.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stops the workers, running each live state's exit hook; returns the
