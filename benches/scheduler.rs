@@ -150,6 +150,20 @@ macro_rules! timed_state {
 
 timed_state!(Uniform, spin);
 timed_state!(Tailed, |x, unit| spin(x, tail_cost(x, unit)));
+timed_state!(HeavyFirst, |x, unit| spin(x, first_cost(x, unit)));
+
+/// Costs sorted slowest first: the first eighth of the items (of
+/// `HEAVY_FIRST_ITEMS`) is 100 times slower than the rest.
+const HEAVY_FIRST_ITEMS: u64 = 4_000;
+
+#[inline]
+fn first_cost(i: u64, unit: u64) -> u64 {
+    if i < HEAVY_FIRST_ITEMS / 8 {
+        100 * unit
+    } else {
+        unit
+    }
+}
 
 /// 1. Millions of items of a few nanoseconds.
 fn fine_grained(c: &mut Criterion) {
@@ -196,7 +210,8 @@ fn fine_grained(c: &mut Criterion) {
     g.finish();
 }
 
-/// 2. Uniform tasks of about a microsecond; 3. heavy-tailed costs.
+/// Uniform tasks of about a microsecond (2), heavy-tailed costs (3), and
+/// the slowest items first (3b).
 fn slow_tasks(c: &mut Criterion) {
     let n: u64 = if quick() { 4_000 } else { 20_000 };
     let w = workers();
@@ -245,6 +260,35 @@ fn slow_tasks(c: &mut Criterion) {
         b.iter(|| {
             (0..n)
                 .map(|x| spin(x, tail_cost(x, unit)))
+                .collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+
+    // Slowest first, as inputs sorted by size often are: whoever takes the
+    // first items in one chunk holds up the end.
+    let n = HEAVY_FIRST_ITEMS;
+    let input: Vec<u64> = (0..n).collect();
+    let mut heavy_first = Pool::<HeavyFirst>::new(w).keep_alive();
+    let mut g = c.benchmark_group("3b_heavy_first");
+    g.bench_function("statepool", |b| b.iter(|| heavy_first.map(0..n).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| spin(x, first_cost(x, unit)))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("scope", |b| {
+        b.iter(|| scope_map(w, &input, |&x| spin(x, first_cost(x, unit))))
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| {
+            (0..n)
+                .map(|x| spin(x, first_cost(x, unit)))
                 .collect::<Vec<_>>()
         })
     });

@@ -115,10 +115,22 @@ struct Parts {
 
 /// A worker's part, on a cache line of its own.
 #[repr(align(128))]
-struct Part(Mutex<Range<usize>>);
+struct Part(Mutex<PartState>);
+
+struct PartState {
+    /// The positions left in the part.
+    range: Range<usize>,
+    /// The next chunk length of this worker until an item's cost is
+    /// measured (see [`Sizer::chunk_len_with`]).
+    ramp: u64,
+}
 
 impl Part {
-    fn lock(&self) -> MutexGuard<'_, Range<usize>> {
+    fn new(range: Range<usize>) -> Self {
+        Part(Mutex::new(PartState { range, ramp: 1 }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PartState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -136,7 +148,7 @@ impl<P: Positions> Indexed<P> {
                 // `k * n / w` without overflow: `n / w` whole shares, and the
                 // remainder spread over the first parts.
                 let at = |k: usize| k * (n / w) + k.min(n % w);
-                let parts = (0..w).map(|k| Part(Mutex::new(at(k)..at(k + 1))));
+                let parts = (0..w).map(|k| Part::new(at(k)..at(k + 1)));
                 Claimer::Spread(Parts {
                     parts: parts.collect(),
                     claimed: AtomicUsize::new(0),
@@ -218,19 +230,25 @@ impl<P: Positions> Indexed<P> {
         loop {
             {
                 let mut part = own.lock();
-                let end = part.end.min(limit);
-                if part.start < end {
+                let part = &mut *part;
+                let end = part.range.end.min(limit);
+                if part.range.start < end {
                     let budget = room(parts.claimed.load(Ordering::Acquire));
                     if budget == 0 {
                         return Pull::NoRoom;
                     }
                     // Chunks as if every part were as long as this one.
-                    let left = end - part.start;
+                    let left = end - part.range.start;
                     let whole = left.saturating_mul(self.sizer.per_pull());
-                    let len = self.sizer.chunk_len(Some(whole)).min(left).min(budget);
-                    let start = part.start;
-                    part.start += len;
-                    drop(part);
+                    let ramp = || {
+                        let len = part.ramp;
+                        part.ramp = len.saturating_mul(2);
+                        len
+                    };
+                    let len = self.sizer.chunk_len_with(Some(whole), ramp);
+                    let len = len.min(left).min(budget);
+                    let start = part.range.start;
+                    part.range.start += len;
                     parts.claimed.fetch_add(len, Ordering::AcqRel);
                     return Pull::Chunk(self.span(start..start + len));
                 }
@@ -241,14 +259,15 @@ impl<P: Positions> Indexed<P> {
                 .parts
                 .iter()
                 .map(|p| {
-                    let r = p.lock();
+                    let r = &p.lock().range;
                     r.end.min(limit).saturating_sub(r.start)
                 })
                 .enumerate()
                 .max_by_key(|&(_, left)| left);
             match largest {
                 Some((victim, left)) if left > 0 => {
-                    let mut theirs = parts.parts[victim].lock();
+                    let mut guard = parts.parts[victim].lock();
+                    let theirs = &mut guard.range;
                     let end = theirs.end.min(limit);
                     if theirs.start >= end {
                         continue; // claimed meanwhile: look again
@@ -257,8 +276,9 @@ impl<P: Positions> Indexed<P> {
                     let mid = theirs.start + (end - theirs.start) / 2;
                     let stolen = mid..theirs.end;
                     theirs.end = mid;
-                    drop(theirs);
-                    *own.lock() = stolen;
+                    // One lock at a time: no order between parts to keep.
+                    drop(guard);
+                    own.lock().range = stolen;
                     parts.splits_ended.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => {
@@ -299,7 +319,10 @@ impl<P: Positions> Drop for Indexed<P> {
             Claimer::Spread(parts) => parts
                 .parts
                 .iter_mut()
-                .map(|p| p.0.get_mut().unwrap_or_else(|e| e.into_inner()).clone())
+                .map(|p| {
+                    let part = p.0.get_mut().unwrap_or_else(|e| e.into_inner());
+                    part.range.clone()
+                })
                 .collect(),
         };
         for range in unclaimed.into_iter().filter(|r| !r.is_empty()) {
@@ -794,5 +817,29 @@ mod tests {
         assert_eq!(Arc::strong_count(&tracker), 2);
         drop(taken);
         assert_eq!(Arc::strong_count(&tracker), 1);
+    }
+
+    #[test]
+    fn spread_chunks_double_from_one_per_worker_until_measured() {
+        let input = Indexed::new(
+            RangeOf::<usize>::new(0..1000).unwrap(),
+            ChunkPolicy::Adaptive { max: 4096 },
+            2,
+            Claims::Spread,
+        );
+        let injector = Injector::new();
+        let pull = |me| {
+            let Ok(Pull::Chunk(c)) =
+                input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+            else {
+                panic!()
+            };
+            (c.start(), c.count())
+        };
+        assert_eq!([pull(0), pull(0), pull(0)], [(0, 1), (1, 2), (3, 4)]);
+        assert_eq!([pull(1), pull(1)], [(500, 1), (501, 2)]);
+        input.record(100, Duration::from_nanos(100)); // measured: 1 ns an item
+                                                      // Guided: a quarter of the 493 left in the part.
+        assert_eq!(pull(0), (7, 123));
     }
 }

@@ -250,27 +250,34 @@ impl Sizer {
     /// The next chunk's length: the user's, or the least of: a quarter of
     /// what is left shared between the workers (when the input knows its
     /// length), what takes about [`CHUNK_TARGET_NANOS`] (once measured), a
-    /// length doubling from 1 (until measured, for inputs of unknown
-    /// length), and the policy's maximum.
+    /// length doubling from 1 (until measured, so that a few slow items at
+    /// the start do not all go into one chunk), and the policy's maximum.
     pub(crate) fn chunk_len(&self, remaining: Option<usize>) -> usize {
+        self.chunk_len_with(remaining, || {
+            let len = self.grow.load(Ordering::Relaxed);
+            self.grow.store(len.saturating_mul(2), Ordering::Relaxed);
+            len
+        })
+    }
+
+    /// Like [`Sizer::chunk_len`], with the doubling length kept by the
+    /// caller: `ramp` gives the next one (and doubles it), called only
+    /// until an item's cost is measured.
+    pub(crate) fn chunk_len_with(
+        &self,
+        remaining: Option<usize>,
+        ramp: impl FnOnce() -> u64,
+    ) -> usize {
         let max = match self.policy {
             ChunkPolicy::Fixed(len) => return len,
             ChunkPolicy::Adaptive { max } => max,
         };
+        let guided = remaining.map(|left| left / (4 * self.per_pull));
         let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
-            0 => None,
-            nanos => Some(usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX)),
+            0 => usize::try_from(ramp()).unwrap_or(usize::MAX),
+            nanos => usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX),
         };
-        let len = match (remaining, by_cost) {
-            (Some(left), _) => (left / (4 * self.per_pull)).min(by_cost.unwrap_or(usize::MAX)),
-            (None, Some(len)) => len,
-            (None, None) => {
-                let len = self.grow.load(Ordering::Relaxed);
-                self.grow.store(len.saturating_mul(2), Ordering::Relaxed);
-                usize::try_from(len).unwrap_or(usize::MAX)
-            }
-        };
-        len.clamp(1, max)
+        guided.map_or(by_cost, |g| g.min(by_cost)).clamp(1, max)
     }
 }
 
@@ -279,12 +286,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_lengths_are_cut_in_guided_chunks() {
+    fn known_lengths_ramp_up_until_measured_then_are_guided() {
         let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
+        let lens: Vec<usize> = (0..9).map(|_| sizer.chunk_len(Some(1000))).collect();
+        assert_eq!(lens, [1, 2, 4, 8, 16, 32, 64, 125, 125]);
+        sizer.record(100, Duration::from_nanos(100)); // 1 ns an item
         assert_eq!(sizer.chunk_len(Some(1000)), 125);
         assert_eq!(sizer.chunk_len(Some(875)), 109);
         assert_eq!(sizer.chunk_len(Some(3)), 1);
         assert_eq!(sizer.chunk_len(Some(1 << 30)), 4096);
+        // A ramp of the caller's own.
+        let fresh = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
+        let mut ramp = 4;
+        let mut next = || {
+            let len = ramp;
+            ramp *= 2;
+            len
+        };
+        assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 4);
+        assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 8);
     }
 
     #[test]

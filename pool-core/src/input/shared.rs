@@ -220,10 +220,17 @@ mod tests {
         let Ok(Pull::Chunk(first)) = pull(&input, &injector, usize::MAX) else {
             panic!()
         };
-        assert_eq!((first.start(), first.count()), (0, 125));
+        // Until an item's cost is measured, lengths double from one.
+        assert_eq!((first.start(), first.count()), (0, 1));
         let rest = drain(&injector);
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].first(), Some(&125));
+        assert_eq!(rest, [vec![1, 2]]);
+        // Measured: guided by what is left (997 items), in quarters per worker.
+        input.record(100, std::time::Duration::from_nanos(100));
+        let Ok(Pull::Chunk(first)) = pull(&input, &injector, usize::MAX) else {
+            panic!()
+        };
+        assert_eq!((first.start(), first.count()), (3, 124));
+        assert_eq!(drain(&injector)[0].first(), Some(&127));
     }
 
     #[test]
