@@ -6,9 +6,9 @@
 //! Workers wait for the next epoch on a condvar after a short bounded spin
 //! (shorter after a long job), so an idle crew uses no CPU, and no wake-up is
 //! lost: a worker checks the epoch under the same lock the caller bumps it
-//! under before it sleeps. The caller wakes one sleeper; each worker that
-//! takes the job wakes up to two more, so wake-ups spread from the CPUs of
-//! running workers.
+//! under before it sleeps. The caller wakes one sleeper, and the first
+//! worker to take the job wakes the rest, so that wake-ups come from the CPU
+//! of a running worker.
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +43,8 @@ struct Control<S> {
     shutdown: bool,
     /// Workers asleep on `wake`: a publish with none skips the wake-up call.
     sleepers: usize,
+    /// Workers that have taken the current job.
+    taken: usize,
 }
 
 struct Shared<S> {
@@ -85,6 +87,7 @@ impl<S: WorkerState> Crew<S> {
                 caller: None,
                 shutdown: false,
                 sleepers: 0,
+                taken: 0,
             }),
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -136,10 +139,11 @@ impl<S: WorkerState> Crew<S> {
         control.epoch += 1;
         *self.published() = Some(Instant::now());
         self.shared.epoch.store(control.epoch, Ordering::Release);
+        control.taken = 0;
         // Under the lock a sleeper counts itself before it sleeps, so a
         // worker not counted sees the new epoch before it could sleep. One
-        // sleeper is woken here; each worker that takes the job wakes more
-        // (see `next_job`), so that wake-ups come from different CPUs.
+        // sleeper is woken here; the first worker to take the job wakes the
+        // others (see `next_job`), from its CPU rather than the caller's.
         let sleepers = control.sleepers;
         drop(control);
         if sleepers > 0 {
@@ -267,9 +271,6 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
     }
 }
 
-/// Sleepers each worker wakes when it takes a job.
-const WAKE_FAN_OUT: usize = 2;
-
 /// Rounds of busy spinning, then of yielding, before a thread sleeps.
 const SPINS: u32 = 48;
 const YIELDS: u32 = 16;
@@ -312,14 +313,16 @@ fn next_job<S>(
         }
         if control.epoch != *seen {
             *seen = control.epoch;
-            // Pass the wake-up on: a tree of wake-ups, each from the CPU of
-            // a worker already running, rather than all from the caller's,
-            // which tends to pile the sleepers onto one CPU. Every worker
-            // that takes the job does this, so no sleeper is left: the last
-            // to take it finds none counted (a counted sleeper is blocked,
-            // and woken, or about to block, and returns at once).
-            for _ in 0..control.sleepers.min(WAKE_FAN_OUT) {
-                shared.wake.notify_one();
+            // The first to take the job wakes every sleeper, from the CPU of
+            // a running worker rather than the caller's (wake-ups all from
+            // the caller's tend to pile the sleepers onto one CPU). No
+            // sleeper counted now has taken this job, as this is its first
+            // taker; every one wakes (a counted sleeper is blocked, or about
+            // to block and returns at once); and a worker not counted checks
+            // the epoch under this lock before it sleeps.
+            control.taken += 1;
+            if control.taken == 1 && control.sleepers > 0 {
+                shared.wake.notify_all();
             }
             let job = control.job.expect("a new epoch carries a job");
             let caller = control

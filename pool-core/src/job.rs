@@ -32,7 +32,10 @@ pub(crate) enum StopMode {
 
 /// The first failure of a job and the position from which items are dropped.
 pub(crate) struct Stop {
-    /// Items at or past this position do not start.
+    /// Items at or past this position do not start. Workers read it before
+    /// each block of items (about a microsecond of work, see
+    /// `Sizer::block_len`): a block under way when it moves runs to its end,
+    /// as a running task would.
     limit: AtomicUsize,
     first: Mutex<Option<PoolError>>,
     mode: StopMode,
@@ -176,14 +179,13 @@ pub(crate) struct MapJob<In: Input, F, K> {
 }
 
 impl<In: Input, F, K> MapJob<In, F, K> {
-    pub(crate) fn new<O>(mut input: In, task: F, mut sink: K, config: JobConfig) -> Self
+    pub(crate) fn new<O>(input: In, task: F, sink: K, config: JobConfig) -> Self
     where
         K: Sink<O>,
     {
-        sink.prepare(&mut |layout, len| input.lend(layout, len));
         let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
         let stealers = deques.iter().map(Deque::stealer).collect();
-        MapJob {
+        let mut job = MapJob {
             input,
             injector: Injector::new(),
             deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
@@ -192,7 +194,13 @@ impl<In: Input, F, K> MapJob<In, F, K> {
             lifespan: config.lifespan,
             stop: Stop::new(config.stop),
             sink,
-        }
+        };
+        // Once both are in the job, which drops the input before the sink:
+        // a buffer lent by the input is freed by the sink, after the input
+        // (and its chunks) dropped the items left in it.
+        let input = &mut job.input;
+        job.sink.prepare(&mut |layout, len| input.lend(layout, len));
+        job
     }
 
     /// Items pulled from the input so far.

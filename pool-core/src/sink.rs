@@ -270,6 +270,7 @@ impl<O: Send> Sink<O> for Slots<O> {
     }
 
     fn open(&self, start: usize, _len: usize) -> SlotRun<O> {
+        debug_assert!(self.cap >= self.n, "slots are opened after `prepare`");
         let base = self.buf.as_ptr();
         let first = start.min(self.n);
         // A run of zero-sized outputs spills them all: there is no address

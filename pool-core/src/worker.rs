@@ -89,7 +89,7 @@ impl<S: WorkerState> Worker<S> {
 
     /// Runs the items of a chunk in order, giving
     /// each output to `out`. Stops before an item at or past `stop.limit()`
-    /// and at the first failure; every failure, of a task or of a hook that
+    /// (as read when its block starts) and at the first failure; every failure, of a task or of a hook that
     /// runs around it (a lazy init, the exit at the end of a lifespan, the
     /// re-init after a panic), goes to `report`.
     ///
@@ -115,7 +115,11 @@ impl<S: WorkerState> Worker<S> {
             let (this, mut items, stop, task, out) = (&mut *self, chunk, stop, task, &mut *out);
             let block = block.max(1);
             let mut index = start;
-            while index < stop.limit() {
+            loop {
+                let limit = stop.limit();
+                if index >= limit {
+                    break;
+                }
                 let Some(mut item) = items.next() else {
                     break;
                 };
@@ -127,6 +131,7 @@ impl<S: WorkerState> Worker<S> {
                     lifespan.map_or(usize::MAX, |k| k.saturating_sub(this.tasks_in_life).max(1));
                 let want = block
                     .min(left_in_life)
+                    .min(limit - index)
                     .min(items.size_hint().0.saturating_add(1));
                 let (slots, room) = out.window(want);
                 let len = want.min(room);
@@ -371,6 +376,19 @@ mod tests {
         ));
         // The panicked life ends without exit; a fresh one starts at once.
         assert_eq!(ran.lives, [0]);
+    }
+
+    #[test]
+    fn a_block_stops_at_a_limit_set_before_it() {
+        // `imap` keeps the items before a failure: the limit is its position.
+        let after = Stop::new(StopMode::After);
+        after.fail(PoolError::Task {
+            index: 6,
+            worker_id: 1,
+            source: "earlier".into(),
+        });
+        let ran = run(0, 20, 64, None, &after, |_, x| show(x));
+        assert_eq!(ran.outputs.len(), 6);
     }
 
     #[test]

@@ -226,6 +226,13 @@ impl<P: Positions> Indexed<P> {
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Pull<Span<P::Run>> {
+        // Spread claims serve calls whose failures stop every item not yet
+        // started (a limit of 0), never a limit inside the input.
+        debug_assert!(limit == 0 || limit >= self.positions.len());
+        if limit < self.positions.len() {
+            self.exhausted.store(true, Ordering::Release);
+            return Pull::Exhausted;
+        }
         let own = &parts.parts[me % parts.parts.len()];
         loop {
             {
