@@ -171,24 +171,8 @@ fn fine_grained(c: &mut Criterion) {
     let w = workers();
     let rayon = rayon_pool(w);
     let mut pool = Pool::<Fine>::new(w).keep_alive();
+    map_group(c, "1_fine_grained", &mut pool, &rayon, n, mix);
     let input: Vec<u64> = (0..n).collect();
-    let mut g = c.benchmark_group("1_fine_grained");
-    g.bench_function("statepool", |b| b.iter(|| pool.map(0..n).unwrap()));
-    g.bench_function("rayon", |b| {
-        b.iter(|| {
-            rayon.install(|| {
-                (0..n)
-                    .into_par_iter()
-                    .map_init(|| (), |_, x| mix(x))
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| mix(x))));
-    g.bench_function("sequential", |b| {
-        b.iter(|| (0..n).map(mix).collect::<Vec<_>>())
-    });
-    g.finish();
 
     // The same over an owned vector (its clone is part of every variant).
     let mut g = c.benchmark_group("1b_fine_grained_vec");
@@ -210,89 +194,64 @@ fn fine_grained(c: &mut Criterion) {
     g.finish();
 }
 
+/// One group mapping `work` over `0..n`: statepool (`pool`, whose task is
+/// `work`), rayon, scoped threads and sequential code.
+fn map_group<S>(
+    c: &mut Criterion,
+    name: &str,
+    pool: &mut Pool<S>,
+    rayon: &rayon::ThreadPool,
+    n: u64,
+    work: impl Fn(u64) -> u64 + Sync,
+) where
+    S: Task<Input = u64, Output = u64>,
+{
+    let w = pool.n_workers();
+    let input: Vec<u64> = (0..n).collect();
+    let mut g = c.benchmark_group(name);
+    g.bench_function("statepool", |b| b.iter(|| pool.map(0..n).unwrap()));
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                (0..n)
+                    .into_par_iter()
+                    .map_init(|| (), |_, x| work(x))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| work(x))));
+    g.bench_function("sequential", |b| {
+        b.iter(|| (0..n).map(&work).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
+/// [`map_group`] over items whose item `x` takes `cost(x, unit)` rounds of
+/// `spin`, for the state `S` whose task is that.
+fn spin_group<S>(
+    c: &mut Criterion,
+    name: &str,
+    n: u64,
+    rayon: &rayon::ThreadPool,
+    cost: impl Fn(u64, u64) -> u64 + Sync,
+) where
+    S: Task<Input = u64, Output = u64>,
+{
+    let unit = rounds_per_micro();
+    let mut pool = Pool::<S>::new(workers()).keep_alive();
+    map_group(c, name, &mut pool, rayon, n, |x| spin(x, cost(x, unit)));
+}
+
 /// Uniform tasks of about a microsecond (2), heavy-tailed costs (3), and
-/// the slowest items first (3b).
+/// the slowest items first (3b: whoever takes the first items in one chunk
+/// holds up the end, as with inputs sorted by size).
 fn slow_tasks(c: &mut Criterion) {
     let n: u64 = if quick() { 4_000 } else { 20_000 };
-    let w = workers();
-    let unit = rounds_per_micro();
-    let rayon = rayon_pool(w);
-    let input: Vec<u64> = (0..n).collect();
-
-    let mut uniform = Pool::<Uniform>::new(w).keep_alive();
-    let mut g = c.benchmark_group("2_uniform_1us");
-    g.bench_function("statepool", |b| b.iter(|| uniform.map(0..n).unwrap()));
-    g.bench_function("rayon", |b| {
-        b.iter(|| {
-            rayon.install(|| {
-                (0..n)
-                    .into_par_iter()
-                    .map_init(|| (), |_, x| spin(x, unit))
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    g.bench_function("scope", |b| {
-        b.iter(|| scope_map(w, &input, |&x| spin(x, unit)))
-    });
-    g.bench_function("sequential", |b| {
-        b.iter(|| (0..n).map(|x| spin(x, unit)).collect::<Vec<_>>())
-    });
-    g.finish();
-
-    let mut tailed = Pool::<Tailed>::new(w).keep_alive();
-    let mut g = c.benchmark_group("3_heavy_tailed");
-    g.bench_function("statepool", |b| b.iter(|| tailed.map(0..n).unwrap()));
-    g.bench_function("rayon", |b| {
-        b.iter(|| {
-            rayon.install(|| {
-                (0..n)
-                    .into_par_iter()
-                    .map_init(|| (), |_, x| spin(x, tail_cost(x, unit)))
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    g.bench_function("scope", |b| {
-        b.iter(|| scope_map(w, &input, |&x| spin(x, tail_cost(x, unit))))
-    });
-    g.bench_function("sequential", |b| {
-        b.iter(|| {
-            (0..n)
-                .map(|x| spin(x, tail_cost(x, unit)))
-                .collect::<Vec<_>>()
-        })
-    });
-    g.finish();
-
-    // Slowest first, as inputs sorted by size often are: whoever takes the
-    // first items in one chunk holds up the end.
-    let n = HEAVY_FIRST_ITEMS;
-    let input: Vec<u64> = (0..n).collect();
-    let mut heavy_first = Pool::<HeavyFirst>::new(w).keep_alive();
-    let mut g = c.benchmark_group("3b_heavy_first");
-    g.bench_function("statepool", |b| b.iter(|| heavy_first.map(0..n).unwrap()));
-    g.bench_function("rayon", |b| {
-        b.iter(|| {
-            rayon.install(|| {
-                (0..n)
-                    .into_par_iter()
-                    .map_init(|| (), |_, x| spin(x, first_cost(x, unit)))
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    g.bench_function("scope", |b| {
-        b.iter(|| scope_map(w, &input, |&x| spin(x, first_cost(x, unit))))
-    });
-    g.bench_function("sequential", |b| {
-        b.iter(|| {
-            (0..n)
-                .map(|x| spin(x, first_cost(x, unit)))
-                .collect::<Vec<_>>()
-        })
-    });
-    g.finish();
+    let rayon = rayon_pool(workers());
+    spin_group::<Uniform>(c, "2_uniform_1us", n, &rayon, |_, unit| unit);
+    spin_group::<Tailed>(c, "3_heavy_tailed", n, &rayon, tail_cost);
+    spin_group::<HeavyFirst>(c, "3b_heavy_first", HEAVY_FIRST_ITEMS, &rayon, first_cost);
 }
 
 /// A lookup table of `TABLE_LEN` words, expensive to build.
