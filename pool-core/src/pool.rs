@@ -11,7 +11,7 @@ use crate::input::{ChunkPolicy, Claims};
 use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
 use crate::sink::{Slots, Unordered};
 use crate::worker::ExitStore;
-use crate::{BoxError, PoolError, Task, WorkerExit, WorkerState};
+use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
 
 /// The longest chunk `map` cuts by itself: long enough that scheduling costs
 /// vanish next to nanosecond tasks, short enough to balance the tail.
@@ -355,15 +355,8 @@ impl<S: WorkerState> Pool<S> {
     /// let mut pool = Pool::<Echo>::new(2);
     /// assert_eq!(pool.map(vec![3, 1, 2]).unwrap(), [3, 1, 2]);
     /// ```
-    pub fn map<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
-    where
-        S: Task,
-        I: IntoIterator<Item = S::Input>,
-        I::IntoIter: Send,
-    {
-        let items = items.into_iter();
-        let slots = Slots::new(exact_len(&items));
-        self.run(items, S::run, slots).map(Slots::into_vec)
+    pub fn map<I: TaskItems<S>>(&mut self, items: I) -> Result<Vec<I::Output>, PoolError> {
+        items.__map_on(self, true)
     }
 
     /// Like [`map`](Pool::map), with results in completion order.
@@ -385,14 +378,33 @@ impl<S: WorkerState> Pool<S> {
     /// out.sort();
     /// assert_eq!(out, (0..100).collect::<Vec<_>>());
     /// ```
-    pub fn map_unordered<I>(&mut self, items: I) -> Result<Vec<S::Output>, PoolError>
+    pub fn map_unordered<I: TaskItems<S>>(
+        &mut self,
+        items: I,
+    ) -> Result<Vec<I::Output>, PoolError> {
+        items.__map_on(self, false)
+    }
+
+    /// `map` (`ordered`) or `map_unordered`, once `S` is known to have a
+    /// task (see [`TaskItems`]).
+    pub(crate) fn map_task<I>(
+        &mut self,
+        items: I,
+        ordered: bool,
+    ) -> Result<Vec<S::Output>, PoolError>
     where
         S: Task,
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send,
     {
-        self.run(items.into_iter(), S::run, Unordered::new())
-            .map(Unordered::into_vec)
+        let items = items.into_iter();
+        if ordered {
+            let slots = Slots::new(exact_len(&items));
+            self.run(items, S::run, slots).map(Slots::into_vec)
+        } else {
+            self.run(items, S::run, Unordered::new())
+                .map(Unordered::into_vec)
+        }
     }
 
     /// Runs one task.
