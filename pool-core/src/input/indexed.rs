@@ -1,7 +1,7 @@
 //! Inputs whose items can be made from their positions: ranges of integers,
 //! and vectors (whose items are moved out where they lie). Workers claim
-//! positions with an atomic counter and make the items themselves, so that
-//! no one copies an item before it runs and no lock is taken.
+//! positions (see [`Claims`]) and make the items themselves, so that no one
+//! copies an item before it runs and no lock is shared by all the workers.
 
 use std::alloc::Layout;
 use std::mem::ManuallyDrop;

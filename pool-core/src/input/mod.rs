@@ -3,8 +3,9 @@
 //!
 //! Two kinds of input: [`Shared`], any iterator, pulled under a lock; and
 //! [`Indexed`], ranges of integers and vectors, whose positions are claimed
-//! with an atomic counter and whose items are made (or moved out) by the
-//! worker that runs them, so that no one touches an item twice.
+//! without a shared lock (from a part of the input of each worker's own, or
+//! in order with an atomic counter) and whose items are made (or moved out)
+//! by the worker that runs them, so that no one touches an item twice.
 
 mod indexed;
 mod shared;
