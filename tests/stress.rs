@@ -242,7 +242,8 @@ fn mixed_calls_with_injected_failures() {
 
 /// Many more workers than cores, some asleep at each call (the caller
 /// busies itself between calls for a random while): every call must reach
-/// every worker, whose wake-ups pass from one worker to the next.
+/// every worker, though the caller wakes one and the first worker to take
+/// the call wakes the others.
 #[test]
 fn every_worker_of_a_large_crew_wakes_for_every_call() {
     type Q = Probe<1>;
