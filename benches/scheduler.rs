@@ -94,35 +94,10 @@ fn rayon_pool(w: usize) -> rayon::ThreadPool {
         .expect("rayon pool")
 }
 
-/// Declares a stateless state whose task is `$f`.
-macro_rules! state {
-    ($name:ident, $input:ty, $output:ty, $f:expr) => {
-        struct $name;
-        impl WorkerState for $name {
-            fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
-                Ok($name)
-            }
-            fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
-                Ok(None)
-            }
-        }
-        impl Task for $name {
-            type Input = $input;
-            type Output = $output;
-            #[inline]
-            fn run(&mut self, x: $input) -> Result<$output, BoxError> {
-                Ok(($f)(x))
-            }
-        }
-    };
-}
-
-state!(Fine, u64, u64, mix);
-
 /// Declares a state that keeps the calibrated unit of work, read once per
 /// life (as rayon's closures capture it once per call), and whose task is
 /// `$f(x, unit)`.
-macro_rules! timed_state {
+macro_rules! state {
     ($name:ident, $f:expr) => {
         struct $name {
             unit: u64,
@@ -148,9 +123,10 @@ macro_rules! timed_state {
     };
 }
 
-timed_state!(Uniform, spin);
-timed_state!(Tailed, |x, unit| spin(x, tail_cost(x, unit)));
-timed_state!(HeavyFirst, |x, unit| spin(x, first_cost(x, unit)));
+state!(Fine, |x, _| mix(x));
+state!(Uniform, spin);
+state!(Tailed, |x, unit| spin(x, tail_cost(x, unit)));
+state!(HeavyFirst, |x, unit| spin(x, first_cost(x, unit)));
 
 /// Costs sorted slowest first: the first eighth of the items (of
 /// `HEAVY_FIRST_ITEMS`) is 100 times slower than the rest.

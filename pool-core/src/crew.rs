@@ -45,6 +45,8 @@ struct Control<S> {
     sleepers: usize,
     /// Workers that have taken the current job.
     taken: usize,
+    /// When the current job was published.
+    published: Option<Instant>,
 }
 
 struct Shared<S> {
@@ -68,8 +70,6 @@ impl<S> Shared<S> {
 pub(crate) struct Crew<S: WorkerState> {
     shared: Arc<Shared<S>>,
     threads: Vec<JoinHandle<()>>,
-    /// When the job being run was published.
-    published: Mutex<Option<Instant>>,
     /// Whether the last job was short: the caller then spins and yields a
     /// little before it parks, expecting this one to be short too. After a
     /// long job it parks at once, leaving its CPU to a worker.
@@ -88,6 +88,7 @@ impl<S: WorkerState> Crew<S> {
                 shutdown: false,
                 sleepers: 0,
                 taken: 0,
+                published: None,
             }),
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -97,7 +98,6 @@ impl<S: WorkerState> Crew<S> {
         let mut crew = Crew {
             shared,
             threads: Vec::with_capacity(n),
-            published: Mutex::new(None),
             last_short: AtomicBool::new(true),
         };
         for worker_id in 0..n {
@@ -137,7 +137,7 @@ impl<S: WorkerState> Crew<S> {
         control.job = Some(JobRef(job));
         control.caller = Some(thread::current());
         control.epoch += 1;
-        *self.published() = Some(Instant::now());
+        control.published = Some(Instant::now());
         self.shared.epoch.store(control.epoch, Ordering::Release);
         control.taken = 0;
         // Under the lock a sleeper counts itself before it sleeps, so a
@@ -163,16 +163,14 @@ impl<S: WorkerState> Crew<S> {
         while self.shared.pending.load(Ordering::Acquire) != 0 {
             thread::park();
         }
-        let published = self.published().take();
-        let short = published.is_some_and(|at| at.elapsed() < LONG_JOB);
-        self.last_short.store(short, Ordering::Relaxed);
         let mut control = self.shared.control();
+        let short = control
+            .published
+            .take()
+            .is_some_and(|at| at.elapsed() < LONG_JOB);
+        self.last_short.store(short, Ordering::Relaxed);
         control.job = None;
         control.caller = None;
-    }
-
-    fn published(&self) -> MutexGuard<'_, Option<Instant>> {
-        self.published.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stops the workers, running each live state's exit hook; returns the

@@ -317,11 +317,11 @@ where
             let len = chunk.size_hint().0;
             let mut run = self.sink.open(chunk.start(), len);
             let (lifespan, started) = (self.lifespan, Instant::now());
-            let block = self.input.block_len();
+            let block = self.input.sizer().block_len();
             worker.run_chunk(
                 chunk, lifespan, block, &self.stop, &self.task, &mut run, &report,
             );
-            self.input.record(len, started.elapsed());
+            self.input.sizer().record(len, started.elapsed());
             self.sink.deliver(run);
         }
     }

@@ -87,11 +87,11 @@ impl<S: WorkerState> Worker<S> {
         }
     }
 
-    /// Runs the items of a chunk in order, giving
-    /// each output to `out`. Stops before an item at or past `stop.limit()`
-    /// (as read when its block starts) and at the first failure; every failure, of a task or of a hook that
-    /// runs around it (a lazy init, the exit at the end of a lifespan, the
-    /// re-init after a panic), goes to `report`.
+    /// Runs the items of a chunk in order, giving each output to `out`.
+    /// Stops before an item at or past `stop.limit()` (as read when its block
+    /// starts) and at the first failure; every failure, of a task or of a
+    /// hook that runs around it (a lazy init, the exit at the end of a
+    /// lifespan, the re-init after a panic), goes to `report`.
     ///
     /// Items run in blocks of up to `block`: the stop limit is read before
     /// each block, and the outputs of a block go straight into a window of

@@ -9,7 +9,6 @@ use std::ops::Range;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
@@ -355,12 +354,8 @@ impl<P: Positions> Input for Indexed<P> {
         }
     }
 
-    fn record(&self, items: usize, elapsed: Duration) {
-        self.sizer.record(items, elapsed);
-    }
-
-    fn block_len(&self) -> usize {
-        self.sizer.block_len()
+    fn sizer(&self) -> &Sizer {
+        &self.sizer
     }
 
     fn lend(&mut self, layout: Layout, len: usize) -> Option<Lent> {
@@ -568,15 +563,34 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// Pulls as worker `me`, with no bound on room or position.
+    fn pull_free<P: Positions>(
+        input: &Indexed<P>,
+        me: usize,
+        injector: &Injector<Span<P::Run>>,
+    ) -> Result<Pull<Span<P::Run>>, InputPanic> {
+        input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+    }
+
+    /// The chunk a free pull as worker `me` must give.
+    fn chunk<P: Positions>(
+        input: &Indexed<P>,
+        me: usize,
+        injector: &Injector<Span<P::Run>>,
+    ) -> Span<P::Run> {
+        match pull_free(input, me, injector) {
+            Ok(Pull::Chunk(c)) => c,
+            _ => panic!("worker {me} got no chunk"),
+        }
+    }
+
     fn all<P: Positions>(input: &Indexed<P>) -> Vec<Vec<P::Item>>
     where
         P::Item: Send,
     {
         let injector = Injector::new();
         let mut chunks = Vec::new();
-        while let Ok(Pull::Chunk(c)) =
-            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
-        {
+        while let Ok(Pull::Chunk(c)) = pull_free(input, 0, &injector) {
             chunks.push(c);
             chunks.extend(std::iter::from_fn(|| injector.steal().success()));
         }
@@ -644,11 +658,7 @@ mod tests {
             Claims::InOrder,
         );
         let injector = Injector::new();
-        let Ok(Pull::Chunk(mut first)) =
-            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
-        else {
-            panic!()
-        };
+        let mut first = chunk(&input, 0, &injector);
         let taken = first.next().unwrap(); // one item moved out
         drop(first); // nine dropped with their run
         assert_eq!(Arc::strong_count(&tracker), 1 + 1 + 90);
@@ -711,7 +721,7 @@ mod tests {
         let injector = Injector::new();
         let mut chunks = Vec::new();
         loop {
-            match input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true) {
+            match pull_free(input, me, &injector) {
                 Ok(Pull::Chunk(c)) => chunks.push(c),
                 Ok(Pull::Exhausted) => break,
                 Ok(Pull::Busy) => std::hint::spin_loop(),
@@ -732,14 +742,7 @@ mod tests {
         );
         let injector = Injector::new();
         let firsts: Vec<usize> = (0..4)
-            .map(|me| {
-                let Ok(Pull::Chunk(c)) =
-                    input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
-                else {
-                    panic!()
-                };
-                c.start()
-            })
+            .map(|me| chunk(&input, me, &injector).start())
             .collect();
         assert_eq!(firsts, [0, 25, 50, 75]);
         assert_eq!(input.pulled(), 40);
@@ -811,11 +814,7 @@ mod tests {
         let items: Vec<Arc<()>> = (0..100).map(|_| tracker.clone()).collect();
         let input = Indexed::new(VecOf::new(items), ChunkPolicy::Fixed(10), 4, Claims::Spread);
         let injector = Injector::new();
-        let Ok(Pull::Chunk(mut c)) =
-            input.pull(2, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
-        else {
-            panic!()
-        };
+        let mut c = chunk(&input, 2, &injector);
         assert_eq!(c.start(), 50);
         let taken = c.next().unwrap();
         drop(c);
@@ -836,17 +835,15 @@ mod tests {
         );
         let injector = Injector::new();
         let pull = |me| {
-            let Ok(Pull::Chunk(c)) =
-                input.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
-            else {
-                panic!()
-            };
+            let c = chunk(&input, me, &injector);
             (c.start(), c.count())
         };
         assert_eq!([pull(0), pull(0), pull(0)], [(0, 1), (1, 2), (3, 4)]);
         assert_eq!([pull(1), pull(1)], [(500, 1), (501, 2)]);
-        input.record(100, Duration::from_nanos(100)); // measured: 1 ns an item
-                                                      // Guided: a quarter of the 493 left in the part.
+        // Measured, 1 ns an item: guided, a quarter of the 493 left in the part.
+        input
+            .sizer()
+            .record(100, std::time::Duration::from_nanos(100));
         assert_eq!(pull(0), (7, 123));
     }
 }

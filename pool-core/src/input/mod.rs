@@ -42,11 +42,8 @@ pub(crate) trait Input: Sync {
     /// Items taken from the input so far (the next input position).
     fn pulled(&self) -> usize;
 
-    /// Records that a chunk of `items` items ran in `elapsed`.
-    fn record(&self, items: usize, elapsed: Duration);
-
-    /// How many items run between two reads of the stop limit.
-    fn block_len(&self) -> usize;
+    /// What sizes this input's chunks, from the measured cost of an item.
+    fn sizer(&self) -> &Sizer;
 
     /// Hands over the buffer that holds the input's items, if it holds
     /// exactly `len` items of `layout` and no chunk was cut yet. The input

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, TryLockError};
-use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
@@ -87,12 +86,8 @@ where
         self.pulled.load(Ordering::Acquire)
     }
 
-    fn record(&self, items: usize, elapsed: Duration) {
-        self.sizer.record(items, elapsed);
-    }
-
-    fn block_len(&self) -> usize {
-        self.sizer.block_len()
+    fn sizer(&self) -> &Sizer {
+        &self.sizer
     }
 
     fn pull(
@@ -225,7 +220,9 @@ mod tests {
         let rest = drain(&injector);
         assert_eq!(rest, [vec![1, 2]]);
         // Measured: guided by what is left (997 items), in quarters per worker.
-        input.record(100, std::time::Duration::from_nanos(100));
+        input
+            .sizer()
+            .record(100, std::time::Duration::from_nanos(100));
         let Ok(Pull::Chunk(first)) = pull(&input, &injector, usize::MAX) else {
             panic!()
         };
