@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Barrier};
 
 use common::{doubled, vals, Cmd, Oops, Probe};
-use statepool::{Pool, PoolError};
+use statepool::{PanicSite, Pool, PoolError};
 
 fn with_cmd_at(n: u64, at: usize, cmd: Cmd) -> Vec<Cmd> {
     let mut items = vals(0..n);
@@ -75,6 +75,7 @@ fn a_panicking_task_reinits_only_its_worker() {
         Err(PoolError::Panic {
             index: Some(7),
             worker_id,
+            site: PanicSite::Task,
             message,
         }) => {
             assert!(worker_id < 2);
@@ -103,7 +104,7 @@ fn map_with_panics_are_errors_too() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, PoolError::Panic { index: Some(3), message, .. } if message == "closure 3")
+        matches!(err, PoolError::Panic { index: Some(3), site: PanicSite::Task, message, .. } if message == "closure 3")
     );
 }
 
@@ -135,7 +136,7 @@ fn an_init_panic_is_a_panic_without_index() {
     board.panic_init.store(true, SeqCst);
     let err = pool.map(vals(0..10)).unwrap_err();
     assert!(
-        matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "init panicked")
+        matches!(err, PoolError::Panic { index: None, site: PanicSite::Init, ref message, .. } if message == "init panicked")
     );
     board.panic_init.store(false, SeqCst);
     assert_eq!(pool.map(vals(0..10)).unwrap(), doubled(0..10));
@@ -190,7 +191,7 @@ fn an_exit_panic_at_join_is_reported_and_the_pool_survives() {
     board.panic_exit.store(true, SeqCst);
     let err = pool.join().unwrap_err();
     assert!(
-        matches!(err, PoolError::Panic { index: None, ref message, .. } if message == "exit panicked")
+        matches!(err, PoolError::Panic { index: None, site: PanicSite::Exit, ref message, .. } if message == "exit panicked")
     );
     board.panic_exit.store(false, SeqCst);
     assert_eq!(pool.map(vals(0..10)).unwrap(), doubled(0..10));
@@ -213,7 +214,7 @@ fn a_panicking_input_iterator_is_a_panic_at_its_position() {
     });
     let err = pool.map(input).unwrap_err();
     assert!(
-        matches!(err, PoolError::Panic { index: Some(60), ref message, .. } if message == "bad input")
+        matches!(err, PoolError::Panic { index: Some(60), site: PanicSite::Input, ref message, .. } if message == "bad input")
     );
     let input = (0..100u64).map(|v| {
         if v == 60 {
@@ -229,6 +230,7 @@ fn a_panicking_input_iterator_is_a_panic_at_its_position() {
         got[60],
         Err(PoolError::Panic {
             index: Some(60),
+            site: PanicSite::Input,
             ..
         })
     ));

@@ -17,9 +17,9 @@ use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::job::Job;
-use crate::unwind::{catch, panic_message};
+use crate::unwind::{catch, into_message};
 use crate::worker::{ExitStore, Worker};
-use crate::{PoolError, WorkerContext, WorkerState};
+use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
 /// A lifetime-erased pointer to the job being run.
 struct JobRef<S>(NonNull<dyn Job<S>>);
@@ -186,11 +186,11 @@ impl<S: WorkerState> Crew<S> {
         for (worker_id, handle) in self.threads.drain(..).enumerate() {
             if let Err(payload) = handle.join() {
                 // Unreachable unless the pool's own code panicked on that thread.
-                let message = panic_message(&*payload);
                 errors.push(PoolError::Panic {
                     index: None,
                     worker_id,
-                    message,
+                    site: PanicSite::Runtime,
+                    message: into_message(payload),
                 });
             }
         }
@@ -248,12 +248,14 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
         // acknowledged it, which this one does only when `ack` drops below.
         let job = unsafe { job.0.as_ref() };
         if let Err(message) = catch(|| job.execute(&mut worker)) {
-            // Only a destructor of the user's items or outputs can get here;
-            // the state may have seen it half-way, so its life ends.
-            worker.abandon_life();
+            // Every piece of user code a job runs has a catch of its own
+            // (tasks, hooks, the input, the items it drops), so only the
+            // pool's own code gets here. No user code held the state when it
+            // happened: the life goes on.
             job.fail(PoolError::Panic {
                 index: None,
                 worker_id: worker.id(),
+                site: PanicSite::Runtime,
                 message,
             });
         }

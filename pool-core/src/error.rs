@@ -9,7 +9,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The first failure stops the call: queued tasks are dropped, running ones
 /// finish, and the failure is returned. Where several happened, the one
 /// earliest in input order wins; failures that belong to no item (an init or
-/// exit hook) rank before every item. The pool stays usable afterwards.
+/// exit hook, a state's drop) rank before every item. A panic in the `Drop`
+/// of an item the call dropped without running it is that item's failure,
+/// ranked by its position like any other: it never hides an earlier one.
+/// The pool stays usable afterwards.
 ///
 /// ```
 /// use pool_core::PoolError;
@@ -31,16 +34,20 @@ pub enum PoolError {
         #[source]
         source: BoxError,
     },
-    /// A task, an init or an exit hook panicked (or the input iterator did, while a
-    /// worker pulled from it).
-    #[error("{} panicked on worker {worker_id}: {message}", PanicSite(*.index))]
+    /// User code panicked: a task, a hook, the input iterator, or the
+    /// `Drop` of an item or a state; [`site`](PanicSite) says which.
+    #[error("{}", PanicText { site: *.site, index: *.index, worker_id: *.worker_id, message })]
     Panic {
-        /// Position of the item whose task (or whose pull from the input)
-        /// panicked; `None` for an init or exit hook.
+        /// Position of the item the panic belongs to: the item whose task
+        /// panicked, whose pull from the input panicked, or which panicked
+        /// as it was dropped; `None` where the panic belongs to no item.
         index: Option<usize>,
         /// The worker on which the panic happened.
         worker_id: usize,
-        /// The panic's message, where it was a string.
+        /// Where the panic came from.
+        site: PanicSite,
+        /// The panic's message, where its payload was a `&str` or a
+        /// `String`; otherwise `"<non-string panic payload>"`.
         message: String,
     },
     /// A `#[worker_init]` hook returned `Err`.
@@ -76,14 +83,89 @@ pub enum PoolError {
     },
 }
 
-struct PanicSite(Option<usize>);
+/// Where the code that panicked sits in a worker's work: which part of the
+/// user's code it was, so that an error never blames a hook for the panic
+/// of an item's destructor.
+///
+/// ```
+/// use pool_core::{PanicSite, PoolError};
+///
+/// let err = PoolError::Panic {
+///     index: Some(8),
+///     worker_id: 0,
+///     site: PanicSite::DropItem,
+///     message: "boom".into(),
+/// };
+/// assert_eq!(err.to_string(), "dropping item 8 panicked on worker 0: boom");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PanicSite {
+    /// The task (or the closure of `map_with`) of the item at `index`,
+    /// including the drop of the item it took and of everything it owned.
+    Task,
+    /// A `#[worker_init]` hook (or `Default`), as a worker life started.
+    Init,
+    /// A `#[worker_exit]` hook, as a worker life ended. A state the hook
+    /// takes by value is dropped inside it, so its `Drop` counts here.
+    Exit,
+    /// The input iterator's `next` or `size_hint`, while a worker pulled the
+    /// item at `index`.
+    Input,
+    /// The `Drop` of the item at `index`, which the call dropped without
+    /// running it (the call had stopped, or the worker's life could not
+    /// start). The worker's state is untouched and its life goes on.
+    DropItem,
+    /// The `Drop` of a worker's state, after its exit hook had returned
+    /// (an exit hook taking `&mut State` or `&State`), or at the end of a
+    /// life without exit hook. The exit hook's output was kept.
+    DropState,
+    /// The pool's own code: a bug in statepool, not in the user's code.
+    Runtime,
+}
 
-impl std::fmt::Display for PanicSite {
+/// The message of a [`PoolError::Panic`].
+struct PanicText<'a> {
+    site: PanicSite,
+    index: Option<usize>,
+    worker_id: usize,
+    message: &'a str,
+}
+
+impl std::fmt::Display for PanicText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(index) => write!(f, "task for item {index}"),
-            None => f.write_str("a worker hook"),
+        let PanicText {
+            site,
+            index,
+            worker_id: w,
+            message,
+        } = *self;
+        let item = |f: &mut std::fmt::Formatter<'_>| match index {
+            Some(index) => write!(f, "item {index}"),
+            None => f.write_str("an item"),
+        };
+        match site {
+            PanicSite::Task => {
+                f.write_str("task for ")?;
+                item(f)?;
+                write!(f, " panicked on worker {w}")?;
+            }
+            PanicSite::Init => write!(f, "the init hook of worker {w} panicked")?,
+            PanicSite::Exit => write!(f, "the exit hook of worker {w} panicked")?,
+            PanicSite::Input => {
+                f.write_str("the input panicked at ")?;
+                item(f)?;
+                write!(f, " on worker {w}")?;
+            }
+            PanicSite::DropItem => {
+                f.write_str("dropping ")?;
+                item(f)?;
+                write!(f, " panicked on worker {w}")?;
+            }
+            PanicSite::DropState => write!(f, "dropping the state of worker {w} panicked")?,
+            PanicSite::Runtime => write!(f, "statepool itself panicked on worker {w} (a bug)")?,
         }
+        write!(f, ": {message}")
     }
 }
 
@@ -93,7 +175,7 @@ impl PoolError {
     /// ```
     /// use pool_core::PoolError;
     ///
-    /// let err = PoolError::Panic { index: Some(7), worker_id: 0, message: "boom".into() };
+    /// let err = PoolError::Task { index: 7, worker_id: 0, source: "boom".into() };
     /// assert_eq!(err.index(), Some(7));
     /// ```
     pub fn index(&self) -> Option<usize> {
@@ -129,20 +211,56 @@ mod tests {
 
     #[test]
     fn panic_display_names_the_site() {
-        let hook = PoolError::Panic {
-            index: None,
-            worker_id: 2,
-            message: "bad".into(),
-        };
-        assert_eq!(hook.to_string(), "a worker hook panicked on worker 2: bad");
-        let task = PoolError::Panic {
-            index: Some(3),
+        let panic = |site, index| PoolError::Panic {
+            index,
             worker_id: 1,
+            site,
             message: "bad".into(),
         };
-        assert_eq!(
-            task.to_string(),
-            "task for item 3 panicked on worker 1: bad"
-        );
+        let shown = [
+            (
+                PanicSite::Task,
+                Some(3),
+                "task for item 3 panicked on worker 1: bad",
+            ),
+            (
+                PanicSite::Init,
+                None,
+                "the init hook of worker 1 panicked: bad",
+            ),
+            (
+                PanicSite::Exit,
+                None,
+                "the exit hook of worker 1 panicked: bad",
+            ),
+            (
+                PanicSite::Input,
+                Some(5),
+                "the input panicked at item 5 on worker 1: bad",
+            ),
+            (
+                PanicSite::DropItem,
+                Some(8),
+                "dropping item 8 panicked on worker 1: bad",
+            ),
+            (
+                PanicSite::DropState,
+                None,
+                "dropping the state of worker 1 panicked: bad",
+            ),
+            (
+                PanicSite::Runtime,
+                None,
+                "statepool itself panicked on worker 1 (a bug): bad",
+            ),
+            (
+                PanicSite::Task,
+                None,
+                "task for an item panicked on worker 1: bad",
+            ),
+        ];
+        for (site, index, text) in shown {
+            assert_eq!(panic(site, index).to_string(), text);
+        }
     }
 }

@@ -259,6 +259,7 @@ impl<In: Input, F, K> MapJob<In, F, K> {
                     self.stop.fail(PoolError::Panic {
                         index: Some(panic.index),
                         worker_id: me,
+                        site: crate::PanicSite::Input,
                         message: panic.message,
                     });
                     self.sink.stopped();

@@ -53,7 +53,7 @@ mod worker;
 pub mod __private;
 
 pub use context::WorkerContext;
-pub use error::{BoxError, PoolError};
+pub use error::{BoxError, PanicSite, PoolError};
 pub use imap::Imap;
 pub use items::TaskItems;
 pub use pool::Pool;

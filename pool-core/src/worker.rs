@@ -7,7 +7,7 @@ use crate::input::Chunk;
 use crate::job::Run;
 use crate::job::Stop;
 use crate::unwind::{catch, drop_quietly};
-use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
+use crate::{BoxError, ExitValue, PanicSite, PoolError, WorkerContext, WorkerState};
 
 /// Exit hook outputs, shared by the pool and its workers until
 /// `Pool::exit_results` drains them.
@@ -48,7 +48,7 @@ impl<S: WorkerState> Worker<S> {
                         source,
                     })
                 }
-                Err(message) => return Err(self.hook_panic(message)),
+                Err(message) => return Err(self.panic(None, PanicSite::Init, message)),
             };
             self.tasks_in_life = 0;
             self.state = Some(state);
@@ -76,7 +76,7 @@ impl<S: WorkerState> Worker<S> {
                 worker_id: self.id(),
                 source,
             }),
-            Err(message) => Err(self.hook_panic(message)),
+            Err(message) => Err(self.panic(None, PanicSite::Exit, message)),
         }
     }
 
@@ -91,12 +91,16 @@ impl<S: WorkerState> Worker<S> {
     /// Stops before an item at or past `stop.limit()` (as read when its block
     /// starts) and at the first failure; every failure, of a task or of a
     /// hook that runs around it (a lazy init, the exit at the end of a
-    /// lifespan, the re-init after a panic), goes to `report`.
+    /// lifespan, the re-init after a panic), goes to `report`. The items the
+    /// chunk does not run are then dropped one by one (see
+    /// [`Worker::discard`]).
     ///
     /// Items run in blocks of up to `block`: the stop limit is read before
     /// each block, and the outputs of a block go straight into a window of
     /// `out`, so that the per-item path is the task and a store. One
-    /// `catch_unwind` covers the whole chunk.
+    /// `catch_unwind` covers a block, and nothing but the tasks: the chunk
+    /// itself stays outside it, so that neither a panic of a task nor one of
+    /// an item's `Drop` can be taken for the other.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_chunk<T, O>(
         &mut self,
@@ -109,88 +113,95 @@ impl<S: WorkerState> Worker<S> {
         report: &dyn Fn(PoolError),
     ) {
         let start = chunk.start();
-        let caught = catch(|| {
-            // Locals, not the closure's captures, so that the hot loop keeps
-            // them in registers.
-            let (this, mut items, stop, task, out) = (&mut *self, chunk, stop, task, &mut *out);
-            let block = block.max(1);
-            let mut index = start;
-            loop {
-                let limit = stop.limit();
-                if index >= limit {
+        let mut items = chunk;
+        let block = block.max(1);
+        // The position of the next item `items` yields.
+        let mut index = start;
+        loop {
+            let limit = stop.limit();
+            if index >= limit {
+                break;
+            }
+            let Some(first) = items.next() else {
+                return;
+            };
+            if let Err(err) = self.ensure_life() {
+                report(err);
+                self.discard(std::iter::once(first).chain(&mut items), index, report);
+                return;
+            }
+            let left_in_life =
+                lifespan.map_or(usize::MAX, |k| k.saturating_sub(self.tasks_in_life).max(1));
+            let state = self.state.as_mut().expect("a life is running");
+            let want = block
+                .min(left_in_life)
+                .min(limit - index)
+                .min(items.size_hint().0.saturating_add(1));
+            let ran = catch(|| run_block(state, first, &mut items, want, task, &mut *out));
+            match ran {
+                Ok((done, failure)) => {
+                    index += done;
+                    self.tasks_in_life += done + usize::from(failure.is_some());
+                    self.end_life_after(lifespan, report);
+                    if let Some(source) = failure {
+                        report(PoolError::Task {
+                            index,
+                            worker_id: self.id(),
+                            source,
+                        });
+                        index += 1;
+                        break;
+                    }
+                }
+                Err(message) => {
+                    // The item that panicked is the first without an output.
+                    let at = start + out.pushed();
+                    // The state may be half-updated: this life ends without
+                    // exit, and a fresh one starts right away. Its failure is
+                    // recorded first, so that an `imap` cannot end on the
+                    // panic before it sees that the re-init failed.
+                    self.abandon_life();
+                    if let Err(err) = self.ensure_life() {
+                        report(err);
+                    }
+                    report(self.panic(Some(at), PanicSite::Task, message));
+                    index = at + 1;
                     break;
                 }
-                let Some(mut item) = items.next() else {
-                    break;
-                };
-                if this.state.is_none() {
-                    this.ensure_life()?;
-                }
-                let state = this.state.as_mut().expect("a life is running");
-                let left_in_life =
-                    lifespan.map_or(usize::MAX, |k| k.saturating_sub(this.tasks_in_life).max(1));
-                let want = block
-                    .min(left_in_life)
-                    .min(limit - index)
-                    .min(items.size_hint().0.saturating_add(1));
-                let (slots, room) = out.window(want);
-                let len = want.min(room);
-                // Takes the block's outputs into `out` when the block ends,
-                // by a panic too.
-                let mut written = Written {
-                    run: out,
-                    n: 0,
-                    _outputs: PhantomData,
-                };
-                let failure = loop {
-                    match task(state, item) {
-                        // SAFETY: `written.n < len <= room`: a slot of the
-                        // window, written once.
-                        Ok(output) => unsafe { slots.add(written.n).write(output) },
-                        Err(source) => break Some(source),
-                    }
-                    written.n += 1;
-                    if written.n == len {
-                        break None;
-                    }
-                    match items.next() {
-                        Some(following) => item = following,
-                        None => break None,
-                    }
-                };
-                let ok = written.n;
-                drop(written);
-                index += ok;
-                this.tasks_in_life += ok + usize::from(failure.is_some());
-                this.end_life_after(lifespan, report);
-                if let Some(source) = failure {
-                    return Err(PoolError::Task {
-                        index,
-                        worker_id: this.id(),
-                        source,
-                    });
-                }
             }
-            Ok(())
-        });
-        match caught {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => report(err),
-            Err(message) => {
-                // The state may be half-updated: this life ends without exit,
-                // and a fresh one starts right away.
-                self.abandon_life();
-                // The item that panicked is the first without an output.
-                let panic = PoolError::Panic {
-                    index: Some(start + out.pushed()),
-                    worker_id: self.id(),
-                    message,
-                };
-                report(panic);
-                if let Err(err) = self.ensure_life() {
-                    report(err);
+        }
+        self.discard(items, index, report);
+    }
+
+    /// Drops items the call will not run, the first at position `index`,
+    /// each under a catch of its own: a panic in one `Drop` is reported as
+    /// that item's ([`PanicSite::DropItem`]) and the others are still
+    /// dropped. The state is not involved, so the life goes on.
+    fn discard<T>(
+        &self,
+        items: impl Iterator<Item = T>,
+        mut index: usize,
+        report: &dyn Fn(PoolError),
+    ) {
+        let mut items = items;
+        let mut reported = false;
+        loop {
+            let dropped = catch(|| {
+                for item in &mut items {
+                    drop(item);
+                    index += 1;
                 }
+            });
+            let Err(message) = dropped else {
+                return;
+            };
+            // The first panic is the earliest of these items; later ones
+            // could not win over it.
+            if !reported {
+                report(self.panic(Some(index), PanicSite::DropItem, message));
+                reported = true;
             }
+            index += 1;
         }
     }
 
@@ -204,13 +215,56 @@ impl<S: WorkerState> Worker<S> {
         }
     }
 
-    fn hook_panic(&self, message: String) -> PoolError {
+    fn panic(&self, index: Option<usize>, site: PanicSite, message: String) -> PoolError {
         PoolError::Panic {
-            index: None,
+            index,
             worker_id: self.id(),
+            site,
             message,
         }
     }
+}
+
+/// Runs the tasks of one block: `first`, then items of `items` until `want`
+/// outputs are written into a window of `out` (or the window or the items
+/// end). Returns how many tasks succeeded, and the error of the task that
+/// failed, if one did.
+#[inline]
+fn run_block<S, T, O>(
+    state: &mut S,
+    first: T,
+    items: &mut impl Iterator<Item = T>,
+    want: usize,
+    task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
+    out: &mut impl Run<O>,
+) -> (usize, Option<BoxError>) {
+    let (slots, room) = out.window(want);
+    let len = want.min(room);
+    // Takes the block's outputs into `out` when the block ends, by a panic
+    // too.
+    let mut written = Written {
+        run: out,
+        n: 0,
+        _outputs: PhantomData,
+    };
+    let mut item = first;
+    let failure = loop {
+        match task(state, item) {
+            // SAFETY: `written.n < len <= room`: a slot of the window,
+            // written once.
+            Ok(output) => unsafe { slots.add(written.n).write(output) },
+            Err(source) => break Some(source),
+        }
+        written.n += 1;
+        if written.n == len {
+            break None;
+        }
+        match items.next() {
+            Some(following) => item = following,
+            None => break None,
+        }
+    };
+    (written.n, failure)
 }
 
 /// Outputs written into a window of a [`Run`], taken by the run when this
@@ -252,15 +306,16 @@ mod tests {
         }
     }
 
-    struct Items {
+    /// A chunk of any items, at positions from `start`.
+    struct Items<I> {
         start: usize,
-        items: std::ops::Range<usize>,
+        items: I,
     }
 
-    impl Iterator for Items {
-        type Item = usize;
+    impl<I: Iterator> Iterator for Items<I> {
+        type Item = I::Item;
 
-        fn next(&mut self) -> Option<usize> {
+        fn next(&mut self) -> Option<I::Item> {
             self.items.next()
         }
 
@@ -269,7 +324,7 @@ mod tests {
         }
     }
 
-    impl Chunk for Items {
+    impl<I: Iterator + Send> Chunk for Items<I> {
         fn start(&self) -> usize {
             self.start
         }
@@ -290,16 +345,25 @@ mod tests {
         stop: &Stop,
         task: impl Fn(&mut Life, usize) -> Result<String, BoxError>,
     ) -> Ran {
+        run_items(start, 0..len, block, lifespan, stop, task)
+    }
+
+    /// Runs `items` at positions from `start`, in blocks of `block`.
+    fn run_items<I: Iterator + Send>(
+        start: usize,
+        items: I,
+        block: usize,
+        lifespan: Option<usize>,
+        stop: &Stop,
+        task: impl Fn(&mut Life, I::Item) -> Result<String, BoxError>,
+    ) -> Ran {
         let exits = ExitStore::default();
         let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone());
-        let mut out = Outputs::new(start, len);
+        let mut out = Outputs::new(start, items.size_hint().0);
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);
-        let items = Items {
-            start,
-            items: 0..len,
-        };
-        let task = |life: &mut Life, x: usize| {
+        let items = Items { start, items };
+        let task = |life: &mut Life, x| {
             life.ran += 1;
             task(life, x)
         };
@@ -403,5 +467,106 @@ mod tests {
             });
             assert_eq!(ran.outputs.len(), ran_before_stop, "block {block}");
         }
+    }
+
+    /// An item whose `Drop` panics when it is armed.
+    struct Armed {
+        at: usize,
+        armed: bool,
+    }
+
+    impl Drop for Armed {
+        fn drop(&mut self) {
+            if std::mem::take(&mut self.armed) {
+                panic!("item {} dropped", self.at);
+            }
+        }
+    }
+
+    fn armed(len: usize, armed: &[usize]) -> std::vec::IntoIter<Armed> {
+        let items = (0..len).map(|at| Armed {
+            at,
+            armed: armed.contains(&at),
+        });
+        items.collect::<Vec<_>>().into_iter()
+    }
+
+    fn took(item: Armed) -> Result<String, BoxError> {
+        let at = item.at;
+        std::mem::forget(item);
+        Ok(at.to_string())
+    }
+
+    #[test]
+    fn an_item_dropped_after_a_task_error_does_not_hide_it() {
+        let all = Stop::new(StopMode::All);
+        let ran = run_items(10, armed(20, &[8, 9]), 4, None, &all, |_, item| {
+            if item.at == 7 {
+                std::mem::forget(item);
+                return Err("task 7 failed".into());
+            }
+            took(item)
+        });
+        assert_eq!(ran.outputs.len(), 7);
+        // Both failures are reported, each at its own position; only the
+        // first panic of the discarded items is.
+        match &ran.failures[..] {
+            [PoolError::Task { index: 17, .. }, PoolError::Panic {
+                index: Some(18),
+                site: PanicSite::DropItem,
+                message,
+                ..
+            }] => assert_eq!(message, "item 8 dropped"),
+            other => panic!("{other:?}"),
+        }
+        // The life was not touched: its exit ran, after all eight tasks.
+        assert_eq!(ran.lives, [8]);
+    }
+
+    #[test]
+    fn items_left_by_a_stop_are_dropped_each_at_its_position() {
+        let stop = Stop::new(StopMode::All);
+        let ran = run_items(0, armed(10, &[6]), 1, None, &stop, |_, item| {
+            if item.at == 3 {
+                stop.cancel();
+            }
+            took(item)
+        });
+        assert_eq!(ran.outputs.len(), 4);
+        assert!(matches!(
+            ran.failures[..],
+            [PoolError::Panic {
+                index: Some(6),
+                site: PanicSite::DropItem,
+                ..
+            }]
+        ));
+        assert_eq!(ran.lives, [4]);
+    }
+
+    #[test]
+    fn a_task_panic_is_at_its_item_and_the_rest_are_dropped_after_it() {
+        let all = Stop::new(StopMode::All);
+        let ran = run_items(0, armed(10, &[5]), 8, None, &all, |_, item| {
+            assert!(item.at != 3, "task 3 panicked");
+            took(item)
+        });
+        assert!(matches!(
+            &ran.failures[..],
+            [
+                PoolError::Panic {
+                    index: Some(3),
+                    site: PanicSite::Task,
+                    ..
+                },
+                PoolError::Panic {
+                    index: Some(5),
+                    site: PanicSite::DropItem,
+                    ..
+                }
+            ]
+        ));
+        // The panicked life ended without exit; the fresh one ran nothing.
+        assert_eq!(ran.lives, [0]);
     }
 }
