@@ -310,8 +310,10 @@ impl<'p, S: Task> Imap<'p, S> {
             if let Some(mut outputs) = chunk {
                 if self.ordered {
                     // Outputs at or past a later-recorded failure are not yielded.
-                    let limit = job.stop().limit();
-                    outputs.truncate(limit.saturating_sub(self.yielded));
+                    let keep = job.stop().limit().saturating_sub(self.yielded);
+                    if outputs.len() > keep {
+                        crate::unwind::drop_quietly(outputs.split_off(keep));
+                    }
                 }
                 stream.take(state, outputs.len(), job.pulled());
                 return Some(Ok(outputs));
@@ -348,6 +350,9 @@ impl<'p, S: Task> Imap<'p, S> {
             if let Err(err) = self.pool.end_call() {
                 self.last.get_or_insert(err);
             }
+            // The outputs and items a stopped call drops are the user's: a
+            // panic there must not replace the failure being yielded.
+            crate::unwind::drop_quietly(job);
         }
     }
 }

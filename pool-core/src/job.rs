@@ -73,9 +73,14 @@ impl Stop {
             _ => 0,
         };
         self.limit.fetch_min(limit, Ordering::AcqRel);
-        if first.as_ref().is_none_or(|kept| rank(&err) < rank(kept)) {
-            *first = Some(err);
-        }
+        let loser = if first.as_ref().is_none_or(|kept| rank(&err) < rank(kept)) {
+            first.replace(err)
+        } else {
+            Some(err)
+        };
+        drop(first);
+        // The failure that lost holds the user's error: its `Drop` may panic.
+        crate::unwind::drop_quietly(loser);
     }
 
     /// Stops without a failure (an abandoned `imap`).

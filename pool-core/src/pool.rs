@@ -582,9 +582,14 @@ where
         crew.wait();
         let failure = job.stop.take();
         let ended = pool.end_call();
-        match failure {
-            Some(err) => Err(err),
-            None => ended.map(|()| job.sink),
+        match failure.map_or(ended, Err) {
+            Ok(()) => Ok(job.sink),
+            Err(err) => {
+                // What a failed call drops (its outputs, the items it did not
+                // run) is the user's; a panic there must not replace `err`.
+                crate::unwind::drop_quietly(job);
+                Err(err)
+            }
         }
     }
 }

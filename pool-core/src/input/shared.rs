@@ -130,15 +130,17 @@ where
                 break;
             }
             let iter = st.iter.as_mut().expect("checked above");
-            let remaining = match iter.size_hint() {
-                (lo, Some(hi)) if lo == hi => Some(lo),
-                _ => None,
-            };
-            let len = self.sizer.chunk_len(remaining).min(budget);
-            let mut items = Vec::with_capacity(len);
+            let mut items = Vec::new();
             // `extend` over `take` runs the tight loop of `TrustedLen` inputs
             // without a check per item.
             let filled = catch(|| {
+                // `size_hint` is the user's code too.
+                let remaining = match iter.size_hint() {
+                    (lo, Some(hi)) if lo == hi => Some(lo),
+                    _ => None,
+                };
+                let len = self.sizer.chunk_len(remaining).min(budget);
+                items.reserve_exact(len);
                 items.extend(iter.by_ref().take(len));
                 items.len() < len
             });
