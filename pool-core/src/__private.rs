@@ -142,6 +142,16 @@ impl ExitHook {
     ) -> Result<Option<ExitValue>, BoxError> {
         S::exit(state, ctx).map(|output| Some(ExitValue::new(output)))
     }
+
+    /// Runs the hook on the borrowed state, where the hook borrows it.
+    #[allow(clippy::type_complexity)]
+    pub fn end_life_in_place<S: WorkerExit>(
+        self,
+        state: &mut S,
+        ctx: &WorkerContext,
+    ) -> Option<Result<Option<ExitValue>, BoxError>> {
+        S::exit_in_place(state, ctx).map(|ended| ended.map(|output| Some(ExitValue::new(output))))
+    }
 }
 
 /// A life ends by dropping the state.
@@ -157,6 +167,16 @@ impl NoExit {
     ) -> Result<Option<ExitValue>, BoxError> {
         drop(state);
         Ok(None)
+    }
+
+    /// Nothing to run: the pool drops the state itself.
+    #[allow(clippy::type_complexity)]
+    pub fn end_life_in_place<S>(
+        self,
+        _state: &mut S,
+        _ctx: &WorkerContext,
+    ) -> Option<Result<Option<ExitValue>, BoxError>> {
+        Some(Ok(None))
     }
 }
 

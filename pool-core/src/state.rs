@@ -53,6 +53,65 @@ pub trait WorkerState: Sized + 'static {
     /// [`ExitValue`] of the type [`WorkerExit::Output`]) or `None` when the
     /// state has no exit hook.
     fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError>;
+
+    /// Ends a worker life without taking the state, where the exit hook only
+    /// borrows it: `Some` with what [`end_life`](WorkerState::end_life) would
+    /// return, and the pool drops the state itself once it has kept the
+    /// hook's output, so that a `Drop` of the state that panics cannot take
+    /// the output with it (the panic is a
+    /// [`PanicSite::DropState`](crate::PanicSite::DropState)). `None`, the
+    /// default, where the hook takes the state by value: the pool calls
+    /// `end_life` instead.
+    ///
+    /// `#[worker_state]` implements it for exit hooks taking `&mut State`
+    /// or `&State`, and for states without exit hook.
+    ///
+    /// ```
+    /// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+    ///
+    /// struct Tally(u64);
+    ///
+    /// impl WorkerState for Tally {
+    ///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Tally(0)) }
+    ///     fn end_life(mut self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+    ///         self.end_life_in_place(ctx).expect("the exit borrows the state")
+    ///     }
+    ///     fn end_life_in_place(
+    ///         &mut self,
+    ///         _: &WorkerContext,
+    ///     ) -> Option<Result<Option<ExitValue>, BoxError>> {
+    ///         Some(Ok(Some(ExitValue::new(self.0))))
+    ///     }
+    /// }
+    ///
+    /// impl Drop for Tally {
+    ///     fn drop(&mut self) {
+    ///         assert!(self.0 < 100, "a tally of {} cannot be dropped", self.0);
+    ///     }
+    /// }
+    /// # impl Task for Tally {
+    /// #     type Input = u64;
+    /// #     type Output = ();
+    /// #     fn run(&mut self, x: u64) -> Result<(), BoxError> { self.0 += x; Ok(()) }
+    /// # }
+    /// # impl pool_core::WorkerExit for Tally {
+    /// #     type Output = u64;
+    /// #     fn exit(self, _: &WorkerContext) -> Result<u64, BoxError> { Ok(self.0) }
+    /// # }
+    ///
+    /// let mut pool = Pool::<Tally>::new(1);
+    /// let err = pool.map([60, 60]).unwrap_err();
+    /// assert!(err.to_string().starts_with("dropping the state of worker 0 panicked"));
+    /// assert_eq!(pool.exit_results(), [120]); // the exit's output was kept
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn end_life_in_place(
+        &mut self,
+        ctx: &WorkerContext,
+    ) -> Option<Result<Option<ExitValue>, BoxError>> {
+        let _ = ctx;
+        None
+    }
 }
 
 /// How a state starts a worker life; implemented by `#[worker_init]`.
@@ -133,6 +192,18 @@ pub trait WorkerExit: WorkerState {
 
     /// Ends a worker life.
     fn exit(self, ctx: &WorkerContext) -> Result<Self::Output, BoxError>;
+
+    /// Ends a worker life without taking the state, where the hook only
+    /// borrows it: `Some` with what [`exit`](WorkerExit::exit) would return,
+    /// leaving the state to be dropped by the caller; `None`, the default,
+    /// where the hook takes the state by value. `#[worker_exit]` implements
+    /// it for hooks taking `&mut State` or `&State`, so that the pool keeps
+    /// the hook's output even if the state's `Drop` panics afterwards (see
+    /// [`WorkerState::end_life_in_place`]).
+    fn exit_in_place(&mut self, ctx: &WorkerContext) -> Option<Result<Self::Output, BoxError>> {
+        let _ = ctx;
+        None
+    }
 }
 
 /// The output of an exit hook, on its way from the worker to

@@ -58,25 +58,55 @@ impl<S: WorkerState> Worker<S> {
 
     /// Ends the current life, if any, running the exit hook and keeping its
     /// output for `exit_results`.
+    ///
+    /// Where the hook only borrows the state, the state is dropped here,
+    /// after the output is kept: a panic in its `Drop` is then reported as
+    /// [`PanicSite::DropState`] and the output stays. A failure of the hook
+    /// itself comes first: the drop's panic does not replace it.
     pub(crate) fn end_life(&mut self) -> Result<(), PoolError> {
-        let Some(state) = self.state.take() else {
+        let Some(mut state) = self.state.take() else {
             return Ok(());
         };
         let ctx = self.ctx;
-        match catch(move || state.end_life(&ctx)) {
-            Ok(Ok(Some(value))) => {
+        match catch(|| state.end_life_in_place(&ctx)) {
+            Ok(Some(ended)) => {
+                let kept = self.keep_exit(ended);
+                match catch(move || drop(state)) {
+                    Err(message) if kept.is_ok() => {
+                        Err(self.panic(None, PanicSite::DropState, message))
+                    }
+                    _ => kept,
+                }
+            }
+            Ok(None) => match catch(move || state.end_life(&ctx)) {
+                Ok(ended) => self.keep_exit(ended),
+                Err(message) => Err(self.panic(None, PanicSite::Exit, message)),
+            },
+            Err(message) => {
+                // The hook panicked half-way through the state: its drop's
+                // panic, if any, would only hide this one.
+                drop_quietly(state);
+                Err(self.panic(None, PanicSite::Exit, message))
+            }
+        }
+    }
+
+    /// Keeps what an exit hook returned: its output for `exit_results`, or
+    /// its failure.
+    fn keep_exit(&self, ended: Result<Option<ExitValue>, BoxError>) -> Result<(), PoolError> {
+        match ended {
+            Ok(Some(value)) => {
                 self.exits
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(value);
                 Ok(())
             }
-            Ok(Ok(None)) => Ok(()),
-            Ok(Err(source)) => Err(PoolError::Exit {
+            Ok(None) => Ok(()),
+            Err(source) => Err(PoolError::Exit {
                 worker_id: self.id(),
                 source,
             }),
-            Err(message) => Err(self.panic(None, PanicSite::Exit, message)),
         }
     }
 

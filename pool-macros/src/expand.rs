@@ -196,6 +196,22 @@ fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
                     .exit_kind()
                     .end_life(self, ctx)
             }
+
+            fn end_life_in_place(
+                &mut self,
+                ctx: &::statepool::__private::WorkerContext,
+            ) -> ::core::option::Option<
+                ::core::result::Result<
+                    ::core::option::Option<::statepool::__private::ExitValue>,
+                    ::statepool::__private::BoxError,
+                >,
+            > {
+                #[allow(unused_imports)]
+                use ::statepool::__private::{ExitViaHook as _, ExitViaNone as _};
+                (&::statepool::__private::Probe::<Self>::NEW)
+                    .exit_kind()
+                    .end_life_in_place(self, ctx)
+            }
         }
 
         #[doc = #doc]
@@ -379,6 +395,28 @@ fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
     };
     let output_type = output_type(output);
     let body = wrap_output(output, quote! { #func(#state_arg #ctx_arg) });
+    // A hook that borrows the state also runs on a borrowed state, so that
+    // the pool drops the state itself, after keeping the hook's output.
+    let in_place = match pass {
+        Pass::Value => TokenStream::new(),
+        Pass::Mut | Pass::Shared => {
+            let borrowed = match pass {
+                Pass::Shared => quote!(&*self),
+                _ => quote!(self),
+            };
+            let body = wrap_output(output, quote! { #func(#borrowed #ctx_arg) });
+            quote! {
+                fn exit_in_place(
+                    &mut self,
+                    #ctx_param: &::statepool::__private::WorkerContext,
+                ) -> ::core::option::Option<
+                    ::core::result::Result<Self::Output, ::statepool::__private::BoxError>,
+                > {
+                    ::core::option::Option::Some({ #body })
+                }
+            }
+        }
+    };
     quote! {
         #assert
         #item
@@ -393,6 +431,8 @@ fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
             ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
                 #body
             }
+
+            #in_place
         }
     }
 }
@@ -461,6 +501,23 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn exit_hooks_that_borrow_the_state_also_run_in_place() {
+        let out = expand(worker_exit, quote! { fn f(s: &mut S) -> u8 { 1 } });
+        assert!(out.contains("fn exit_in_place"), "{out}");
+        assert!(
+            out.contains("Some ({ :: core :: result :: Result :: Ok (f (self)) })"),
+            "{out}"
+        );
+        let out = expand(worker_exit, quote! { fn f(s: &S) -> u8 { 1 } });
+        assert!(out.contains("Ok (f (& * self))"), "{out}");
+        // By value, the hook owns the state and drops it itself.
+        let out = expand(worker_exit, quote! { fn f(s: S) -> u8 { 1 } });
+        assert!(!out.contains("exit_in_place"), "{out}");
+        let out = expand(worker_state, quote! { struct S; });
+        assert!(out.contains(". end_life_in_place (self , ctx)"), "{out}");
     }
 
     #[test]
