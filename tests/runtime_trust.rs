@@ -787,3 +787,456 @@ fn a_panicking_input_is_an_input_panic_at_its_position() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The matrix: every failure the contract gives to a call (an init that
+// returns `Err` or panics, a re-init after a task's panic or at a lifespan
+// restart that fails, an exit at the end of a call without keep_alive that
+// fails or panics) reaches that call's caller, in every call kind, whichever
+// of two workers fails, keep_alive on and off, its hook failing at once
+// ("fast") or only once the other worker has finished every item it can
+// ("slow": after every result the call will have).
+
+mod matrix {
+    use super::*;
+
+    /// The failure a cell arms.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Failure {
+        InitErr,
+        InitPanic,
+        ReinitAfterPanic,
+        ReinitAtLifespan,
+        ExitErr,
+        ExitPanic,
+    }
+
+    const FAILURES: [Failure; 6] = [
+        Failure::InitErr,
+        Failure::InitPanic,
+        Failure::ReinitAfterPanic,
+        Failure::ReinitAtLifespan,
+        Failure::ExitErr,
+        Failure::ExitPanic,
+    ];
+
+    impl Failure {
+        fn at_exit(self) -> bool {
+            matches!(self, Failure::ExitErr | Failure::ExitPanic)
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Kind {
+        Map,
+        MapUnordered,
+        MapWith,
+        Imap,
+        ImapUnordered,
+        Apply,
+    }
+
+    impl Kind {
+        fn streams(self) -> bool {
+            matches!(self, Kind::Imap | Kind::ImapUnordered)
+        }
+    }
+
+    /// The worker whose hook fails: one by id, or whichever runs the item.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Who {
+        Worker(usize),
+        Any,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Cell {
+        kind: Kind,
+        failure: Failure,
+        who: Who,
+        keep_alive: bool,
+        slow: bool,
+        /// An endless input (streams only): a stream then cannot end before
+        /// a failure shows, however late it comes.
+        endless: bool,
+    }
+
+    /// Items of a call (`apply`: one).
+    const N: usize = 8;
+    const WORKERS: usize = 2;
+
+    /// The cell being run; `None` between cells, so that nothing fails.
+    static ARMED: Mutex<Option<Cell>> = Mutex::new(None);
+    /// Inits of each worker in this cell.
+    static INITS_OF: [AtomicUsize; WORKERS] = [const { AtomicUsize::new(0) }; WORKERS];
+    /// Tasks that returned.
+    static DONE: Count = Count::new();
+    /// How many tasks a slow hook waits for.
+    static SLOW_UNTIL: AtomicUsize = AtomicUsize::new(0);
+    /// The failing worker's first task started / its re-init started: the
+    /// other worker's first init waits for it, so that the failing worker
+    /// is the one that runs (and holds) items.
+    static FAILER_TASK_STARTED: Gate = Gate::new();
+    static FAILER_REINIT_STARTED: Gate = Gate::new();
+    /// The warm-up of `apply` at a lifespan restart: a barrier of two tasks.
+    static ARRIVED: Count = Count::new();
+
+    fn armed() -> Option<Cell> {
+        *ARMED.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arm(cell: Option<Cell>) {
+        *ARMED.lock().unwrap_or_else(|e| e.into_inner()) = cell;
+    }
+
+    #[derive(Debug)]
+    pub(super) struct Oops;
+
+    impl std::fmt::Display for Oops {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("oops")
+        }
+    }
+
+    impl std::error::Error for Oops {}
+
+    impl Cell {
+        fn fails_on(&self, worker: usize) -> bool {
+            match self.who {
+                Who::Worker(w) => w == worker,
+                Who::Any => true,
+            }
+        }
+
+        /// Blocks a slow hook until the other worker has done its part.
+        fn delay(&self) {
+            if self.slow {
+                DONE.wait_for(SLOW_UNTIL.load(SeqCst));
+            }
+        }
+    }
+
+    #[worker_state(pool = MemberPool)]
+    pub(super) struct Member {
+        worker: usize,
+        tasks: usize,
+    }
+
+    #[worker_init]
+    fn start(ctx: &WorkerContext) -> Result<Member, Oops> {
+        let worker = ctx.worker_id();
+        let nth = INITS_OF[worker].fetch_add(1, SeqCst) + 1;
+        if let Some(cell) = armed() {
+            if cell.fails_on(worker) {
+                if nth == 2 && cell.failure == Failure::ReinitAtLifespan {
+                    FAILER_REINIT_STARTED.open();
+                }
+                let fails = match cell.failure {
+                    Failure::InitErr | Failure::InitPanic => nth == 1,
+                    Failure::ReinitAfterPanic | Failure::ReinitAtLifespan => nth == 2,
+                    Failure::ExitErr | Failure::ExitPanic => false,
+                };
+                if fails {
+                    cell.delay();
+                    if cell.failure == Failure::InitPanic {
+                        panic!("init of worker {worker} panicked");
+                    }
+                    return Err(Oops);
+                }
+            } else if nth == 1 {
+                match cell.failure {
+                    Failure::ReinitAfterPanic => FAILER_TASK_STARTED.wait(),
+                    Failure::ReinitAtLifespan => FAILER_REINIT_STARTED.wait(),
+                    _ => {}
+                }
+            }
+        }
+        Ok(Member { worker, tasks: 0 })
+    }
+
+    #[task]
+    pub(super) fn work(member: &mut Member, x: u64) -> u64 {
+        member.tasks += 1;
+        if let Some(cell) = armed() {
+            let first_task_of_first_life =
+                INITS_OF[member.worker].load(SeqCst) == 1 && member.tasks == 1;
+            if cell.failure == Failure::ReinitAfterPanic
+                && cell.fails_on(member.worker)
+                && first_task_of_first_life
+            {
+                FAILER_TASK_STARTED.open();
+                panic!("task {x} panicked");
+            }
+        }
+        DONE.add();
+        2 * x
+    }
+
+    #[worker_exit]
+    fn end(member: &mut Member) -> Result<usize, Oops> {
+        if let Some(cell) = armed() {
+            if cell.failure.at_exit() && cell.fails_on(member.worker) {
+                cell.delay();
+                if cell.failure == Failure::ExitPanic {
+                    panic!("exit of worker {} panicked", member.worker);
+                }
+                return Err(Oops);
+            }
+        }
+        Ok(member.tasks)
+    }
+
+    /// Whether `err` is the failure `cell` armed.
+    fn is_expected(cell: &Cell, err: &PoolError) -> bool {
+        let on = |worker: usize| worker < WORKERS && cell.fails_on(worker);
+        match (cell.failure, err) {
+            (
+                Failure::InitErr | Failure::ReinitAfterPanic | Failure::ReinitAtLifespan,
+                PoolError::Init { worker_id, source },
+            ) => on(*worker_id) && source.is::<Oops>(),
+            (
+                Failure::InitPanic,
+                PoolError::Panic {
+                    index: None,
+                    worker_id,
+                    site: PanicSite::Init,
+                    message,
+                },
+            ) => on(*worker_id) && *message == format!("init of worker {worker_id} panicked"),
+            (Failure::ExitErr, PoolError::Exit { worker_id, source }) => {
+                on(*worker_id) && source.is::<Oops>()
+            }
+            (
+                Failure::ExitPanic,
+                PoolError::Panic {
+                    index: None,
+                    worker_id,
+                    site: PanicSite::Exit,
+                    message,
+                },
+            ) => on(*worker_id) && *message == format!("exit of worker {worker_id} panicked"),
+            _ => false,
+        }
+    }
+
+    /// Runs `kind` over `0..n` (an endless input where `endless`): the
+    /// outputs before its failure, and the failure.
+    fn call(
+        pool: &mut MemberPool,
+        kind: Kind,
+        n: usize,
+        endless: bool,
+    ) -> (Vec<u64>, Option<PoolError>) {
+        let items = 0..n as u64;
+        let blocking = match kind {
+            Kind::Map => pool.map(items),
+            Kind::MapUnordered => pool.map_unordered(items),
+            Kind::MapWith => pool.map_with(|m: &mut Member, x: u64| work(m, x), items),
+            Kind::Apply => pool.apply(0).map(|out| vec![out]),
+            Kind::Imap | Kind::ImapUnordered => {
+                let mut stream = match (kind, endless) {
+                    (Kind::Imap, false) => pool.imap(items),
+                    (Kind::Imap, true) => pool.imap(0u64..),
+                    (_, false) => pool.imap_unordered(items),
+                    (_, true) => pool.imap_unordered(0u64..),
+                };
+                let mut outputs = Vec::new();
+                while let Some(got) = stream.next() {
+                    match got {
+                        Ok(out) => outputs.push(out),
+                        Err(err) => {
+                            assert!(stream.next().is_none(), "{kind:?} went on after {err}");
+                            return (outputs, Some(err));
+                        }
+                    }
+                    // A failure that never came: an endless input would not end.
+                    assert!(
+                        outputs.len() <= 1 << 20,
+                        "{kind:?}: no failure after 2^20 items"
+                    );
+                }
+                return (outputs, None);
+            }
+        };
+        match blocking {
+            Ok(outputs) => (outputs, None),
+            Err(err) => (Vec::new(), Some(err)),
+        }
+    }
+
+    /// The cells of `kind`. Exit failures only without keep_alive (with it,
+    /// exits run at `join`). `apply` runs one item: its lifespan restart
+    /// needs a pool kept alive, warmed up by a call in which each worker ran
+    /// one task, and fails on whichever worker takes the item.
+    pub(super) fn cells(kind: Kind) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for failure in FAILURES {
+            for keep_alive in [false, true] {
+                let apply_restart = kind == Kind::Apply && failure == Failure::ReinitAtLifespan;
+                let applies = if failure.at_exit() {
+                    !keep_alive
+                } else {
+                    keep_alive || !apply_restart
+                };
+                if !applies {
+                    continue;
+                }
+                let whos: &[Who] = if apply_restart {
+                    &[Who::Any]
+                } else {
+                    &[Who::Worker(0), Who::Worker(1)]
+                };
+                for &who in whos {
+                    for slow in [false, true] {
+                        // An init that fails at once, with no item held, may
+                        // still come after the other worker finished a short
+                        // input: streams run it over an endless input too.
+                        let first_init = matches!(failure, Failure::InitErr | Failure::InitPanic);
+                        let endless: &[bool] = if kind.streams() && first_init && !slow {
+                            &[false, true]
+                        } else {
+                            &[false]
+                        };
+                        for &endless in endless {
+                            cells.push(Cell {
+                                kind,
+                                failure,
+                                who,
+                                keep_alive,
+                                slow,
+                                endless,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        cells
+    }
+
+    /// The cells that fail today: a streaming call loses a failure recorded
+    /// after its consumer saw the last result of a finite input, which a
+    /// worker that holds no item and fails its first init can do: always
+    /// when it fails slowly, now and then when its thread starts late. The
+    /// other failures come from a worker that holds an item the stream
+    /// waits for, or at the call's end (exits).
+    pub(super) fn lost_by_imap_today(cell: &Cell) -> bool {
+        cell.kind.streams()
+            && matches!(cell.failure, Failure::InitErr | Failure::InitPanic)
+            && !cell.endless
+    }
+
+    pub(super) fn check(cell: Cell) {
+        for inits in &INITS_OF {
+            inits.store(0, SeqCst);
+        }
+        DONE.reset();
+        ARRIVED.reset();
+        FAILER_TASK_STARTED.close();
+        FAILER_REINIT_STARTED.close();
+        let n = if cell.kind == Kind::Apply { 1 } else { N };
+        // What the other worker does before a slow hook fails: every item,
+        // but the one the failing worker's panicking task took, or the one
+        // it holds as its life restarts (after a first task that counts).
+        let mut slow_until = match cell.failure {
+            Failure::ReinitAfterPanic | Failure::ReinitAtLifespan => n - 1,
+            _ => n,
+        };
+        let mut pool = MemberPool::new(WORKERS).chunk_size(1);
+        if cell.keep_alive {
+            pool = pool.keep_alive();
+        }
+        if cell.failure == Failure::ReinitAtLifespan {
+            pool = pool.worker_lifespan(1);
+            if cell.kind == Kind::Apply {
+                // Each worker runs one task (each waits for the other's),
+                // which ends its life.
+                let warm_up = |_: &mut Member, x: u64| {
+                    ARRIVED.add();
+                    ARRIVED.wait_for(WORKERS);
+                    x
+                };
+                pool.map_with(warm_up, 0..WORKERS as u64).unwrap();
+                slow_until = 0;
+            }
+        }
+        SLOW_UNTIL.store(slow_until, SeqCst);
+        arm(Some(cell));
+        let (outputs, err) = call(&mut pool, cell.kind, n, cell.endless);
+        arm(None);
+        match &err {
+            Some(err) => assert!(is_expected(&cell, err), "{cell:?}: got {err:?}"),
+            None => panic!("{cell:?}: no failure, {} outputs", outputs.len()),
+        }
+        if cell.kind.streams() {
+            if cell.kind == Kind::Imap {
+                let first: Vec<u64> = (0..outputs.len() as u64).map(|x| 2 * x).collect();
+                assert_eq!(outputs, first, "{cell:?}");
+            } else {
+                let distinct: BTreeSet<u64> = outputs.iter().copied().collect();
+                assert_eq!(distinct.len(), outputs.len(), "{cell:?}");
+            }
+        } else {
+            assert!(outputs.is_empty(), "{cell:?}");
+        }
+        // The pool works on.
+        let (outputs, err) = call(&mut pool, cell.kind, n, false);
+        assert!(err.is_none(), "{cell:?}: after the failure: {err:?}");
+        assert_eq!(outputs.len(), n, "{cell:?}: after the failure");
+    }
+
+    pub(super) fn run_cells(kind: Kind, lost_today: bool) {
+        let _serial = serial();
+        let cells = cells(kind);
+        assert!(cells.len() >= 30, "{kind:?}: {} cells", cells.len());
+        for cell in cells {
+            if lost_by_imap_today(&cell) == lost_today {
+                check(cell);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_call_failure_reaches_map() {
+    matrix::run_cells(matrix::Kind::Map, false);
+}
+
+#[test]
+fn every_call_failure_reaches_map_unordered() {
+    matrix::run_cells(matrix::Kind::MapUnordered, false);
+}
+
+#[test]
+fn every_call_failure_reaches_map_with() {
+    matrix::run_cells(matrix::Kind::MapWith, false);
+}
+
+#[test]
+fn every_call_failure_reaches_apply() {
+    matrix::run_cells(matrix::Kind::Apply, false);
+}
+
+#[test]
+fn every_call_failure_reaches_imap() {
+    matrix::run_cells(matrix::Kind::Imap, false);
+}
+
+#[test]
+fn every_call_failure_reaches_imap_unordered() {
+    matrix::run_cells(matrix::Kind::ImapUnordered, false);
+}
+
+/// A worker that holds no item and fails its first init after every item
+/// was yielded: today the stream ends without the failure.
+#[test]
+#[ignore = "imap loses late failures: fixed with the streaming rewrite"]
+fn late_init_failures_reach_imap() {
+    matrix::run_cells(matrix::Kind::Imap, true);
+}
+
+#[test]
+#[ignore = "imap loses late failures: fixed with the streaming rewrite"]
+fn late_init_failures_reach_imap_unordered() {
+    matrix::run_cells(matrix::Kind::ImapUnordered, true);
+}
