@@ -74,6 +74,31 @@ pub enum PoolError {
         #[source]
         source: std::io::Error,
     },
+    /// The input iterator panicked: in `next()` (at the position of the item
+    /// it was pulling), or in `size_hint()` or its drop (`index: None`).
+    /// The items before it still count: in `imap` their results come first.
+    #[error("the input panicked{}: {message}", InputSite(*.index))]
+    Input {
+        /// The position of the item the input was asked for.
+        index: Option<usize>,
+        /// The panic's message, where it was a string.
+        message: String,
+    },
+    /// The operating system refused to start the thread that pulls the
+    /// input of a streaming call (`imap`, `imap_unordered`).
+    #[error("could not start the thread that pulls the input")]
+    Feeder(#[source] std::io::Error),
+}
+
+struct InputSite(Option<usize>);
+
+impl std::fmt::Display for InputSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(index) => write!(f, " at item {index}"),
+            None => Ok(()),
+        }
+    }
 }
 
 struct PanicSite(Option<usize>);
@@ -99,7 +124,7 @@ impl PoolError {
     pub fn index(&self) -> Option<usize> {
         match self {
             PoolError::Task { index, .. } => Some(*index),
-            PoolError::Panic { index, .. } => *index,
+            PoolError::Panic { index, .. } | PoolError::Input { index, .. } => *index,
             _ => None,
         }
     }
@@ -112,7 +137,7 @@ impl PoolError {
             | PoolError::Init { worker_id, .. }
             | PoolError::Exit { worker_id, .. }
             | PoolError::Spawn { worker_id, .. } => Some(*worker_id),
-            PoolError::InvalidConfig(_) => None,
+            PoolError::InvalidConfig(_) | PoolError::Input { .. } | PoolError::Feeder(_) => None,
         }
     }
 }

@@ -198,8 +198,7 @@ where
     O: Send,
 {
     fn cancel(&self) {
-        self.stop.cancel();
-        self.sink.wake_all();
+        self.halt(None);
     }
 }
 

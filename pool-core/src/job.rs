@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
-use crate::input::{Chunk, ChunkPolicy, Input, Lent, Pull};
+use crate::input::{Chunk, ChunkPolicy, Fed, Input, Lent, Pull};
+use crate::unwind::{catch, drop_quietly};
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -238,12 +239,12 @@ impl<In: Input, F, K> MapJob<In, F, K> {
                 .input
                 .pull(me, &self.injector, room, self.stop.limit(), end, block)
             {
-                Ok(Pull::Chunk(chunk)) => {
+                Pull::Chunk(chunk) => {
                     self.sink.pulled_more();
                     return Some(chunk);
                 }
-                Ok(Pull::Exhausted) => {}
-                Ok(Pull::Busy) => {
+                Pull::Exhausted => {}
+                Pull::Busy => {
                     busy += 1;
                     if busy < SPIN_ROUNDS {
                         std::hint::spin_loop();
@@ -251,18 +252,11 @@ impl<In: Input, F, K> MapJob<In, F, K> {
                         std::thread::yield_now();
                     }
                 }
-                Ok(Pull::NoRoom) => {
+                Pull::NoRoom => {
                     self.sink
                         .wait_for_room(&|| self.input.pulled(), pulled, &self.stop)
                 }
-                Err(panic) => {
-                    self.stop.fail(PoolError::Panic {
-                        index: Some(panic.index),
-                        worker_id: me,
-                        message: panic.message,
-                    });
-                    self.sink.stopped();
-                }
+                Pull::Empty => self.input.wait_for_items(&|| self.stop.is_stopped()),
             }
         }
     }
@@ -327,7 +321,83 @@ where
     }
 
     fn fail(&self, err: PoolError) {
-        self.stop.fail(err);
+        self.halt(Some(err));
+    }
+}
+
+impl<In: Input, F, K> MapJob<In, F, K> {
+    /// Stops the job, on `failure` or (with none) as cancelled, and wakes
+    /// every thread waiting on it.
+    pub(crate) fn halt<O>(&self, failure: Option<PoolError>)
+    where
+        K: Sink<O>,
+    {
+        match failure {
+            Some(err) => self.stop.fail(err),
+            None => self.stop.cancel(),
+        }
         self.sink.stopped();
+        self.input.wake();
+    }
+}
+
+impl<T: Send, F, K> MapJob<Fed<T>, F, K> {
+    /// Pulls `iter` on this thread, publishing each item to the workers as
+    /// it comes, until the input ends, the job stops or the input panics.
+    /// How far it runs ahead of the workers is bounded by the input's room
+    /// and by the sink's (the look-ahead window of a stream). The item a
+    /// pull returns after the job stopped is dropped without running.
+    /// Never unwinds: a panic of the input is the job's failure.
+    pub(crate) fn feed<I, O>(&self, mut iter: I)
+    where
+        I: Iterator<Item = T>,
+        K: Sink<O>,
+    {
+        let Some(mut feeder) = self.input.feeder() else {
+            return;
+        };
+        let stopped = || self.stop.is_stopped();
+        let pulled = catch(|| loop {
+            let pos = feeder.pos();
+            let limit = self.stop.limit();
+            if pos >= limit {
+                return false;
+            }
+            let (ahead, window) = (self.input.room(pos), self.sink.room(pos));
+            if ahead == 0 {
+                self.input.wait_for_room(pos, &stopped);
+                continue;
+            }
+            if window == 0 {
+                self.sink.wait_for_room(&|| pos, pos, &self.stop);
+                continue;
+            }
+            for _ in 0..ahead.min(window).min(limit - pos) {
+                let Some(item) = iter.next() else {
+                    return true;
+                };
+                if feeder.pos() >= self.stop.limit() {
+                    drop_quietly(item);
+                    return false;
+                }
+                feeder.push(item);
+            }
+        });
+        let total = feeder.pos();
+        feeder.finish();
+        match pulled {
+            Ok(true) => self.sink.end(total),
+            Ok(false) => {}
+            Err(message) => self.halt(Some(PoolError::Input {
+                index: Some(total),
+                message,
+            })),
+        }
+        if let Err(message) = catch(move || drop(iter)) {
+            self.halt(Some(PoolError::Input {
+                index: None,
+                message,
+            }));
+        }
     }
 }

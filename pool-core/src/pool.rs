@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::crew::Crew;
 use crate::imap::{Cancel, Imap, Stream, StreamJob};
-use crate::input::{self, Input, InputVisitor};
+use crate::input::{self, Fed, Input, InputVisitor};
 use crate::input::{ChunkPolicy, Claims};
 use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
 use crate::sink::{Slots, Unordered};
+use crate::unwind::catch;
 use crate::worker::ExitStore;
 use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
 
@@ -200,9 +201,8 @@ impl<S: WorkerState> Pool<S> {
         O: Send,
     {
         let task = |state: &mut S, item| Ok(f(state, item));
-        let items = items.into_iter();
-        let slots = Slots::new(exact_len(&items));
-        self.run(items, task, slots).map(Slots::into_vec)
+        self.run(items.into_iter(), task, |hint| Slots::new(exact_len(hint)))
+            .map(Slots::into_vec)
     }
 
     /// Stops the live workers, running each one's exit hook; the pool stays
@@ -255,8 +255,14 @@ impl<S: WorkerState> Pool<S> {
         errors.into_iter().next().map_or(Ok(()), Err)
     }
 
-    /// Runs a blocking call to completion and returns its sink.
-    fn run<I, F, O, K>(&mut self, iter: I, task: F, sink: K) -> Result<K, PoolError>
+    /// Runs a blocking call to completion and returns its sink, made by
+    /// `sink` from the input's `size_hint`.
+    fn run<I, F, O, K>(
+        &mut self,
+        iter: I,
+        task: F,
+        sink: impl FnOnce((usize, Option<usize>)) -> K,
+    ) -> Result<K, PoolError>
     where
         I: Iterator + Send,
         I::Item: Send,
@@ -264,11 +270,20 @@ impl<S: WorkerState> Pool<S> {
         K: Sink<O>,
     {
         let config = self.begin(StopMode::All, MAP_MAX_CHUNK)?;
+        let hint = match size_hint(&iter) {
+            Ok(hint) => hint,
+            Err(err) => {
+                // The call ends before it began; an exit failure would come second.
+                let _ = self.end_call();
+                return Err(err);
+            }
+        };
         let call = BlockingCall {
             pool: self,
             task,
-            sink,
+            sink: sink(hint),
             config,
+            hint,
             items: PhantomData,
         };
         // Nothing bounds the look-ahead: each worker takes a part of its own.
@@ -291,7 +306,9 @@ impl<S: WorkerState> Pool<S> {
             StopMode::All
         };
         let config = self.begin(stop, STREAM_MAX_CHUNK)?;
-        let window = STREAM_WINDOW_CHUNKS * config.n_workers * config.chunks.max_len();
+        let window = STREAM_WINDOW_CHUNKS
+            .saturating_mul(config.n_workers)
+            .saturating_mul(config.chunks.max_len());
         let call = StreamCall {
             ordered,
             window,
@@ -300,6 +317,14 @@ impl<S: WorkerState> Pool<S> {
         };
         // The window bounds the look-ahead: positions go out in order.
         let job = input::visit(iter, config.chunks, config.n_workers, Claims::InOrder, call);
+        let job = match job {
+            Ok(job) => job,
+            Err(err) => {
+                // The call ends before it began; an exit failure would come second.
+                let _ = self.end_call();
+                return Err(err);
+            }
+        };
         let crew = self.crew.as_ref().expect("begin started the workers");
         let job_ref: &dyn Job<S> = &*job;
         // SAFETY: the job is heap-allocated and kept alive by the `Imap`
@@ -399,10 +424,10 @@ impl<S: WorkerState> Pool<S> {
     {
         let items = items.into_iter();
         if ordered {
-            let slots = Slots::new(exact_len(&items));
-            self.run(items, S::run, slots).map(Slots::into_vec)
+            self.run(items, S::run, |hint| Slots::new(exact_len(hint)))
+                .map(Slots::into_vec)
         } else {
-            self.run(items, S::run, Unordered::new())
+            self.run(items, S::run, |_| Unordered::new())
                 .map(Unordered::into_vec)
         }
     }
@@ -548,7 +573,38 @@ struct BlockingCall<'p, S: WorkerState, F, K, T> {
     task: F,
     sink: K,
     config: JobConfig,
+    /// The input's `size_hint`.
+    hint: (usize, Option<usize>),
     items: PhantomData<fn(T)>,
+}
+
+impl<S: WorkerState, F, K, T> BlockingCall<'_, S, F, K, T> {
+    /// Runs `job` on the workers; `feed` runs on this thread meanwhile.
+    fn run_job<In, G, O>(
+        pool: &mut Pool<S>,
+        job: MapJob<In, G, K>,
+        feed: impl FnOnce(&MapJob<In, G, K>),
+    ) -> Result<K, PoolError>
+    where
+        In: Input,
+        G: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+        K: Sink<O>,
+    {
+        let crew = pool.crew.as_ref().expect("begin started the workers");
+        let job_ref: &dyn Job<S> = &job;
+        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
+        // between the two calls can unwind out of this frame (`feed` pulls
+        // the input under `catch_unwind`).
+        unsafe { crew.publish(job_ref) };
+        feed(&job);
+        crew.wait();
+        let failure = job.stop.take();
+        let ended = pool.end_call();
+        match failure {
+            Some(err) => Err(err),
+            None => ended.map(|()| job.sink),
+        }
+    }
 }
 
 impl<'a, S, F, K, T, O> InputVisitor<'a, T> for BlockingCall<'_, S, F, K, T>
@@ -574,18 +630,27 @@ where
         } = self;
         let task = |state: &mut S, item| task(state, cast(item));
         let job = MapJob::new(input, task, sink, config);
-        let crew = pool.crew.as_ref().expect("begin started the workers");
-        let job_ref: &dyn Job<S> = &job;
-        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
-        // between the two calls can unwind out of this frame.
-        unsafe { crew.publish(job_ref) };
-        crew.wait();
-        let failure = job.stop.take();
-        let ended = pool.end_call();
-        match failure {
-            Some(err) => Err(err),
-            None => ended.map(|()| job.sink),
-        }
+        Self::run_job(pool, job, |_| {})
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Result<K, PoolError>
+    where
+        I: Iterator<Item = T> + Send + 'a,
+        T: Send + 'a,
+    {
+        let BlockingCall {
+            pool,
+            task,
+            sink,
+            config,
+            hint,
+            ..
+        } = self;
+        // This thread pulls the input while the workers run its items.
+        let ahead = read_ahead(config);
+        let input = Fed::new(hint, ahead, config.chunks, config.n_workers);
+        let job = MapJob::new(input, task, sink, config);
+        Self::run_job(pool, job, |job| job.feed(iter))
     }
 }
 
@@ -598,9 +663,9 @@ struct StreamCall<S> {
 }
 
 impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
-    type Output = Arc<dyn StreamJob<S>>;
+    type Output = Result<Arc<dyn StreamJob<S>>, PoolError>;
 
-    fn visit<In, C>(self, input: In, cast: C) -> Arc<dyn StreamJob<S>>
+    fn visit<In, C>(self, input: In, cast: C) -> Self::Output
     where
         In: Input + Send + 'static,
         In::Item: Send,
@@ -608,13 +673,53 @@ impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
     {
         let task = move |state: &mut S, item| state.run(cast(item));
         let sink = Stream::new(self.ordered, self.window);
-        Arc::new(MapJob::new(input, task, sink, self.config))
+        Ok(Arc::new(MapJob::new(input, task, sink, self.config)))
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Self::Output
+    where
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
+        let hint = size_hint(&iter)?;
+        let input = Fed::new(
+            hint,
+            read_ahead(self.config),
+            self.config.chunks,
+            self.config.n_workers,
+        );
+        let sink = Stream::new(self.ordered, self.window);
+        let job = Arc::new(MapJob::new(input, S::run, sink, self.config));
+        // A thread of its own pulls the input, so that neither the consumer
+        // nor a worker ever waits on it: dropping the `Imap` returns at once
+        // while a pull is blocked, and the pull's item is dropped when it
+        // comes.
+        let feeding = Arc::clone(&job);
+        std::thread::Builder::new()
+            .name("statepool-feeder".into())
+            .spawn(move || feeding.feed(iter))
+            .map_err(PoolError::Feeder)?;
+        Ok(job)
     }
 }
 
+/// How far a feeder runs ahead of the workers' claims, in items.
+fn read_ahead(config: JobConfig) -> usize {
+    STREAM_WINDOW_CHUNKS
+        .saturating_mul(config.n_workers)
+        .saturating_mul(config.chunks.max_len())
+}
+
+/// The input's `size_hint`, or the failure of a `size_hint` that panicked.
+fn size_hint(items: &impl Iterator) -> Result<(usize, Option<usize>), PoolError> {
+    catch(|| items.size_hint()).map_err(|message| PoolError::Input {
+        index: None,
+        message,
+    })
+}
+
 /// The input's length, where its `size_hint` tells it exactly.
-fn exact_len(items: &impl Iterator) -> Option<usize> {
-    match items.size_hint() {
+fn exact_len(hint: (usize, Option<usize>)) -> Option<usize> {
+    match hint {
         (lo, Some(hi)) if lo == hi => Some(lo),
         _ => None,
     }

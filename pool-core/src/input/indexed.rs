@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_deque::Injector;
 
-use super::{Chunk, ChunkPolicy, Input, InputPanic, Lent, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Input, Lent, Pull, Sizer};
 
 /// Items addressed by position.
 pub(crate) trait Positions: Send + Sync {
@@ -373,13 +373,13 @@ impl<P: Positions> Input for Indexed<P> {
         limit: usize,
         on_end: impl FnOnce(usize),
         _block: bool,
-    ) -> Result<Pull<Span<P::Run>>, InputPanic> {
-        Ok(match &self.claims {
+    ) -> Pull<Span<P::Run>> {
+        match &self.claims {
             Claimer::InOrder { next, published } => {
                 self.pull_in_order(next, published, injector, room, limit, on_end)
             }
             Claimer::Spread(parts) => self.pull_spread(parts, me, room, limit, on_end),
-        })
+        }
     }
 }
 
@@ -568,7 +568,7 @@ mod tests {
         input: &Indexed<P>,
         me: usize,
         injector: &Injector<Span<P::Run>>,
-    ) -> Result<Pull<Span<P::Run>>, InputPanic> {
+    ) -> Pull<Span<P::Run>> {
         input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {}, true)
     }
 
@@ -579,7 +579,7 @@ mod tests {
         injector: &Injector<Span<P::Run>>,
     ) -> Span<P::Run> {
         match pull_free(input, me, injector) {
-            Ok(Pull::Chunk(c)) => c,
+            Pull::Chunk(c) => c,
             _ => panic!("worker {me} got no chunk"),
         }
     }
@@ -590,7 +590,7 @@ mod tests {
     {
         let injector = Injector::new();
         let mut chunks = Vec::new();
-        while let Ok(Pull::Chunk(c)) = pull_free(input, 0, &injector) {
+        while let Pull::Chunk(c) = pull_free(input, 0, &injector) {
             chunks.push(c);
             chunks.extend(std::iter::from_fn(|| injector.steal().success()));
         }
@@ -633,16 +633,16 @@ mod tests {
         let injector = Injector::new();
         assert!(matches!(
             input.pull(0, &injector, |_| 0, usize::MAX, |_| {}, true),
-            Ok(Pull::NoRoom)
+            Pull::NoRoom
         ));
-        let Ok(Pull::Chunk(c)) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
+        let Pull::Chunk(c) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
             panic!()
         };
         assert_eq!(c.count(), 8);
         assert_eq!(input.pulled(), 12);
         assert!(matches!(
             input.pull(0, &injector, |_| 99, 12, |_| {}, true),
-            Ok(Pull::Exhausted)
+            Pull::Exhausted
         ));
         assert!(input.is_exhausted());
     }
@@ -687,7 +687,7 @@ mod tests {
             |n| ends.push(n),
             true,
         );
-        assert!(matches!(pulled, Ok(Pull::Exhausted)));
+        assert!(matches!(pulled, Pull::Exhausted));
         assert_eq!(ends, [0]);
         assert!(input.is_exhausted());
     }
@@ -702,7 +702,7 @@ mod tests {
         );
         let injector = Injector::new();
         let mut ends = Vec::new();
-        while let Ok(Pull::Chunk(_)) = input.pull(
+        while let Pull::Chunk(_) = input.pull(
             0,
             &injector,
             |_| usize::MAX,
@@ -722,9 +722,9 @@ mod tests {
         let mut chunks = Vec::new();
         loop {
             match pull_free(input, me, &injector) {
-                Ok(Pull::Chunk(c)) => chunks.push(c),
-                Ok(Pull::Exhausted) => break,
-                Ok(Pull::Busy) => std::hint::spin_loop(),
+                Pull::Chunk(c) => chunks.push(c),
+                Pull::Exhausted => break,
+                Pull::Busy => std::hint::spin_loop(),
                 _ => panic!("unexpected pull"),
             }
         }
@@ -796,13 +796,13 @@ mod tests {
         let injector = Injector::new();
         assert!(matches!(
             input.pull(1, &injector, |_| 0, usize::MAX, |_| {}, true),
-            Ok(Pull::NoRoom)
+            Pull::NoRoom
         ));
         let mut ends = Vec::new();
         // A failure stopped everything: nothing is claimed, no end reported.
         assert!(matches!(
             input.pull(1, &injector, |_| 99, 0, |n| ends.push(n), true),
-            Ok(Pull::Exhausted)
+            Pull::Exhausted
         ));
         assert!(ends.is_empty());
         assert_eq!(input.pulled(), 0);
