@@ -283,3 +283,71 @@ struct NotedState;
 fn noted(_: &mut NotedState, item: Noted) -> u64 {
     item.0
 }
+
+/// Worker 1's init fails, but only once the consumer has every result.
+mod late_init {
+    use super::*;
+
+    pub(crate) static GATE: Mutex<Option<Receiver<()>>> = Mutex::new(None);
+
+    #[worker_state]
+    pub(crate) struct Model;
+
+    #[worker_init]
+    fn load(ctx: &WorkerContext) -> std::io::Result<Model> {
+        if ctx.worker_id() == 1 {
+            let gate = GATE.lock().unwrap().take().unwrap();
+            gate.recv().unwrap();
+            return Err(std::io::Error::other("GPU 1 unavailable"));
+        }
+        Ok(Model)
+    }
+
+    #[task]
+    fn predict(_: &mut Model, x: u64) -> u64 {
+        x
+    }
+
+    /// Arms the gate of worker 1's init; it fails once the sender sends.
+    pub(crate) fn arm() -> Sender<()> {
+        let (open, gate) = mpsc::channel();
+        *GATE.lock().unwrap() = Some(gate);
+        open
+    }
+}
+
+#[test]
+fn an_init_failure_after_the_last_result_reaches_every_call() {
+    use late_init::{arm, ModelPool};
+    hang_guard("late init failure", || {
+        for ordered in [true, false] {
+            for fed in [false, true] {
+                let cell = format!("ordered {ordered}, fed {fed}");
+                let open = arm();
+                let mut pool = ModelPool::new(2);
+                let mut stream = match (ordered, fed) {
+                    (true, false) => pool.imap(0..100u64),
+                    (false, false) => pool.imap_unordered(0..100u64),
+                    (true, true) => pool.imap((0..200u64).filter(|x| x % 2 == 0)),
+                    (false, true) => pool.imap_unordered((0..200u64).filter(|x| x % 2 == 0)),
+                };
+                // Worker 0 runs every item while worker 1 is in its init.
+                let mut got: Vec<u64> = stream.by_ref().take(100).map(Result::unwrap).collect();
+                open.send(()).unwrap();
+                let last = stream.next();
+                assert!(
+                    matches!(last, Some(Err(PoolError::Init { worker_id: 1, .. }))),
+                    "{cell}: {last:?}"
+                );
+                assert!(stream.next().is_none(), "{cell}");
+                got.sort_unstable();
+                let want: Vec<u64> = (0..100).map(|x| if fed { 2 * x } else { x }).collect();
+                assert_eq!(got, want, "{cell}");
+            }
+        }
+        let open = arm();
+        open.send(()).unwrap();
+        let err = ModelPool::new(2).map(0..100u64).unwrap_err();
+        assert!(matches!(err, PoolError::Init { worker_id: 1, .. }));
+    });
+}

@@ -339,11 +339,17 @@ impl<'p, S: Task> Imap<'p, S> {
         }
     }
 
-    /// Ends the call: stops the workers' share and waits for them.
+    /// Ends the call: stops the workers' share and waits for them. A
+    /// failure recorded after the last output was taken (an init that
+    /// failed late, on a worker that ran no item) is kept for the caller,
+    /// then a failure of the exit hooks as the call ends.
     fn finish(&mut self) {
         if let Some(job) = self.job.take() {
             job.cancel();
             self.pool.end_stream();
+            if let Some(err) = job.stop().take() {
+                self.last.get_or_insert(err);
+            }
             if let Err(err) = self.pool.end_call() {
                 self.last.get_or_insert(err);
             }
