@@ -9,7 +9,7 @@ use std::time::Instant;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::input::{Chunk, ChunkPolicy, Fed, Input, Lent, Pull};
-use crate::unwind::{catch, drop_quietly};
+use crate::unwind::catch;
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -156,6 +156,9 @@ pub(crate) struct JobConfig {
     pub(crate) chunks: ChunkPolicy,
     pub(crate) stop: StopMode,
 }
+
+/// Items a feeder pulls between two reads of the stop limit and its room.
+const FEED_BATCH: usize = 1024;
 
 /// Scans for work while a peer holds the input, before blocking on it.
 const SPIN_ROUNDS: u32 = 64;
@@ -345,59 +348,69 @@ impl<T: Send, F, K> MapJob<Fed<T>, F, K> {
     /// Pulls `iter` on this thread, publishing each item to the workers as
     /// it comes, until the input ends, the job stops or the input panics.
     /// How far it runs ahead of the workers is bounded by the input's room
-    /// and by the sink's (the look-ahead window of a stream). The item a
-    /// pull returns after the job stopped is dropped without running.
+    /// and by the sink's (the look-ahead window of a stream). The items
+    /// pulled after the job stopped are dropped without running, with the
+    /// input.
     /// Never unwinds: a panic of the input is the job's failure.
-    pub(crate) fn feed<I, O>(&self, mut iter: I)
+    pub(crate) fn feed<I, O>(&self, iter: I)
     where
         I: Iterator<Item = T>,
         K: Sink<O>,
     {
-        let Some(mut feeder) = self.input.feeder() else {
+        let Some(feeder) = self.input.feeder() else {
             return;
         };
         let stopped = || self.stop.is_stopped();
-        let pulled = catch(|| loop {
-            let pos = feeder.pos();
-            let limit = self.stop.limit();
-            if pos >= limit {
-                return false;
-            }
-            let (ahead, window) = (self.input.room(pos), self.sink.room(pos));
-            if ahead == 0 {
-                self.input.wait_for_room(pos, &stopped);
-                continue;
-            }
-            if window == 0 {
-                self.sink.wait_for_room(&|| pos, pos, &self.stop);
-                continue;
-            }
-            for _ in 0..ahead.min(window).min(limit - pos) {
-                let Some(item) = iter.next() else {
-                    return true;
-                };
-                if feeder.pos() >= self.stop.limit() {
-                    drop_quietly(item);
-                    return false;
+        // The feeder and the iterator move in, so that the loop keeps them
+        // in registers; the iterator comes back out to be dropped apart.
+        let pulled = catch(move || {
+            let (mut feeder, mut iter) = (feeder, iter);
+            let ended = 'pull: loop {
+                let pos = feeder.pos();
+                let limit = self.stop.limit();
+                if pos >= limit {
+                    break false;
                 }
-                feeder.push(item);
-            }
+                let (ahead, window) = (self.input.room(pos), self.sink.room(pos));
+                if ahead == 0 {
+                    self.input.wait_for_room(pos, &stopped);
+                    continue;
+                }
+                if window == 0 {
+                    self.sink.wait_for_room(&|| pos, pos, &self.stop);
+                    continue;
+                }
+                // The stop limit is read again between batches: an item
+                // pulled past it is published but never claimed, and dropped
+                // with the input.
+                for _ in 0..ahead.min(window).min(limit - pos).min(FEED_BATCH) {
+                    let Some(item) = iter.next() else {
+                        break 'pull true;
+                    };
+                    feeder.push(item);
+                }
+            };
+            (ended, iter)
         });
-        let total = feeder.pos();
-        feeder.finish();
+        // Every item pulled was published: this is the next position.
+        let total = self.input.published();
+        self.input.finish();
         match pulled {
-            Ok(true) => self.sink.end(total),
-            Ok(false) => {}
+            Ok((ended, iter)) => {
+                if ended {
+                    self.sink.end(total);
+                }
+                if let Err(message) = catch(move || drop(iter)) {
+                    self.halt(Some(PoolError::Input {
+                        index: None,
+                        message,
+                    }));
+                }
+            }
             Err(message) => self.halt(Some(PoolError::Input {
                 index: Some(total),
                 message,
             })),
-        }
-        if let Err(message) = catch(move || drop(iter)) {
-            self.halt(Some(PoolError::Input {
-                index: None,
-                message,
-            }));
         }
     }
 }

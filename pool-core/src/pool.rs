@@ -201,7 +201,7 @@ impl<S: WorkerState> Pool<S> {
         O: Send,
     {
         let task = |state: &mut S, item| Ok(f(state, item));
-        self.run(items.into_iter(), task, |hint| Slots::new(exact_len(hint)))
+        self.run(items.into_iter(), task, Slots::new)
             .map(Slots::into_vec)
     }
 
@@ -424,8 +424,7 @@ impl<S: WorkerState> Pool<S> {
     {
         let items = items.into_iter();
         if ordered {
-            self.run(items, S::run, |hint| Slots::new(exact_len(hint)))
-                .map(Slots::into_vec)
+            self.run(items, S::run, Slots::new).map(Slots::into_vec)
         } else {
             self.run(items, S::run, |_| Unordered::new())
                 .map(Unordered::into_vec)
@@ -715,12 +714,4 @@ fn size_hint(items: &impl Iterator) -> Result<(usize, Option<usize>), PoolError>
         index: None,
         message,
     })
-}
-
-/// The input's length, where its `size_hint` tells it exactly.
-fn exact_len(hint: (usize, Option<usize>)) -> Option<usize> {
-    match hint {
-        (lo, Some(hi)) if lo == hi => Some(lo),
-        _ => None,
-    }
 }

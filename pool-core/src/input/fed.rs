@@ -34,12 +34,18 @@ const FIRST_SEGMENT: usize = 16;
 /// The first sleep of a waiting thread: a bound on how long a wake-up lost
 /// to the feeder's relaxed check can delay an item.
 const FIRST_SLEEP: Duration = Duration::from_millis(1);
-/// The longest sleep between two looks (each later sleep doubles).
-const LONGEST_SLEEP: Duration = Duration::from_secs(1);
-/// Rounds a worker looks for items before it sleeps.
+/// The longest sleep between two looks (each later sleep doubles): how
+/// long an item can wait, at worst, while a worker sleeps because another
+/// was busy and expected back soon (a long task among short ones).
+const LONGEST_SLEEP: Duration = Duration::from_millis(8);
+/// Rounds a worker looks for items before it yields, then before it sleeps.
 const SPINS: u32 = 64;
-/// A backlog this long wakes a sleeping worker, though others are awake.
-const WAKE_BACKLOG: usize = 256;
+const YIELDS: u32 = 16;
+/// The backlog that wakes a worker while the cost of an item is unknown.
+const BACKLOG: usize = 256;
+/// Rounds a worker that wants more items than are published waits for the
+/// feeder to publish them, while it keeps publishing (see [`Fed::gather`]).
+const GATHER_ROUNDS: u32 = 64;
 
 /// Slots for items at positions `start..start + slots.len()`.
 struct Segment<T> {
@@ -66,10 +72,17 @@ impl<T> Segment<T> {
     }
 
     /// The slot of position `at`, which lies in `start..=end()` (the end
-    /// gives the address one past the last slot).
+    /// gives the address one past the last slot). Zero-sized items have no
+    /// addresses to tell apart: their slots count in bytes from the first
+    /// (see `Claimed`).
     fn slot(&self, at: usize) -> *mut T {
         debug_assert!((self.start..=self.end()).contains(&at));
-        UnsafeCell::raw_get(self.slots.as_ptr().wrapping_add(at - self.start)).cast()
+        let first: *mut T = UnsafeCell::raw_get(self.slots.as_ptr()).cast();
+        if size_of::<T>() == 0 {
+            first.wrapping_byte_add(at - self.start)
+        } else {
+            first.wrapping_add(at - self.start)
+        }
     }
 }
 
@@ -89,16 +102,47 @@ impl<T> Drop for Segment<T> {
 /// A run of claimed items, moved out of their slots as they are run.
 /// Dropping it drops the items it did not yield.
 pub(crate) struct Claimed<T> {
-    segment: Arc<Segment<T>>,
+    /// Keeps the slots alive.
+    _segment: Arc<Segment<T>>,
+    /// The input's count of runs out, decremented when this one drops.
+    running: *const AtomicUsize,
     start: usize,
-    next: usize,
-    end: usize,
+    /// The slot of the next item, and the end of the run's slots.
+    next: *mut T,
+    end: *mut T,
 }
 
-// SAFETY: a `Claimed` owns the items at `next..end` (claimed once, under the
-// cursor lock); moving it moves those `T`s, hence `T: Send`. The segment is
-// shared with the feeder and other runs, which never touch these slots.
+// SAFETY: a `Claimed` owns the items in the slots `next..end` (claimed
+// once, under the cursor lock); moving it moves those `T`s, hence
+// `T: Send`. The segment is shared with the feeder and other runs, which
+// never touch these slots.
 unsafe impl<T: Send> Send for Claimed<T> {}
+
+impl<T> Claimed<T> {
+    /// The run of positions `range` of `segment`.
+    fn new(segment: Arc<Segment<T>>, range: std::ops::Range<usize>, running: &AtomicUsize) -> Self {
+        let (next, end) = (segment.slot(range.start), segment.slot(range.end));
+        running.fetch_add(1, Ordering::SeqCst);
+        Claimed {
+            _segment: segment,
+            running,
+            start: range.start,
+            next,
+            end,
+        }
+    }
+
+    fn left(&self) -> usize {
+        if size_of::<T>() == 0 {
+            // Zero-sized items: the addresses count nothing; `end` carries
+            // the count instead (see `next`).
+            return self.end as usize - self.next as usize;
+        }
+        // SAFETY: both lie in (or one past) the same segment's slots, and
+        // `next` never passes `end`.
+        unsafe { self.end.offset_from(self.next) as usize }
+    }
+}
 
 impl<T> Iterator for Claimed<T> {
     type Item = T;
@@ -111,22 +155,30 @@ impl<T> Iterator for Claimed<T> {
         // SAFETY: `next` lies in this run, whose slots were written and
         // published before the claim (acquire on `published`) and are read
         // by this run alone, each once, as `next` only moves forward.
-        let item = unsafe { self.segment.slot(self.next).read() };
-        self.next += 1;
+        let item = unsafe { self.next.read() };
+        self.next = if size_of::<T>() == 0 {
+            self.next.wrapping_byte_add(1)
+        } else {
+            // SAFETY: still in, or one past, the run's slots.
+            unsafe { self.next.add(1) }
+        };
         Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end - self.next;
+        let left = self.left();
         (left, Some(left))
     }
 }
 
 impl<T> Drop for Claimed<T> {
     fn drop(&mut self) {
-        let left =
-            std::ptr::slice_from_raw_parts_mut(self.segment.slot(self.next), self.end - self.next);
+        let left = std::ptr::slice_from_raw_parts_mut(self.next, self.left());
         self.next = self.end;
+        // SAFETY: the input outlives its runs (the job drops every run
+        // before its input, as for indexed inputs' spans).
+        let running = unsafe { &*self.running };
+        running.fetch_sub(1, Ordering::SeqCst);
         // SAFETY: the slots `next..end` hold items of this run that were
         // not yielded: initialised, owned by this run, dropped once.
         unsafe { std::ptr::drop_in_place(left) };
@@ -154,6 +206,9 @@ struct Waiters {
     cond: Condvar,
     /// Threads asleep, or about to sleep, here.
     count: AtomicUsize,
+    /// A wake-up of one thread is on its way: until that thread runs,
+    /// asking again would only repeat the system call.
+    waking: AtomicBool,
 }
 
 impl Waiters {
@@ -170,10 +225,12 @@ impl Waiters {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
             sleep = (sleep * 2).min(LONGEST_SLEEP);
+            self.waking.store(false, Ordering::Relaxed);
         }
         self.count.fetch_sub(1, Ordering::SeqCst);
     }
 
+    #[inline]
     fn sleepers(&self) -> usize {
         self.count.load(Ordering::Relaxed)
     }
@@ -186,7 +243,11 @@ impl Waiters {
         self.cond.notify_all();
     }
 
+    /// Wakes one sleeper, unless a wake-up is already on its way.
     fn wake_one(&self) {
+        if self.waking.swap(true, Ordering::Relaxed) {
+            return;
+        }
         drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
         self.cond.notify_one();
     }
@@ -215,6 +276,14 @@ pub(crate) struct Fed<T> {
     n_workers: usize,
     /// Workers waiting for items.
     items: Waiters,
+    /// Workers awake and looking for items (waiting without sleeping, or
+    /// gathering): while one is, the feeder need not wake a sleeper.
+    looking: AtomicUsize,
+    /// A worker is gathering a chunk (see [`Fed::gather`]): the others wait
+    /// rather than spin beside it.
+    gathering: AtomicBool,
+    /// Claimed runs not yet dropped: workers busy running items.
+    running: AtomicUsize,
     /// The feeder waiting for claims.
     room: Waiters,
     sizer: Sizer,
@@ -257,6 +326,9 @@ impl<T> Fed<T> {
             ahead: ahead.max(1),
             n_workers: n_workers.max(1),
             items: Waiters::default(),
+            looking: AtomicUsize::new(0),
+            gathering: AtomicBool::new(false),
+            running: AtomicUsize::new(0),
             room: Waiters::default(),
             sizer: Sizer::new(policy, n_workers),
         }
@@ -271,13 +343,22 @@ impl<T> Fed<T> {
             .take()?;
         Some(Feeder {
             fed: self,
+            end: segment.end(),
             segment,
             pos: 0,
         })
     }
 
-    fn published(&self) -> usize {
+    /// Items published so far: the position of the next one.
+    pub(crate) fn published(&self) -> usize {
         self.published.0.load(Ordering::Acquire)
+    }
+
+    /// Ends the input: no more items come (whether its feeder ended or
+    /// unwound).
+    pub(crate) fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        self.items.wake_all();
     }
 
     /// How many more items the feeder may publish now, at position `pos`.
@@ -302,13 +383,6 @@ impl<T> Fed<T> {
     pub(crate) fn wake_all(&self) {
         self.items.wake_all();
         self.room.wake_all();
-    }
-
-    /// Whether a worker must wait: every published item is claimed, and
-    /// more may come.
-    fn nothing_new(&self) -> bool {
-        !self.done.load(Ordering::Acquire)
-            && self.published() <= self.claimed.load(Ordering::Acquire)
     }
 }
 
@@ -339,6 +413,8 @@ impl<T> Drop for Fed<T> {
 pub(crate) struct Feeder<'f, T> {
     fed: &'f Fed<T>,
     segment: Arc<Segment<T>>,
+    /// The segment's end, kept at hand.
+    end: usize,
     pos: usize,
 }
 
@@ -350,9 +426,9 @@ impl<T> Feeder<'_, T> {
     }
 
     /// Publishes `item` at the next position.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, item: T) {
-        if self.pos == self.segment.end() {
+        if self.pos == self.end {
             self.grow();
         }
         // SAFETY: `pos` lies in the segment and is not yet published: no
@@ -362,31 +438,43 @@ impl<T> Feeder<'_, T> {
         let fed = self.fed;
         fed.published.0.store(self.pos, Ordering::Release);
         let sleepers = fed.items.sleepers();
-        if sleepers > 0
-            && (sleepers >= fed.n_workers
-                || (self.pos % WAKE_BACKLOG == 0
-                    && self.pos - fed.claimed.load(Ordering::Relaxed) >= WAKE_BACKLOG))
-        {
-            // No worker is awake to see this item, or a backlog builds up.
+        if sleepers > 0 && fed.looking.load(Ordering::Relaxed) == 0 && self.wake_needed(sleepers) {
             fed.items.wake_one();
         }
     }
 
+    /// Whether a sleeping worker must wake, while no other looks for
+    /// items: when every worker sleeps (no one else would see this item),
+    /// or when two chunks' worth wait: the busy workers do not keep up.
     #[cold]
-    fn grow(&mut self) {
-        let len = (self.segment.slots.len() * 2).min(segment_len::<T>());
-        let next = Segment::new(self.pos, len);
-        // Linked before any of its items is published.
-        let linked = self.segment.next.set(Arc::clone(&next));
-        debug_assert!(linked.is_ok(), "a segment is linked once");
-        self.segment = next;
+    fn wake_needed(&self, sleepers: usize) -> bool {
+        sleepers >= self.fed.n_workers || {
+            let backlog = self.pos - self.fed.claimed.load(Ordering::Relaxed);
+            backlog >= 2 * self.fed.want()
+        }
     }
 
-    /// Ends the input: no more items come.
-    pub(crate) fn finish(self) {
-        self.fed.done.store(true, Ordering::SeqCst);
-        self.fed.items.wake_all();
+    #[inline(always)]
+    fn grow(&mut self) {
+        // Nothing of `self` goes by address to the call, so that the
+        // feeder's fields can stay in registers in the caller's loop.
+        let next = next_segment(&*self.segment, self.pos);
+        self.end = next.end();
+        let old = std::mem::replace(&mut self.segment, next);
+        drop(old);
     }
+}
+
+/// A segment after `segment`, for positions from `pos`, linked before any
+/// of its items is published.
+#[cold]
+#[inline(never)]
+fn next_segment<T>(segment: &Segment<T>, pos: usize) -> Arc<Segment<T>> {
+    let len = (segment.slots.len() * 2).min(segment_len::<T>());
+    let next = Segment::new(pos, len);
+    let linked = segment.next.set(Arc::clone(&next));
+    debug_assert!(linked.is_ok(), "a segment is linked once");
+    next
 }
 
 /// Items a segment holds at most.
@@ -419,6 +507,10 @@ impl<T: Send> Input for Fed<T> {
         _on_end: impl FnOnce(usize),
         _block: bool,
     ) -> Pull<Claimed<T>> {
+        let want = self.sizer.chunk_len(None);
+        if !self.gather(want) {
+            return Pull::Empty;
+        }
         // Read before `published`: once done, what is published is all.
         let done = self.done.load(Ordering::Acquire);
         let published = self.published().min(limit);
@@ -439,17 +531,11 @@ impl<T: Send> Input for Fed<T> {
                 .expect("published items have a segment");
             cursor.segment = Arc::clone(next);
         }
-        let want = self.sizer.chunk_len(None);
         let end = published
             .min(cursor.segment.end())
             .min(at.saturating_add(want));
         cursor.next = end;
-        let chunk = Claimed {
-            segment: Arc::clone(&cursor.segment),
-            start: at,
-            next: at,
-            end,
-        };
+        let chunk = Claimed::new(Arc::clone(&cursor.segment), at..end, &self.running);
         // Under the lock, so that the mirror never moves back.
         self.claimed.store(end, Ordering::SeqCst);
         drop(cursor);
@@ -460,13 +546,23 @@ impl<T: Send> Input for Fed<T> {
     }
 
     fn wait_for_items(&self, stopped: &dyn Fn() -> bool) {
-        for _ in 0..SPINS {
-            if !self.nothing_new() || stopped() {
-                return;
+        self.looking.fetch_add(1, Ordering::SeqCst);
+        let mut found = false;
+        for round in 0..SPINS + YIELDS {
+            if !self.must_wait() || stopped() {
+                found = true;
+                break;
             }
-            std::hint::spin_loop();
+            if round < SPINS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
-        self.items.wait_while(|| self.nothing_new() && !stopped());
+        self.looking.fetch_sub(1, Ordering::SeqCst);
+        if !found {
+            self.items.wait_while(|| self.must_wait() && !stopped());
+        }
     }
 
     fn wake(&self) {
@@ -477,6 +573,70 @@ impl<T: Send> Input for Fed<T> {
 impl<T> Fed<T> {
     fn lock_cursor(&self) -> MutexGuard<'_, Cursor<T>> {
         self.cursor.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits a little, before a claim, for `want` items to be published:
+    /// while the feeder keeps publishing, a worker that claimed what was
+    /// there would cut a chunk of a few items, each chunk paying its cost
+    /// for a few nanoseconds of work. Returns as soon as the feeder pauses
+    /// (so that a slow input's items go out one by one, at once) or after
+    /// [`GATHER_ROUNDS`]. One worker gathers at a time: `false` if another
+    /// does (this one then waits, see [`Input::wait_for_items`]).
+    fn gather(&self, want: usize) -> bool {
+        let mut last = self.published();
+        if last.saturating_sub(self.claimed.load(Ordering::Relaxed)) >= want
+            || self.done.load(Ordering::Relaxed)
+        {
+            return true;
+        }
+        // Less than a chunk waits and a worker is busy: it will be back
+        // for these before long, this one is not needed.
+        if self.running.load(Ordering::SeqCst) > 0 && last > self.claimed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.gathering.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        self.looking.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..GATHER_ROUNDS {
+            for _ in 0..8 {
+                std::hint::spin_loop();
+            }
+            let now = self.published();
+            let claimed = self.claimed.load(Ordering::Relaxed);
+            if now == last
+                || now.saturating_sub(claimed) >= want
+                || self.done.load(Ordering::Relaxed)
+            {
+                break;
+            }
+            last = now;
+        }
+        self.looking.fetch_sub(1, Ordering::SeqCst);
+        self.gathering.store(false, Ordering::Release);
+        true
+    }
+
+    /// Whether a worker must wait: every published item is claimed, or
+    /// less than a chunk waits while another worker gathers or runs; and
+    /// more may come.
+    fn must_wait(&self) -> bool {
+        if self.done.load(Ordering::Acquire) {
+            return false;
+        }
+        let backlog = self
+            .published()
+            .saturating_sub(self.claimed.load(Ordering::Acquire));
+        backlog == 0
+            || (backlog < self.want()
+                && (self.gathering.load(Ordering::Acquire)
+                    || self.running.load(Ordering::SeqCst) > 0))
+    }
+
+    /// The chunk length workers aim at now (without advancing the ramp of
+    /// an unmeasured input).
+    fn want(&self) -> usize {
+        self.sizer.chunk_len_with(None, || BACKLOG as u64)
     }
 }
 
@@ -511,7 +671,7 @@ mod tests {
         }
         assert_eq!(got, (1..40).collect::<Vec<_>>());
         assert!(matches!(claim(&fed), Pull::Empty));
-        feeder.finish();
+        fed.finish();
         assert!(matches!(claim(&fed), Pull::Exhausted));
         assert!(fed.is_exhausted());
     }
@@ -548,7 +708,7 @@ mod tests {
         let Pull::Chunk(_kept) = claim(&fed) else {
             panic!()
         };
-        feeder.finish();
+        fed.finish();
         drop(fed); // 190 published items never claimed
         assert_eq!(Arc::strong_count(&tracker), 1 + 5);
     }
@@ -582,7 +742,7 @@ mod tests {
             let mut feeder = fed.feeder().unwrap();
             feeder.push(5);
             assert_eq!(rx.recv().unwrap(), [5]);
-            feeder.finish();
+            fed.finish();
         });
     }
 }
