@@ -561,6 +561,7 @@ impl<T> Drop for VecRun<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_deque::Steal;
     use std::sync::Arc;
 
     /// Pulls as worker `me`, with no bound on room or position.
@@ -584,6 +585,19 @@ mod tests {
         }
     }
 
+    /// The next chunk in `injector`, `None` once it is empty. A `Retry` is
+    /// no sign of an empty injector: its compare-and-swap may fail
+    /// spuriously (as Miri makes it do) even with no other thread around.
+    fn steal<T>(injector: &Injector<T>) -> Option<T> {
+        loop {
+            match injector.steal() {
+                Steal::Success(chunk) => return Some(chunk),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
     fn all<P: Positions>(input: &Indexed<P>) -> Vec<Vec<P::Item>>
     where
         P::Item: Send,
@@ -592,7 +606,7 @@ mod tests {
         let mut chunks = Vec::new();
         while let Ok(Pull::Chunk(c)) = pull_free(input, 0, &injector) {
             chunks.push(c);
-            chunks.extend(std::iter::from_fn(|| injector.steal().success()));
+            chunks.extend(std::iter::from_fn(|| steal(&injector)));
         }
         chunks.sort_by_key(|c| c.start());
         chunks.into_iter().map(Iterator::collect).collect()
