@@ -291,7 +291,9 @@ impl<S: WorkerState> Pool<S> {
             StopMode::All
         };
         let config = self.begin(stop, STREAM_MAX_CHUNK)?;
-        let window = STREAM_WINDOW_CHUNKS * config.n_workers * config.chunks.max_len();
+        let window = STREAM_WINDOW_CHUNKS
+            .saturating_mul(config.n_workers)
+            .saturating_mul(config.chunks.max_len());
         let call = StreamCall {
             ordered,
             window,
@@ -427,7 +429,9 @@ impl<S: WorkerState> Pool<S> {
     where
         S: Task,
     {
-        let mut outputs = self.map(std::iter::once(item))?;
+        // A vector, not `iter::once`: its one position is claimed without
+        // a buffer sized from `chunk_size` (see `input::visit`).
+        let mut outputs = self.map(vec![item])?;
         Ok(outputs.pop().expect("one item gives one output"))
     }
 
