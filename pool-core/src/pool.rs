@@ -21,6 +21,10 @@ const MAP_MAX_CHUNK: usize = 4096;
 const STREAM_MAX_CHUNK: usize = 256;
 /// Look-ahead of `imap`, in chunks per worker.
 const STREAM_WINDOW_CHUNKS: usize = 4;
+/// The most workers a pool starts. Each is an OS thread with its own stack
+/// and deque, and sizes are kept per worker: past this, a count is a
+/// mistake (rayon-core stops at 65,535 threads for the same reasons).
+const MAX_WORKERS: usize = 1 << 16;
 
 /// A pool of workers, each owning a state `S` for the length of its life.
 ///
@@ -61,7 +65,8 @@ pub struct Pool<S: WorkerState> {
 
 impl<S: WorkerState> Pool<S> {
     /// A pool of `n_workers` workers; `0` means one per available core.
-    /// Starts no thread.
+    /// Starts no thread. More than 65,536 make the first call fail with
+    /// [`PoolError::InvalidConfig`].
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
@@ -224,6 +229,12 @@ impl<S: WorkerState> Pool<S> {
             return Err(PoolError::InvalidConfig(
                 "worker_lifespan must be at least 1 task, got 0".into(),
             ));
+        }
+        if self.n_workers > MAX_WORKERS {
+            return Err(PoolError::InvalidConfig(format!(
+                "n_workers must be at most {MAX_WORKERS}, got {}",
+                self.n_workers
+            )));
         }
         self.settle_stream();
         if self.crew.is_none() {
@@ -451,7 +462,9 @@ impl<S: WorkerState> Pool<S> {
     where
         S: Task,
     {
-        let mut outputs = self.map(std::iter::once(item))?;
+        // A vector, not `iter::once`: its one position is claimed without
+        // a buffer sized from `chunk_size` (see `input::visit`).
+        let mut outputs = self.map(vec![item])?;
         Ok(outputs.pop().expect("one item gives one output"))
     }
 

@@ -15,12 +15,17 @@ pub(crate) struct Outputs<O> {
     pub(crate) items: Vec<O>,
 }
 
+/// The most outputs a run makes room for before they exist. A chunk's
+/// length may come from `chunk_size` and count items not made yet (a
+/// range's): past this, the vector grows as the outputs come.
+const MAX_RESERVED_OUTPUTS: usize = 4096;
+
 impl<O> Outputs<O> {
     /// Room for the outputs of a chunk of `len` items from position `start`.
     pub(crate) fn new(start: usize, len: usize) -> Self {
         Outputs {
             start,
-            items: Vec::with_capacity(len),
+            items: Vec::with_capacity(len.min(MAX_RESERVED_OUTPUTS)),
         }
     }
 }
@@ -414,6 +419,16 @@ mod tests {
         assert_eq!(Arc::strong_count(&tracker), 3);
         drop(slots);
         assert_eq!(Arc::strong_count(&tracker), 1);
+    }
+
+    #[test]
+    fn a_run_reserves_no_more_than_a_bound_before_its_outputs_exist() {
+        let mut run = Outputs::<u64>::new(0, usize::MAX);
+        assert!(run.items.capacity() <= MAX_RESERVED_OUTPUTS);
+        for x in 0..2 * MAX_RESERVED_OUTPUTS as u64 {
+            run.push(x);
+        }
+        assert_eq!(run.pushed(), 2 * MAX_RESERVED_OUTPUTS);
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl<P: Positions> Indexed<P> {
         let end = start + total;
         let first = self.span(start..(start + len).min(end));
         for from in (start + len..end).step_by(len) {
-            injector.push(self.span(from..(from + len).min(end)));
+            injector.push(self.span(from..from.saturating_add(len).min(end)));
         }
         published.fetch_add(total, Ordering::AcqRel);
         Pull::Chunk(first)
@@ -561,6 +561,7 @@ impl<T> Drop for VecRun<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_deque::Steal;
     use std::sync::Arc;
 
     /// Pulls as worker `me`, with no bound on room or position.
@@ -584,6 +585,19 @@ mod tests {
         }
     }
 
+    /// The next chunk in `injector`, `None` once it is empty. A `Retry` is
+    /// no sign of an empty injector: its compare-and-swap may fail
+    /// spuriously (as Miri makes it do) even with no other thread around.
+    fn steal<T>(injector: &Injector<T>) -> Option<T> {
+        loop {
+            match injector.steal() {
+                Steal::Success(chunk) => return Some(chunk),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
     fn all<P: Positions>(input: &Indexed<P>) -> Vec<Vec<P::Item>>
     where
         P::Item: Send,
@@ -592,7 +606,7 @@ mod tests {
         let mut chunks = Vec::new();
         while let Pull::Chunk(c) = pull_free(input, 0, &injector) {
             chunks.push(c);
-            chunks.extend(std::iter::from_fn(|| injector.steal().success()));
+            chunks.extend(std::iter::from_fn(|| steal(&injector)));
         }
         chunks.sort_by_key(|c| c.start());
         chunks.into_iter().map(Iterator::collect).collect()
@@ -620,6 +634,34 @@ mod tests {
         );
         let lens: Vec<usize> = all(&input).iter().map(Vec::len).collect();
         assert_eq!(lens, [10, 10, 10, 10, 5]);
+    }
+
+    #[test]
+    fn chunks_longer_than_half_the_positions_end_at_the_last() {
+        let input = Indexed::new(
+            RangeOf::<u64>::new(0..u64::MAX).unwrap(),
+            ChunkPolicy::Fixed(1 << 62),
+            4,
+            Claims::InOrder,
+        );
+        let injector = Injector::new();
+        let first = chunk(&input, 0, &injector);
+        let rest: Vec<_> = std::iter::from_fn(|| steal(&injector)).collect();
+        let spans: Vec<(usize, usize)> = std::iter::once(first)
+            .chain(rest)
+            .map(|c| (c.start(), c.size_hint().0))
+            .collect();
+        let quarter = 1 << 62;
+        assert_eq!(
+            spans,
+            [
+                (0, quarter),
+                (quarter, quarter),
+                (2 * quarter, quarter),
+                (3 * quarter, quarter - 1)
+            ]
+        );
+        assert_eq!(input.pulled(), usize::MAX);
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl Sizer {
             ChunkPolicy::Fixed(len) => return len,
             ChunkPolicy::Adaptive { max } => max,
         };
-        let guided = remaining.map(|left| left / (4 * self.per_pull));
+        let guided = remaining.map(|left| left / self.per_pull.saturating_mul(4));
         let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
             0 => usize::try_from(ramp()).unwrap_or(usize::MAX),
             nanos => usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX),
@@ -317,6 +317,13 @@ mod tests {
         };
         assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 4);
         assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 8);
+    }
+
+    #[test]
+    fn any_number_of_workers_and_length_gives_a_length() {
+        let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, usize::MAX);
+        sizer.record(1, Duration::from_nanos(1));
+        assert_eq!(sizer.chunk_len(Some(usize::MAX)), 1);
     }
 
     #[test]
