@@ -24,10 +24,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri"
 # tagged pointers), which Miri would warn about at every run.
 flags="-Zmiri-tree-borrows -Zmiri-permissive-provenance"
 
-# Until the rewrite of input/shared.rs lands, its test helpers read a
-# `Steal::Retry` (which Miri's spurious compare-and-swap failures produce)
-# as an empty injector; skip them here, not in the plain test run.
-MIRIFLAGS="$flags" cargo +nightly miri test -p pool-core --lib -- --skip input::shared
+MIRIFLAGS="$flags" cargo +nightly miri test -p pool-core --lib
 
 # crossbeam-epoch's global collector is never freed, so its thread records
 # and garbage bags show as leaks once worker threads pin it; crossbeam's own

@@ -82,7 +82,6 @@ fn huge_chunk_sizes_over_ranges_and_vectors() {
 // with a capacity overflow there, or aborts where the size fits `isize`
 // but not the memory.
 #[test]
-#[ignore = "needs input/shared.rs to reserve chunk buffers from the items, not chunk_size"]
 fn huge_chunk_sizes_over_iterators_of_unknown_length() {
     for chunk in HUGE_CHUNKS {
         for workers in WORKERS {

@@ -450,7 +450,7 @@ impl<T> Feeder<'_, T> {
     fn wake_needed(&self, sleepers: usize) -> bool {
         sleepers >= self.fed.n_workers || {
             let backlog = self.pos - self.fed.claimed.load(Ordering::Relaxed);
-            backlog >= 2 * self.fed.want()
+            backlog >= self.fed.want().saturating_mul(2)
         }
     }
 
