@@ -225,8 +225,11 @@ where
 /// task's `Result` as workers finish them, pulling the input lazily.
 ///
 /// A failure is yielded once, then the iterator ends. Dropping it early
-/// cancels the rest of the call: once the drop returns, no task of it starts
-/// and the pool is ready for the next call.
+/// cancels the rest of the call: the drop waits for the tasks already
+/// running (never for the input), and once it returns no task of the call
+/// starts and the pool is ready for the next call. A pull of the input
+/// still blocked in `next()` ends on its own thread; what it returns is
+/// dropped without running.
 #[must_use = "an imap iterator does nothing unless consumed"]
 pub struct Imap<'p, S: Task> {
     pool: &'p mut Pool<S>,

@@ -128,6 +128,11 @@ impl<S: WorkerState> Pool<S> {
     /// with its own init, takes its place. `0` makes the next call fail with
     /// [`PoolError::InvalidConfig`].
     ///
+    /// What restarts is the state, not the thread (as mpire's
+    /// `worker_lifespan` restarts a process, a statepool worker restarts its
+    /// state): exit and the next init run on the same OS thread, so
+    /// thread-locals outlive the life.
+    ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
     /// # struct Echo;
@@ -150,6 +155,11 @@ impl<S: WorkerState> Pool<S> {
 
     /// Schedules items `items` at a time, instead of sizes that adapt to the
     /// input. `0` makes the next call fail with [`PoolError::InvalidConfig`].
+    ///
+    /// Over an input that arrives over time (a channel, a reader), a chunk
+    /// holds at most `items`: a worker takes what has arrived rather than
+    /// wait for the chunk to fill (like `ThreadPool.imap(chunksize=..)` in
+    /// Python, items are not held back for later ones).
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
@@ -471,8 +481,16 @@ impl<S: WorkerState> Pool<S> {
     /// A lazy iterator over the results, in input order. The input is pulled
     /// as workers need it, with a bounded look-ahead, so it may be endless.
     ///
+    /// An input other than a range or a vector is pulled on a thread of its
+    /// own, and each item goes to the workers as soon as `next()` returns it:
+    /// over a channel, a result follows its item without waiting for the
+    /// next one. Dropping the iterator cancels the call without waiting for
+    /// the input: a pull blocked in `next()` ends on that thread later, and
+    /// what it returns is dropped without running.
+    ///
     /// A failure is yielded at its item's position, after every result
-    /// before it; then the iterator ends.
+    /// before it; then the iterator ends. A failure of no item (an init that
+    /// failed late) is yielded where the consumer is.
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
