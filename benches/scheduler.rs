@@ -170,6 +170,37 @@ fn fine_grained(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1c. Fine-grained items from an iterator that is neither a range nor a
+/// vector (`(0..2n).filter(even)`): mapped straight from it, collected into a
+/// vector first and then mapped (the collect counts), and rayon's
+/// `par_bridge`.
+fn filtered(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 19 } else { 1 << 20 };
+    let w = workers();
+    let rayon = rayon_pool(w);
+    let mut pool = Pool::<Fine>::new(w).keep_alive();
+    let items = move || (0..2 * n).filter(|x| x % 2 == 0);
+    let mut g = c.benchmark_group("1c_filtered");
+    g.bench_function("statepool", |b| b.iter(|| pool.map(items()).unwrap()));
+    g.bench_function("statepool_collect_then_map", |b| {
+        b.iter(|| pool.map(items().collect::<Vec<_>>()).unwrap())
+    });
+    g.bench_function("rayon", |b| {
+        b.iter(|| {
+            rayon.install(|| {
+                items()
+                    .par_bridge()
+                    .map_init(|| (), |_, x| mix(x))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("sequential", |b| {
+        b.iter(|| items().map(mix).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
 /// One group mapping `work` over `0..n`: statepool (`pool`, whose task is
 /// `work`), rayon, scoped threads and sequential code.
 fn map_group<S>(
@@ -400,6 +431,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, slow_tasks, expensive_init, small_calls, streaming
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming
 }
 criterion_main!(benches);

@@ -202,7 +202,7 @@ fn an_exit_panic_at_join_is_reported_and_the_pool_survives() {
 }
 
 #[test]
-fn a_panicking_input_iterator_is_a_panic_at_its_position() {
+fn a_panicking_input_iterator_is_an_input_failure_at_its_position() {
     type P = Probe<10>;
     let mut pool = Pool::<P>::new(2).keep_alive();
     let input = (0..100u64).map(|v| {
@@ -214,8 +214,9 @@ fn a_panicking_input_iterator_is_a_panic_at_its_position() {
     });
     let err = pool.map(input).unwrap_err();
     assert!(
-        matches!(err, PoolError::Panic { index: Some(60), site: PanicSite::Input, ref message, .. } if message == "bad input")
+        matches!(err, PoolError::Input { index: Some(60), ref message } if message == "bad input")
     );
+    assert_eq!(err.to_string(), "the input panicked at item 60: bad input");
     let input = (0..100u64).map(|v| {
         if v == 60 {
             panic!("bad input")
@@ -228,9 +229,8 @@ fn a_panicking_input_iterator_is_a_panic_at_its_position() {
     assert!(got[..60].iter().all(Result::is_ok));
     assert!(matches!(
         got[60],
-        Err(PoolError::Panic {
+        Err(PoolError::Input {
             index: Some(60),
-            site: PanicSite::Input,
             ..
         })
     ));

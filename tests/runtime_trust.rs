@@ -731,7 +731,7 @@ mod input {
         x
     }
 
-    /// Yields `0..20`; its `size_hint` panics once 5 items were pulled.
+    /// Yields from its count to 20; its `size_hint` panics from 5 on.
     pub(super) struct BadHint(pub(super) u64);
 
     impl Iterator for BadHint {
@@ -752,7 +752,7 @@ mod input {
 }
 
 #[test]
-fn a_panicking_input_is_an_input_panic_at_its_position() {
+fn a_panicking_input_is_an_input_failure_at_its_position() {
     use input::*;
     let _serial = serial();
     for (call, workers, keep_alive) in grid(&[1, 3]) {
@@ -761,30 +761,28 @@ fn a_panicking_input_is_an_input_panic_at_its_position() {
         let items = (0..20u64).map(|v| if v == 5 { panic!("input 5 boom") } else { v });
         let (outputs, err) = run(&mut pool, call, items);
         let err = err.unwrap_or_else(|| panic!("{cell}: no failure"));
-        assert_eq!(
-            panic_parts(&err),
-            (Some(5), PanicSite::Input, "input 5 boom"),
-            "{cell}"
-        );
         assert!(
-            err.to_string()
-                .starts_with("the input panicked at item 5 on worker"),
-            "{cell}: {err}"
+            matches!(&err, PoolError::Input { index: Some(5), message } if message == "input 5 boom"),
+            "{cell}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the input panicked at item 5: input 5 boom",
+            "{cell}"
         );
         check_prefix(call, &outputs, &cell);
         if call == Call::Imap {
             // The items pulled before the panic still run.
             assert_eq!(outputs, (0..5).collect::<Vec<_>>(), "{cell}");
         }
-        // Chunks of one: `size_hint` runs before each pull.
-        let mut pool = pool.chunk_size(1);
-        let (_, err) = run(&mut pool, call, BadHint(0));
+        // `size_hint` is asked once, before the first pull.
+        let (outputs, err) = run(&mut pool, call, BadHint(5));
         let err = err.unwrap_or_else(|| panic!("{cell}: no failure"));
-        assert_eq!(
-            panic_parts(&err),
-            (Some(5), PanicSite::Input, "size_hint boom"),
-            "{cell}"
+        assert!(
+            matches!(&err, PoolError::Input { index: None, message } if message == "size_hint boom"),
+            "{cell}: {err:?}"
         );
+        assert!(outputs.is_empty(), "{cell}");
     }
 }
 
@@ -1228,15 +1226,13 @@ fn every_call_failure_reaches_imap_unordered() {
 }
 
 /// A worker that holds no item and fails its first init after every item
-/// was yielded: today the stream ends without the failure.
+/// was yielded: the stream yields the failure after the last result.
 #[test]
-#[ignore = "imap loses late failures: fixed with the streaming rewrite"]
 fn late_init_failures_reach_imap() {
     matrix::run_cells(matrix::Kind::Imap, true);
 }
 
 #[test]
-#[ignore = "imap loses late failures: fixed with the streaming rewrite"]
 fn late_init_failures_reach_imap_unordered() {
     matrix::run_cells(matrix::Kind::ImapUnordered, true);
 }

@@ -81,6 +81,31 @@ pub enum PoolError {
         #[source]
         source: std::io::Error,
     },
+    /// The input iterator panicked: in `next()` (at the position of the item
+    /// it was pulling), or in `size_hint()` or its drop (`index: None`).
+    /// The items before it still count: in `imap` their results come first.
+    #[error("the input panicked{}: {message}", InputSite(*.index))]
+    Input {
+        /// The position of the item the input was asked for.
+        index: Option<usize>,
+        /// The panic's message, where it was a string.
+        message: String,
+    },
+    /// The operating system refused to start the thread that pulls the
+    /// input of a streaming call (`imap`, `imap_unordered`).
+    #[error("could not start the thread that pulls the input")]
+    Feeder(#[source] std::io::Error),
+}
+
+struct InputSite(Option<usize>);
+
+impl std::fmt::Display for InputSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(index) => write!(f, " at item {index}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Where the code that panicked sits in a worker's work: which part of the
@@ -109,9 +134,6 @@ pub enum PanicSite {
     /// A `#[worker_exit]` hook, as a worker life ended. A state the hook
     /// takes by value is dropped inside it, so its `Drop` counts here.
     Exit,
-    /// The input iterator's `next` or `size_hint`, while a worker pulled the
-    /// item at `index`.
-    Input,
     /// The `Drop` of the item at `index`, which the call dropped without
     /// running it (the call had stopped, or the worker's life could not
     /// start). The worker's state is untouched and its life goes on.
@@ -152,11 +174,6 @@ impl std::fmt::Display for PanicText<'_> {
             }
             PanicSite::Init => write!(f, "the init hook of worker {w} panicked")?,
             PanicSite::Exit => write!(f, "the exit hook of worker {w} panicked")?,
-            PanicSite::Input => {
-                f.write_str("the input panicked at ")?;
-                item(f)?;
-                write!(f, " on worker {w}")?;
-            }
             PanicSite::DropItem => {
                 f.write_str("dropping ")?;
                 item(f)?;
@@ -181,7 +198,7 @@ impl PoolError {
     pub fn index(&self) -> Option<usize> {
         match self {
             PoolError::Task { index, .. } => Some(*index),
-            PoolError::Panic { index, .. } => *index,
+            PoolError::Panic { index, .. } | PoolError::Input { index, .. } => *index,
             _ => None,
         }
     }
@@ -194,7 +211,7 @@ impl PoolError {
             | PoolError::Init { worker_id, .. }
             | PoolError::Exit { worker_id, .. }
             | PoolError::Spawn { worker_id, .. } => Some(*worker_id),
-            PoolError::InvalidConfig(_) => None,
+            PoolError::InvalidConfig(_) | PoolError::Input { .. } | PoolError::Feeder(_) => None,
         }
     }
 }
@@ -232,11 +249,6 @@ mod tests {
                 PanicSite::Exit,
                 None,
                 "the exit hook of worker 1 panicked: bad",
-            ),
-            (
-                PanicSite::Input,
-                Some(5),
-                "the input panicked at item 5 on worker 1: bad",
             ),
             (
                 PanicSite::DropItem,

@@ -198,8 +198,7 @@ where
     O: Send,
 {
     fn cancel(&self) {
-        self.stop.cancel();
-        self.sink.wake_all();
+        self.halt(None);
     }
 }
 
@@ -226,8 +225,11 @@ where
 /// task's `Result` as workers finish them, pulling the input lazily.
 ///
 /// A failure is yielded once, then the iterator ends. Dropping it early
-/// cancels the rest of the call: once the drop returns, no task of it starts
-/// and the pool is ready for the next call.
+/// cancels the rest of the call: the drop waits for the tasks already
+/// running (never for the input), and once it returns no task of the call
+/// starts and the pool is ready for the next call. A pull of the input
+/// still blocked in `next()` ends on its own thread; what it returns is
+/// dropped without running.
 #[must_use = "an imap iterator does nothing unless consumed"]
 pub struct Imap<'p, S: Task> {
     pool: &'p mut Pool<S>,
@@ -342,11 +344,17 @@ impl<'p, S: Task> Imap<'p, S> {
         }
     }
 
-    /// Ends the call: stops the workers' share and waits for them.
+    /// Ends the call: stops the workers' share and waits for them. A
+    /// failure recorded after the last output was taken (an init that
+    /// failed late, on a worker that ran no item) is kept for the caller,
+    /// then a failure of the exit hooks as the call ends.
     fn finish(&mut self) {
         if let Some(job) = self.job.take() {
             job.cancel();
             self.pool.end_stream();
+            if let Some(err) = job.stop().take() {
+                self.last.get_or_insert(err);
+            }
             if let Err(err) = self.pool.end_call() {
                 self.last.get_or_insert(err);
             }

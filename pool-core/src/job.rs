@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
-use crate::input::{Chunk, ChunkPolicy, Input, Lent, Pull};
+use crate::input::{Chunk, ChunkPolicy, Fed, Input, Lent, Pull};
+use crate::unwind::catch;
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -161,6 +162,9 @@ pub(crate) struct JobConfig {
     pub(crate) stop: StopMode,
 }
 
+/// Items a feeder pulls between two reads of the stop limit and its room.
+const FEED_BATCH: usize = 1024;
+
 /// Scans for work while a peer holds the input, before blocking on it.
 const SPIN_ROUNDS: u32 = 64;
 
@@ -243,12 +247,12 @@ impl<In: Input, F, K> MapJob<In, F, K> {
                 .input
                 .pull(me, &self.injector, room, self.stop.limit(), end, block)
             {
-                Ok(Pull::Chunk(chunk)) => {
+                Pull::Chunk(chunk) => {
                     self.sink.pulled_more();
                     return Some(chunk);
                 }
-                Ok(Pull::Exhausted) => {}
-                Ok(Pull::Busy) => {
+                Pull::Exhausted => {}
+                Pull::Busy => {
                     busy += 1;
                     if busy < SPIN_ROUNDS {
                         std::hint::spin_loop();
@@ -256,19 +260,11 @@ impl<In: Input, F, K> MapJob<In, F, K> {
                         std::thread::yield_now();
                     }
                 }
-                Ok(Pull::NoRoom) => {
+                Pull::NoRoom => {
                     self.sink
                         .wait_for_room(&|| self.input.pulled(), pulled, &self.stop)
                 }
-                Err(panic) => {
-                    self.stop.fail(PoolError::Panic {
-                        index: Some(panic.index),
-                        worker_id: me,
-                        site: crate::PanicSite::Input,
-                        message: panic.message,
-                    });
-                    self.sink.stopped();
-                }
+                Pull::Empty => self.input.wait_for_items(&|| self.stop.is_stopped()),
             }
         }
     }
@@ -333,7 +329,93 @@ where
     }
 
     fn fail(&self, err: PoolError) {
-        self.stop.fail(err);
+        self.halt(Some(err));
+    }
+}
+
+impl<In: Input, F, K> MapJob<In, F, K> {
+    /// Stops the job, on `failure` or (with none) as cancelled, and wakes
+    /// every thread waiting on it.
+    pub(crate) fn halt<O>(&self, failure: Option<PoolError>)
+    where
+        K: Sink<O>,
+    {
+        match failure {
+            Some(err) => self.stop.fail(err),
+            None => self.stop.cancel(),
+        }
         self.sink.stopped();
+        self.input.wake();
+    }
+}
+
+impl<T: Send, F, K> MapJob<Fed<T>, F, K> {
+    /// Pulls `iter` on this thread, publishing each item to the workers as
+    /// it comes, until the input ends, the job stops or the input panics.
+    /// How far it runs ahead of the workers is bounded by the input's room
+    /// and by the sink's (the look-ahead window of a stream). The items
+    /// pulled after the job stopped are dropped without running, with the
+    /// input.
+    /// Never unwinds: a panic of the input is the job's failure.
+    pub(crate) fn feed<I, O>(&self, iter: I)
+    where
+        I: Iterator<Item = T>,
+        K: Sink<O>,
+    {
+        let Some(feeder) = self.input.feeder() else {
+            return;
+        };
+        let stopped = || self.stop.is_stopped();
+        // The feeder and the iterator move in, so that the loop keeps them
+        // in registers; the iterator comes back out to be dropped apart.
+        let pulled = catch(move || {
+            let (mut feeder, mut iter) = (feeder, iter);
+            let ended = 'pull: loop {
+                let pos = feeder.pos();
+                let limit = self.stop.limit();
+                if pos >= limit {
+                    break false;
+                }
+                let (ahead, window) = (self.input.room(pos), self.sink.room(pos));
+                if ahead == 0 {
+                    self.input.wait_for_room(pos, &stopped);
+                    continue;
+                }
+                if window == 0 {
+                    self.sink.wait_for_room(&|| pos, pos, &self.stop);
+                    continue;
+                }
+                // The stop limit is read again between batches: an item
+                // pulled past it is published but never claimed, and dropped
+                // with the input.
+                for _ in 0..ahead.min(window).min(limit - pos).min(FEED_BATCH) {
+                    let Some(item) = iter.next() else {
+                        break 'pull true;
+                    };
+                    feeder.push(item);
+                }
+            };
+            (ended, iter)
+        });
+        // Every item pulled was published: this is the next position.
+        let total = self.input.published();
+        self.input.finish();
+        match pulled {
+            Ok((ended, iter)) => {
+                if ended {
+                    self.sink.end(total);
+                }
+                if let Err(message) = catch(move || drop(iter)) {
+                    self.halt(Some(PoolError::Input {
+                        index: None,
+                        message,
+                    }));
+                }
+            }
+            Err(message) => self.halt(Some(PoolError::Input {
+                index: Some(total),
+                message,
+            })),
+        }
     }
 }

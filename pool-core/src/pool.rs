@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::crew::Crew;
 use crate::imap::{Cancel, Imap, Stream, StreamJob};
-use crate::input::{self, Input, InputVisitor};
+use crate::input::{self, Fed, Input, InputVisitor};
 use crate::input::{ChunkPolicy, Claims};
 use crate::job::{Job, JobConfig, MapJob, Sink, StopMode};
 use crate::sink::{Slots, Unordered};
+use crate::unwind::catch;
 use crate::worker::ExitStore;
 use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
 
@@ -20,6 +21,10 @@ const MAP_MAX_CHUNK: usize = 4096;
 const STREAM_MAX_CHUNK: usize = 256;
 /// Look-ahead of `imap`, in chunks per worker.
 const STREAM_WINDOW_CHUNKS: usize = 4;
+/// The most workers a pool starts. Each is an OS thread with its own stack
+/// and deque, and sizes are kept per worker: past this, a count is a
+/// mistake (rayon-core stops at 65,535 threads for the same reasons).
+const MAX_WORKERS: usize = 1 << 16;
 
 /// A pool of workers, each owning a state `S` for the length of its life.
 ///
@@ -60,7 +65,8 @@ pub struct Pool<S: WorkerState> {
 
 impl<S: WorkerState> Pool<S> {
     /// A pool of `n_workers` workers; `0` means one per available core.
-    /// Starts no thread.
+    /// Starts no thread. More than 65,536 make the first call fail with
+    /// [`PoolError::InvalidConfig`].
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
@@ -122,6 +128,11 @@ impl<S: WorkerState> Pool<S> {
     /// with its own init, takes its place. `0` makes the next call fail with
     /// [`PoolError::InvalidConfig`].
     ///
+    /// What restarts is the state, not the thread (as mpire's
+    /// `worker_lifespan` restarts a process, a statepool worker restarts its
+    /// state): exit and the next init run on the same OS thread, so
+    /// thread-locals outlive the life.
+    ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
     /// # struct Echo;
@@ -144,6 +155,11 @@ impl<S: WorkerState> Pool<S> {
 
     /// Schedules items `items` at a time, instead of sizes that adapt to the
     /// input. `0` makes the next call fail with [`PoolError::InvalidConfig`].
+    ///
+    /// Over an input that arrives over time (a channel, a reader), a chunk
+    /// holds at most `items`: a worker takes what has arrived rather than
+    /// wait for the chunk to fill (like `ThreadPool.imap(chunksize=..)` in
+    /// Python, items are not held back for later ones).
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
@@ -200,9 +216,8 @@ impl<S: WorkerState> Pool<S> {
         O: Send,
     {
         let task = |state: &mut S, item| Ok(f(state, item));
-        let items = items.into_iter();
-        let slots = Slots::new(exact_len(&items));
-        self.run(items, task, slots).map(Slots::into_vec)
+        self.run(items.into_iter(), task, Slots::new)
+            .map(Slots::into_vec)
     }
 
     /// Stops the live workers, running each one's exit hook; the pool stays
@@ -224,6 +239,12 @@ impl<S: WorkerState> Pool<S> {
             return Err(PoolError::InvalidConfig(
                 "worker_lifespan must be at least 1 task, got 0".into(),
             ));
+        }
+        if self.n_workers > MAX_WORKERS {
+            return Err(PoolError::InvalidConfig(format!(
+                "n_workers must be at most {MAX_WORKERS}, got {}",
+                self.n_workers
+            )));
         }
         self.settle_stream();
         if self.crew.is_none() {
@@ -255,8 +276,14 @@ impl<S: WorkerState> Pool<S> {
         errors.into_iter().next().map_or(Ok(()), Err)
     }
 
-    /// Runs a blocking call to completion and returns its sink.
-    fn run<I, F, O, K>(&mut self, iter: I, task: F, sink: K) -> Result<K, PoolError>
+    /// Runs a blocking call to completion and returns its sink, made by
+    /// `sink` from the input's `size_hint`.
+    fn run<I, F, O, K>(
+        &mut self,
+        iter: I,
+        task: F,
+        sink: impl FnOnce((usize, Option<usize>)) -> K,
+    ) -> Result<K, PoolError>
     where
         I: Iterator + Send,
         I::Item: Send,
@@ -264,11 +291,20 @@ impl<S: WorkerState> Pool<S> {
         K: Sink<O>,
     {
         let config = self.begin(StopMode::All, MAP_MAX_CHUNK)?;
+        let hint = match size_hint(&iter) {
+            Ok(hint) => hint,
+            Err(err) => {
+                // The call ends before it began; an exit failure would come second.
+                let _ = self.end_call();
+                return Err(err);
+            }
+        };
         let call = BlockingCall {
             pool: self,
             task,
-            sink,
+            sink: sink(hint),
             config,
+            hint,
             items: PhantomData,
         };
         // Nothing bounds the look-ahead: each worker takes a part of its own.
@@ -291,7 +327,9 @@ impl<S: WorkerState> Pool<S> {
             StopMode::All
         };
         let config = self.begin(stop, STREAM_MAX_CHUNK)?;
-        let window = STREAM_WINDOW_CHUNKS * config.n_workers * config.chunks.max_len();
+        let window = STREAM_WINDOW_CHUNKS
+            .saturating_mul(config.n_workers)
+            .saturating_mul(config.chunks.max_len());
         let call = StreamCall {
             ordered,
             window,
@@ -300,6 +338,14 @@ impl<S: WorkerState> Pool<S> {
         };
         // The window bounds the look-ahead: positions go out in order.
         let job = input::visit(iter, config.chunks, config.n_workers, Claims::InOrder, call);
+        let job = match job {
+            Ok(job) => job,
+            Err(err) => {
+                // The call ends before it began; an exit failure would come second.
+                let _ = self.end_call();
+                return Err(err);
+            }
+        };
         let crew = self.crew.as_ref().expect("begin started the workers");
         let job_ref: &dyn Job<S> = &*job;
         // SAFETY: the job is heap-allocated and kept alive by the `Imap`
@@ -399,10 +445,9 @@ impl<S: WorkerState> Pool<S> {
     {
         let items = items.into_iter();
         if ordered {
-            let slots = Slots::new(exact_len(&items));
-            self.run(items, S::run, slots).map(Slots::into_vec)
+            self.run(items, S::run, Slots::new).map(Slots::into_vec)
         } else {
-            self.run(items, S::run, Unordered::new())
+            self.run(items, S::run, |_| Unordered::new())
                 .map(Unordered::into_vec)
         }
     }
@@ -427,15 +472,25 @@ impl<S: WorkerState> Pool<S> {
     where
         S: Task,
     {
-        let mut outputs = self.map(std::iter::once(item))?;
+        // A vector, not `iter::once`: its one position is claimed without
+        // a buffer sized from `chunk_size` (see `input::visit`).
+        let mut outputs = self.map(vec![item])?;
         Ok(outputs.pop().expect("one item gives one output"))
     }
 
     /// A lazy iterator over the results, in input order. The input is pulled
     /// as workers need it, with a bounded look-ahead, so it may be endless.
     ///
+    /// An input other than a range or a vector is pulled on a thread of its
+    /// own, and each item goes to the workers as soon as `next()` returns it:
+    /// over a channel, a result follows its item without waiting for the
+    /// next one. Dropping the iterator cancels the call without waiting for
+    /// the input: a pull blocked in `next()` ends on that thread later, and
+    /// what it returns is dropped without running.
+    ///
     /// A failure is yielded at its item's position, after every result
-    /// before it; then the iterator ends.
+    /// before it; then the iterator ends. A failure of no item (an init that
+    /// failed late) is yielded where the consumer is.
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, Pool, PoolError, Task, WorkerContext, WorkerState};
@@ -548,7 +603,43 @@ struct BlockingCall<'p, S: WorkerState, F, K, T> {
     task: F,
     sink: K,
     config: JobConfig,
+    /// The input's `size_hint`.
+    hint: (usize, Option<usize>),
     items: PhantomData<fn(T)>,
+}
+
+impl<S: WorkerState, F, K, T> BlockingCall<'_, S, F, K, T> {
+    /// Runs `job` on the workers; `feed` runs on this thread meanwhile.
+    fn run_job<In, G, O>(
+        pool: &mut Pool<S>,
+        job: MapJob<In, G, K>,
+        feed: impl FnOnce(&MapJob<In, G, K>),
+    ) -> Result<K, PoolError>
+    where
+        In: Input,
+        G: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+        K: Sink<O>,
+    {
+        let crew = pool.crew.as_ref().expect("begin started the workers");
+        let job_ref: &dyn Job<S> = &job;
+        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
+        // between the two calls can unwind out of this frame (`feed` pulls
+        // the input under `catch_unwind`).
+        unsafe { crew.publish(job_ref) };
+        feed(&job);
+        crew.wait();
+        let failure = job.stop.take();
+        let ended = pool.end_call();
+        match failure.map_or(ended, Err) {
+            Ok(()) => Ok(job.sink),
+            Err(err) => {
+                // What a failed call drops (its outputs, the items it did not
+                // run) is the user's; a panic there must not replace `err`.
+                crate::unwind::drop_quietly(job);
+                Err(err)
+            }
+        }
+    }
 }
 
 impl<'a, S, F, K, T, O> InputVisitor<'a, T> for BlockingCall<'_, S, F, K, T>
@@ -574,23 +665,27 @@ where
         } = self;
         let task = |state: &mut S, item| task(state, cast(item));
         let job = MapJob::new(input, task, sink, config);
-        let crew = pool.crew.as_ref().expect("begin started the workers");
-        let job_ref: &dyn Job<S> = &job;
-        // SAFETY: `job` lives in this frame until `wait` returns, and nothing
-        // between the two calls can unwind out of this frame.
-        unsafe { crew.publish(job_ref) };
-        crew.wait();
-        let failure = job.stop.take();
-        let ended = pool.end_call();
-        match failure.map_or(ended, Err) {
-            Ok(()) => Ok(job.sink),
-            Err(err) => {
-                // What a failed call drops (its outputs, the items it did not
-                // run) is the user's; a panic there must not replace `err`.
-                crate::unwind::drop_quietly(job);
-                Err(err)
-            }
-        }
+        Self::run_job(pool, job, |_| {})
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Result<K, PoolError>
+    where
+        I: Iterator<Item = T> + Send + 'a,
+        T: Send + 'a,
+    {
+        let BlockingCall {
+            pool,
+            task,
+            sink,
+            config,
+            hint,
+            ..
+        } = self;
+        // This thread pulls the input while the workers run its items.
+        let ahead = read_ahead(config);
+        let input = Fed::new(hint, ahead, config.chunks, config.n_workers);
+        let job = MapJob::new(input, task, sink, config);
+        Self::run_job(pool, job, |job| job.feed(iter))
     }
 }
 
@@ -603,9 +698,9 @@ struct StreamCall<S> {
 }
 
 impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
-    type Output = Arc<dyn StreamJob<S>>;
+    type Output = Result<Arc<dyn StreamJob<S>>, PoolError>;
 
-    fn visit<In, C>(self, input: In, cast: C) -> Arc<dyn StreamJob<S>>
+    fn visit<In, C>(self, input: In, cast: C) -> Self::Output
     where
         In: Input + Send + 'static,
         In::Item: Send,
@@ -613,14 +708,46 @@ impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
     {
         let task = move |state: &mut S, item| state.run(cast(item));
         let sink = Stream::new(self.ordered, self.window);
-        Arc::new(MapJob::new(input, task, sink, self.config))
+        Ok(Arc::new(MapJob::new(input, task, sink, self.config)))
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Self::Output
+    where
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
+        let hint = size_hint(&iter)?;
+        let input = Fed::new(
+            hint,
+            read_ahead(self.config),
+            self.config.chunks,
+            self.config.n_workers,
+        );
+        let sink = Stream::new(self.ordered, self.window);
+        let job = Arc::new(MapJob::new(input, S::run, sink, self.config));
+        // A thread of its own pulls the input, so that neither the consumer
+        // nor a worker ever waits on it: dropping the `Imap` returns at once
+        // while a pull is blocked, and the pull's item is dropped when it
+        // comes.
+        let feeding = Arc::clone(&job);
+        std::thread::Builder::new()
+            .name("statepool-feeder".into())
+            .spawn(move || feeding.feed(iter))
+            .map_err(PoolError::Feeder)?;
+        Ok(job)
     }
 }
 
-/// The input's length, where its `size_hint` tells it exactly.
-fn exact_len(items: &impl Iterator) -> Option<usize> {
-    match items.size_hint() {
-        (lo, Some(hi)) if lo == hi => Some(lo),
-        _ => None,
-    }
+/// How far a feeder runs ahead of the workers' claims, in items.
+fn read_ahead(config: JobConfig) -> usize {
+    STREAM_WINDOW_CHUNKS
+        .saturating_mul(config.n_workers)
+        .saturating_mul(config.chunks.max_len())
+}
+
+/// The input's `size_hint`, or the failure of a `size_hint` that panicked.
+fn size_hint(items: &impl Iterator) -> Result<(usize, Option<usize>), PoolError> {
+    catch(|| items.size_hint()).map_err(|message| PoolError::Input {
+        index: None,
+        message,
+    })
 }

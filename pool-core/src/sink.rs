@@ -15,12 +15,17 @@ pub(crate) struct Outputs<O> {
     pub(crate) items: Vec<O>,
 }
 
+/// The most outputs a run makes room for before they exist. A chunk's
+/// length may come from `chunk_size` and count items not made yet (a
+/// range's): past this, the vector grows as the outputs come.
+const MAX_RESERVED_OUTPUTS: usize = 4096;
+
 impl<O> Outputs<O> {
     /// Room for the outputs of a chunk of `len` items from position `start`.
     pub(crate) fn new(start: usize, len: usize) -> Self {
         Outputs {
             start,
-            items: Vec::with_capacity(len),
+            items: Vec::with_capacity(len.min(MAX_RESERVED_OUTPUTS)),
         }
     }
 }
@@ -91,8 +96,13 @@ pub(crate) struct Slots<O> {
     buf: NonNull<O>,
     cap: usize,
     n: usize,
+    /// Whether `n` is the input's exact length (else its upper bound).
+    exact: bool,
     written: Mutex<Written<O>>,
 }
+
+/// The most bytes of slots reserved for an input of inexact length.
+const MAX_RESERVED: usize = 1 << 30;
 
 #[derive(Default)]
 struct Written<O> {
@@ -115,17 +125,28 @@ unsafe impl<O: Send> Sync for Slots<O> {}
 unsafe impl<O: Send> Send for Slots<O> {}
 
 impl<O> Slots<O> {
-    /// Slots for an input of `len_hint` items (`None`: unknown), allocated by
-    /// [`Sink::prepare`].
-    pub(crate) fn new(len_hint: Option<usize>) -> Self {
-        let fits = |n: usize| {
-            n.checked_mul(size_of::<O>())
-                .is_some_and(|b| b <= isize::MAX as usize)
+    /// Slots for an input whose `size_hint` is `hint`, allocated by
+    /// [`Sink::prepare`]: as many as it has items where it tells exactly,
+    /// else as many as its upper bound, where it has one that takes no more
+    /// than [`MAX_RESERVED`] bytes (memory reserved, not touched: only the
+    /// slots written cost pages). Outputs past the slots spill.
+    pub(crate) fn new(hint: (usize, Option<usize>)) -> Self {
+        let (n, exact) = match hint {
+            (lo, Some(hi)) if lo == hi => (lo, true),
+            (_, Some(hi)) => (hi, false),
+            (_, None) => (0, false),
+        };
+        let bytes = n.checked_mul(size_of::<O>());
+        let fits = if exact {
+            bytes.is_some_and(|b| b <= isize::MAX as usize)
+        } else {
+            bytes.is_some_and(|b| b <= MAX_RESERVED)
         };
         Slots {
             buf: NonNull::dangling(),
             cap: 0,
-            n: len_hint.filter(|&n| fits(n)).unwrap_or(0),
+            n: if fits { n } else { 0 },
+            exact,
             written: Mutex::new(Written {
                 slots: Vec::new(),
                 spilled: Vec::new(),
@@ -144,11 +165,18 @@ impl<O> Slots<O> {
             mut spilled,
         } = written.into_inner().unwrap_or_else(|e| e.into_inner());
         let in_slots: usize = slots.iter().map(|&(_, len)| len).sum();
-        if in_slots == this.n && spilled.is_empty() {
+        let end = slots.iter().map(|&(start, len)| start + len).max();
+        if spilled.is_empty() && in_slots == end.unwrap_or(0) && (in_slots > 0 || this.n == 0) {
             // SAFETY: the runs are disjoint and inside `0..n` (a run only
-            // writes positions below `n`, and each position once), and they
-            // add up to `n`: every slot is initialised.
-            return unsafe { Vec::from_raw_parts(this.buf.as_ptr(), this.n, this.cap) };
+            // writes positions below `n`, and each position once), and
+            // their lengths add up to where the last one ends: they tile
+            // `0..in_slots`, every slot of which is initialised.
+            let mut all = unsafe { Vec::from_raw_parts(this.buf.as_ptr(), in_slots, this.cap) };
+            if !this.exact && all.capacity() - all.len() > all.len() / 4 {
+                // Slots reserved for an upper bound that was far off.
+                all.shrink_to_fit();
+            }
+            return all;
         }
         slots.sort_unstable_by_key(|&(start, _)| start);
         spilled.sort_unstable_by_key(|&(start, _)| start);
@@ -259,12 +287,21 @@ impl<O: Send> Sink<O> for Slots<O> {
         // A vector input of `n` items like the outputs lends its buffer:
         // each output is written where its item was, after the item left
         // (see `Lent`), and no second buffer is touched.
-        if let Some(Lent { ptr, cap }) = lend(Layout::new::<O>(), self.n) {
-            self.buf = ptr.cast();
-            self.cap = cap;
+        if self.exact {
+            if let Some(Lent { ptr, cap }) = lend(Layout::new::<O>(), self.n) {
+                self.buf = ptr.cast();
+                self.cap = cap;
+                return;
+            }
+        }
+        let mut buf = Vec::<O>::new();
+        if !self.exact && buf.try_reserve_exact(self.n).is_err() {
+            // No room for the upper bound: every output spills.
+            self.n = 0;
             return;
         }
-        let mut buf = ManuallyDrop::new(Vec::<O>::with_capacity(self.n));
+        buf.reserve_exact(self.n);
+        let mut buf = ManuallyDrop::new(buf);
         self.buf = NonNull::new(buf.as_mut_ptr()).expect("a vector's pointer is never null");
         self.cap = buf.capacity();
     }
@@ -309,7 +346,11 @@ mod tests {
 
     /// Slots with a buffer of their own.
     fn owned<O: Send>(len_hint: Option<usize>) -> Slots<O> {
-        let mut slots = Slots::new(len_hint);
+        owned_hint(len_hint.map_or((0, None), |n| (n, Some(n))))
+    }
+
+    fn owned_hint<O: Send>(hint: (usize, Option<usize>)) -> Slots<O> {
+        let mut slots = Slots::new(hint);
         slots.prepare(&mut |_, _| None);
         slots
     }
@@ -348,6 +389,25 @@ mod tests {
     }
 
     #[test]
+    fn upper_bounds_reserve_slots_that_need_not_all_fill() {
+        // A filter's hint: at most 6 items; 4 came.
+        let slots = owned_hint((0, Some(6)));
+        fill(&slots, 2, &["c", "d"]);
+        fill(&slots, 0, &["a", "b"]);
+        let all = slots.into_vec();
+        assert_eq!(all, ["a", "b", "c", "d"]);
+        // An upper bound that lies: the outputs past it spill.
+        let slots = owned_hint((0, Some(2)));
+        fill(&slots, 0, &["a", "b", "c"]);
+        assert_eq!(slots.into_vec(), ["a", "b", "c"]);
+        // None came; a bound too large to reserve.
+        assert!(owned_hint::<String>((0, Some(6))).into_vec().is_empty());
+        let slots = owned_hint((0, Some(usize::MAX / 2)));
+        fill(&slots, 0, &["a"]);
+        assert_eq!(slots.into_vec(), ["a"]);
+    }
+
+    #[test]
     fn a_failed_call_drops_what_was_written() {
         use std::sync::Arc;
         let tracker = Arc::new(());
@@ -359,6 +419,16 @@ mod tests {
         assert_eq!(Arc::strong_count(&tracker), 3);
         drop(slots);
         assert_eq!(Arc::strong_count(&tracker), 1);
+    }
+
+    #[test]
+    fn a_run_reserves_no_more_than_a_bound_before_its_outputs_exist() {
+        let mut run = Outputs::<u64>::new(0, usize::MAX);
+        assert!(run.items.capacity() <= MAX_RESERVED_OUTPUTS);
+        for x in 0..2 * MAX_RESERVED_OUTPUTS as u64 {
+            run.push(x);
+        }
+        assert_eq!(run.pushed(), 2 * MAX_RESERVED_OUTPUTS);
     }
 
     #[test]

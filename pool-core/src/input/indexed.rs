@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_deque::Injector;
 
-use super::{Chunk, ChunkPolicy, Input, InputPanic, Lent, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Input, Lent, Pull, Sizer};
 
 /// Items addressed by position.
 pub(crate) trait Positions: Send + Sync {
@@ -209,7 +209,7 @@ impl<P: Positions> Indexed<P> {
         let end = start + total;
         let first = self.span(start..(start + len).min(end));
         for from in (start + len..end).step_by(len) {
-            injector.push(self.span(from..(from + len).min(end)));
+            injector.push(self.span(from..from.saturating_add(len).min(end)));
         }
         published.fetch_add(total, Ordering::AcqRel);
         Pull::Chunk(first)
@@ -373,13 +373,13 @@ impl<P: Positions> Input for Indexed<P> {
         limit: usize,
         on_end: impl FnOnce(usize),
         _block: bool,
-    ) -> Result<Pull<Span<P::Run>>, InputPanic> {
-        Ok(match &self.claims {
+    ) -> Pull<Span<P::Run>> {
+        match &self.claims {
             Claimer::InOrder { next, published } => {
                 self.pull_in_order(next, published, injector, room, limit, on_end)
             }
             Claimer::Spread(parts) => self.pull_spread(parts, me, room, limit, on_end),
-        })
+        }
     }
 }
 
@@ -561,6 +561,7 @@ impl<T> Drop for VecRun<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_deque::Steal;
     use std::sync::Arc;
 
     /// Pulls as worker `me`, with no bound on room or position.
@@ -568,7 +569,7 @@ mod tests {
         input: &Indexed<P>,
         me: usize,
         injector: &Injector<Span<P::Run>>,
-    ) -> Result<Pull<Span<P::Run>>, InputPanic> {
+    ) -> Pull<Span<P::Run>> {
         input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {}, true)
     }
 
@@ -579,8 +580,21 @@ mod tests {
         injector: &Injector<Span<P::Run>>,
     ) -> Span<P::Run> {
         match pull_free(input, me, injector) {
-            Ok(Pull::Chunk(c)) => c,
+            Pull::Chunk(c) => c,
             _ => panic!("worker {me} got no chunk"),
+        }
+    }
+
+    /// The next chunk in `injector`, `None` once it is empty. A `Retry` is
+    /// no sign of an empty injector: its compare-and-swap may fail
+    /// spuriously (as Miri makes it do) even with no other thread around.
+    fn steal<T>(injector: &Injector<T>) -> Option<T> {
+        loop {
+            match injector.steal() {
+                Steal::Success(chunk) => return Some(chunk),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
         }
     }
 
@@ -590,9 +604,9 @@ mod tests {
     {
         let injector = Injector::new();
         let mut chunks = Vec::new();
-        while let Ok(Pull::Chunk(c)) = pull_free(input, 0, &injector) {
+        while let Pull::Chunk(c) = pull_free(input, 0, &injector) {
             chunks.push(c);
-            chunks.extend(std::iter::from_fn(|| injector.steal().success()));
+            chunks.extend(std::iter::from_fn(|| steal(&injector)));
         }
         chunks.sort_by_key(|c| c.start());
         chunks.into_iter().map(Iterator::collect).collect()
@@ -623,6 +637,34 @@ mod tests {
     }
 
     #[test]
+    fn chunks_longer_than_half_the_positions_end_at_the_last() {
+        let input = Indexed::new(
+            RangeOf::<u64>::new(0..u64::MAX).unwrap(),
+            ChunkPolicy::Fixed(1 << 62),
+            4,
+            Claims::InOrder,
+        );
+        let injector = Injector::new();
+        let first = chunk(&input, 0, &injector);
+        let rest: Vec<_> = std::iter::from_fn(|| steal(&injector)).collect();
+        let spans: Vec<(usize, usize)> = std::iter::once(first)
+            .chain(rest)
+            .map(|c| (c.start(), c.size_hint().0))
+            .collect();
+        let quarter = 1 << 62;
+        assert_eq!(
+            spans,
+            [
+                (0, quarter),
+                (quarter, quarter),
+                (2 * quarter, quarter),
+                (3 * quarter, quarter - 1)
+            ]
+        );
+        assert_eq!(input.pulled(), usize::MAX);
+    }
+
+    #[test]
     fn room_and_limit_bound_the_claims() {
         let input = Indexed::new(
             RangeOf::<u32>::new(0..100).unwrap(),
@@ -633,16 +675,16 @@ mod tests {
         let injector = Injector::new();
         assert!(matches!(
             input.pull(0, &injector, |_| 0, usize::MAX, |_| {}, true),
-            Ok(Pull::NoRoom)
+            Pull::NoRoom
         ));
-        let Ok(Pull::Chunk(c)) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
+        let Pull::Chunk(c) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
             panic!()
         };
         assert_eq!(c.count(), 8);
         assert_eq!(input.pulled(), 12);
         assert!(matches!(
             input.pull(0, &injector, |_| 99, 12, |_| {}, true),
-            Ok(Pull::Exhausted)
+            Pull::Exhausted
         ));
         assert!(input.is_exhausted());
     }
@@ -687,7 +729,7 @@ mod tests {
             |n| ends.push(n),
             true,
         );
-        assert!(matches!(pulled, Ok(Pull::Exhausted)));
+        assert!(matches!(pulled, Pull::Exhausted));
         assert_eq!(ends, [0]);
         assert!(input.is_exhausted());
     }
@@ -702,7 +744,7 @@ mod tests {
         );
         let injector = Injector::new();
         let mut ends = Vec::new();
-        while let Ok(Pull::Chunk(_)) = input.pull(
+        while let Pull::Chunk(_) = input.pull(
             0,
             &injector,
             |_| usize::MAX,
@@ -722,9 +764,9 @@ mod tests {
         let mut chunks = Vec::new();
         loop {
             match pull_free(input, me, &injector) {
-                Ok(Pull::Chunk(c)) => chunks.push(c),
-                Ok(Pull::Exhausted) => break,
-                Ok(Pull::Busy) => std::hint::spin_loop(),
+                Pull::Chunk(c) => chunks.push(c),
+                Pull::Exhausted => break,
+                Pull::Busy => std::hint::spin_loop(),
                 _ => panic!("unexpected pull"),
             }
         }
@@ -796,13 +838,13 @@ mod tests {
         let injector = Injector::new();
         assert!(matches!(
             input.pull(1, &injector, |_| 0, usize::MAX, |_| {}, true),
-            Ok(Pull::NoRoom)
+            Pull::NoRoom
         ));
         let mut ends = Vec::new();
         // A failure stopped everything: nothing is claimed, no end reported.
         assert!(matches!(
             input.pull(1, &injector, |_| 99, 0, |n| ends.push(n), true),
-            Ok(Pull::Exhausted)
+            Pull::Exhausted
         ));
         assert!(ends.is_empty());
         assert_eq!(input.pulled(), 0);

@@ -1,14 +1,16 @@
-//! Cutting the input into chunks. Workers take chunks from the input
-//! themselves, so the caller never feeds items one by one.
+//! Cutting the input into chunks.
 //!
-//! Two kinds of input: [`Shared`], any iterator, pulled under a lock; and
-//! [`Indexed`], ranges of integers and vectors, whose positions are claimed
-//! without a shared lock (from a part of the input of each worker's own, or
-//! in order with an atomic counter) and whose items are made (or moved out)
-//! by the worker that runs them, so that no one touches an item twice.
+//! Two kinds of input: [`Fed`], any iterator, pulled by one thread that owns
+//! it and publishes each item as it comes (so that no item waits for a later
+//! one, however the iterator blocks), the workers claiming runs of what is
+//! published; and [`Indexed`], ranges of integers and vectors, whose
+//! positions are claimed without a shared lock (from a part of the input of
+//! each worker's own, or in order with an atomic counter) and whose items
+//! are made (or moved out) by the worker that runs them, so that no one
+//! touches an item twice.
 
+mod fed;
 mod indexed;
-mod shared;
 
 use std::alloc::Layout;
 use std::mem::ManuallyDrop;
@@ -19,9 +21,9 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
+pub(crate) use fed::Fed;
 pub(crate) use indexed::Claims;
 use indexed::{Indexed, RangeOf, VecOf};
-use shared::Shared;
 
 /// A run of consecutive input items, the unit of scheduling and stealing.
 /// Dropping a chunk drops the items it did not yield.
@@ -67,19 +69,33 @@ pub(crate) trait Input: Sync {
         limit: usize,
         on_end: impl FnOnce(usize),
         block: bool,
-    ) -> Result<Pull<Self::Chunk>, InputPanic>;
+    ) -> Pull<Self::Chunk>;
+
+    /// After [`Pull::Empty`]: blocks until more items may be there, or
+    /// `stopped()`.
+    fn wait_for_items(&self, _stopped: &dyn Fn() -> bool) {}
+
+    /// Wakes every thread blocked in this input's waits: the job stopped.
+    fn wake(&self) {}
 }
 
-/// Something to do with an input, whichever kind [`visit`] picked: `cast`
-/// turns the input's items into the iterator's (they are the same type).
-/// Inputs live as long as `'a`, the iterator's lifetime.
+/// Something to do with an input, whichever kind [`visit`] picked.
 pub(crate) trait InputVisitor<'a, T> {
     type Output;
+    /// An input whose items the workers make themselves: `cast` turns the
+    /// input's items into the iterator's (they are the same type). Inputs
+    /// live as long as `'a`, the iterator's lifetime.
     fn visit<In, C>(self, input: In, cast: C) -> Self::Output
     where
         In: Input + Send + 'a,
         In::Item: Send,
         C: Fn(In::Item) -> T + Copy + Send + Sync + 'a;
+
+    /// Any other iterator: one thread pulls it and feeds a [`Fed`] input.
+    fn visit_fed<I>(self, iter: I) -> Self::Output
+    where
+        I: Iterator<Item = T> + Send + 'a,
+        T: Send + 'a;
 }
 
 /// Moves `value` into the type `B`.
@@ -95,7 +111,8 @@ unsafe fn same_type<A, B>(value: A) -> B {
 
 /// Makes an [`Input`] of `iter`, indexed where it is a range of integers or
 /// a vector's iterator (recognised by their type ids), its positions claimed
-/// as `claims` says, else shared, and hands it to `visitor`.
+/// as `claims` says, and hands it to `visitor`; any other iterator goes to
+/// [`InputVisitor::visit_fed`].
 pub(crate) fn visit<'a, I, V>(
     iter: I,
     policy: ChunkPolicy,
@@ -119,7 +136,8 @@ where
                 match RangeOf::<$t>::new(range.clone()) {
                     Some(positions) => return visitor.visit(Indexed::new(positions, policy, n_workers, claims), cast),
                     // Longer than `usize` counts: no position for every item.
-                    None => return visitor.visit(Shared::new(range, policy, n_workers), cast),
+                    // SAFETY: back to `I`, the same type.
+                    None => return visitor.visit_fed(unsafe { same_type::<Range<$t>, I>(range) }),
                 }
             }
         )*};
@@ -133,7 +151,7 @@ where
         let positions = VecOf::new(items.collect());
         return visitor.visit(Indexed::new(positions, policy, n_workers, claims), |x| x);
     }
-    visitor.visit(Shared::new(iter, policy, n_workers), |x| x)
+    visitor.visit_fed(iter)
 }
 
 /// A vector input's buffer, lent to the outputs (see [`Input::lend`]): each
@@ -156,12 +174,8 @@ pub(crate) enum Pull<C> {
     NoRoom,
     /// Nothing now: another worker is pulling (and will share what it cuts).
     Busy,
-}
-
-/// The input's iterator panicked at this position.
-pub(crate) struct InputPanic {
-    pub(crate) index: usize,
-    pub(crate) message: String,
+    /// Nothing now: no item is published yet (see [`Input::wait_for_items`]).
+    Empty,
 }
 
 /// How long chunks are.
@@ -270,7 +284,7 @@ impl Sizer {
             ChunkPolicy::Fixed(len) => return len,
             ChunkPolicy::Adaptive { max } => max,
         };
-        let guided = remaining.map(|left| left / (4 * self.per_pull));
+        let guided = remaining.map(|left| left / self.per_pull.saturating_mul(4));
         let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
             0 => usize::try_from(ramp()).unwrap_or(usize::MAX),
             nanos => usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX),
@@ -303,6 +317,13 @@ mod tests {
         };
         assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 4);
         assert_eq!(fresh.chunk_len_with(Some(1000), &mut next), 8);
+    }
+
+    #[test]
+    fn any_number_of_workers_and_length_gives_a_length() {
+        let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, usize::MAX);
+        sizer.record(1, Duration::from_nanos(1));
+        assert_eq!(sizer.chunk_len(Some(usize::MAX)), 1);
     }
 
     #[test]
