@@ -172,8 +172,11 @@ impl<O> Slots<O> {
             // their lengths add up to where the last one ends: they tile
             // `0..in_slots`, every slot of which is initialised.
             let mut all = unsafe { Vec::from_raw_parts(this.buf.as_ptr(), in_slots, this.cap) };
-            if !this.exact && all.capacity() - all.len() > all.len() / 4 {
-                // Slots reserved for an upper bound that was far off.
+            if all.capacity() / 2 > all.len() {
+                // Slots reserved for an upper bound that was far off. Up to
+                // twice the length stays, as a vector grown by `push` (or
+                // `collect`) keeps: shrinking it would cost a reallocation
+                // per call, and the memory is reserved, not touched.
                 all.shrink_to_fit();
             }
             return all;
