@@ -8,14 +8,19 @@
 //! claim runs of published items under a lock, one run a chunk, and move
 //! each item out of its slot when they run it.
 //!
-//! Waiting: a worker that finds nothing published waits on [`Fed::items`];
-//! the feeder wakes sleepers when no worker is awake to see what it
-//! publishes, or when a backlog builds up. The feeder's check after each
-//! item is a relaxed load (a fence an item would cost more than a
-//! nanosecond-scale item does), so a worker that goes to sleep at that very
-//! moment can miss a wake-up: its first sleep is bounded
-//! ([`FIRST_SLEEP`]), after which every item it could have missed is in
-//! plain view.
+//! Waiting, so that the feeder keeps a CPU to itself when the workers keep
+//! up: a worker that wants a chunk while less is published spins for it
+//! only if no other worker does so or runs a chunk (see [`Fed::gather`]);
+//! otherwise it waits, spinning a little, then sleeping. The feeder wakes a
+//! sleeper when no worker is awake and looking, and either every worker
+//! sleeps (no one else would see the item) or two chunks' worth wait (those
+//! running do not keep up). Its check after each item is a relaxed load (a
+//! fence an item would cost more than a nanosecond-scale item does), so a
+//! worker that goes to sleep at that very moment can miss a wake-up; and a
+//! worker that sleeps because another was busy has no wake-up coming for a
+//! few items. Sleeps are therefore bounded: [`FIRST_SLEEP`], doubling up to
+//! [`LONGEST_SLEEP`], after which a worker looks again. An item never waits
+//! for a later one; at worst it waits that long for a worker.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
