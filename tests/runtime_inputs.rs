@@ -351,3 +351,53 @@ fn an_init_failure_after_the_last_result_reaches_every_call() {
         assert!(matches!(err, PoolError::Init { worker_id: 1, .. }));
     });
 }
+
+/// Two tasks that meet at a barrier: each needs the other running at once.
+mod meeting {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// The items that meet, and their barrier.
+    pub(crate) static MEETING: Mutex<Option<(u64, Arc<Barrier>)>> = Mutex::new(None);
+
+    #[worker_state]
+    #[derive(Default)]
+    pub(crate) struct Meet;
+
+    #[task]
+    fn meet(_: &mut Meet, x: u64) -> u64 {
+        let meeting = MEETING.lock().unwrap().clone();
+        if let Some((from, barrier)) = meeting {
+            if x >= from {
+                barrier.wait();
+            }
+        }
+        x
+    }
+}
+
+#[test]
+fn tasks_that_wait_for_each_other_run_side_by_side() {
+    use meeting::{MeetPool, MEETING};
+    use std::sync::Barrier;
+    hang_guard("tasks meeting at a barrier", || {
+        for workers in [2, 3] {
+            // Chunks of one item, as tasks that wait for each other need.
+            let mut pool = MeetPool::new(workers).keep_alive().chunk_size(1);
+            // Many fast items, then the last two meet.
+            let n = 500u64;
+            let items = move || (0..n).filter(move |x| *x < n);
+            for kind in ["map", "map_unordered", "imap", "imap_unordered"] {
+                *MEETING.lock().unwrap() = Some((n - 2, Arc::new(Barrier::new(2))));
+                let mut out: Vec<u64> = match kind {
+                    "map" => pool.map(items()).unwrap(),
+                    "map_unordered" => pool.map_unordered(items()).unwrap(),
+                    "imap" => pool.imap(items()).map(Result::unwrap).collect(),
+                    _ => pool.imap_unordered(items()).map(Result::unwrap).collect(),
+                };
+                out.sort_unstable();
+                assert_eq!(out, (0..n).collect::<Vec<_>>(), "{kind}, {workers} workers");
+            }
+        }
+    });
+}

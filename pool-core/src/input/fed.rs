@@ -24,9 +24,9 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::Injector;
 
@@ -46,6 +46,10 @@ const LONGEST_SLEEP: Duration = Duration::from_millis(8);
 /// Rounds a worker looks for items before it yields, then before it sleeps.
 const SPINS: u32 = 64;
 const YIELDS: u32 = 16;
+/// How long a worker leaves less than a chunk to the workers that run
+/// chunks, counted from the last claim: past it, they are stuck on slow
+/// items (or on each other) rather than about to come back.
+const DEFER: Duration = Duration::from_millis(1);
 /// The backlog that wakes a worker while the cost of an item is unknown.
 const BACKLOG: usize = 256;
 /// Rounds a worker that wants more items than are published waits for the
@@ -289,6 +293,9 @@ pub(crate) struct Fed<T> {
     gathering: AtomicBool,
     /// Claimed runs not yet dropped: workers busy running items.
     running: AtomicUsize,
+    /// When the last run was claimed, in nanoseconds from `born`.
+    last_claim: AtomicU64,
+    born: Instant,
     /// The feeder waiting for claims.
     room: Waiters,
     sizer: Sizer,
@@ -334,6 +341,8 @@ impl<T> Fed<T> {
             looking: AtomicUsize::new(0),
             gathering: AtomicBool::new(false),
             running: AtomicUsize::new(0),
+            last_claim: AtomicU64::new(0),
+            born: Instant::now(),
             room: Waiters::default(),
             sizer: Sizer::new(policy, n_workers),
         }
@@ -543,6 +552,8 @@ impl<T: Send> Input for Fed<T> {
         let chunk = Claimed::new(Arc::clone(&cursor.segment), at..end, &self.running);
         // Under the lock, so that the mirror never moves back.
         self.claimed.store(end, Ordering::SeqCst);
+        let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_claim.store(now, Ordering::Relaxed);
         drop(cursor);
         if self.room.sleepers() > 0 {
             self.room.wake_all();
@@ -596,7 +607,7 @@ impl<T> Fed<T> {
         }
         // Less than a chunk waits and a worker is busy: it will be back
         // for these before long, this one is not needed.
-        if self.running.load(Ordering::SeqCst) > 0 && last > self.claimed.load(Ordering::Relaxed) {
+        if last > self.claimed.load(Ordering::Relaxed) && self.busy_elsewhere() {
             return false;
         }
         if self.gathering.swap(true, Ordering::Acquire) {
@@ -634,8 +645,15 @@ impl<T> Fed<T> {
             .saturating_sub(self.claimed.load(Ordering::Acquire));
         backlog == 0
             || (backlog < self.want()
-                && (self.gathering.load(Ordering::Acquire)
-                    || self.running.load(Ordering::SeqCst) > 0))
+                && (self.gathering.load(Ordering::Acquire) || self.busy_elsewhere()))
+    }
+
+    /// Whether a worker runs a chunk claimed lately (within [`DEFER`]).
+    fn busy_elsewhere(&self) -> bool {
+        self.running.load(Ordering::SeqCst) > 0 && {
+            let last = Duration::from_nanos(self.last_claim.load(Ordering::Relaxed));
+            self.born.elapsed().saturating_sub(last) < DEFER
+        }
     }
 
     /// The chunk length workers aim at now (without advancing the ramp of
