@@ -401,3 +401,44 @@ fn tasks_that_wait_for_each_other_run_side_by_side() {
         }
     });
 }
+
+/// An input over a channel that reports its drop.
+struct Reported {
+    items: Receiver<u64>,
+    dropped: Sender<()>,
+}
+
+impl Iterator for Reported {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        self.items.recv().ok()
+    }
+}
+
+impl Drop for Reported {
+    fn drop(&mut self) {
+        let _ = self.dropped.send(());
+    }
+}
+
+#[test]
+fn the_input_of_a_dropped_imap_is_released_after_its_blocked_pull() {
+    use counting::CountedPool;
+    hang_guard("input released after the drop", || {
+        for workers in [1, 2, 8] {
+            let mut pool = CountedPool::new(workers).keep_alive();
+            let (tx, items) = mpsc::channel::<u64>();
+            let (dropped, on_drop) = mpsc::channel();
+            tx.send(0).unwrap();
+            let mut stream = pool.imap(Reported { items, dropped });
+            assert_eq!(stream.next().unwrap().unwrap(), 0);
+            drop(stream);
+            // The pull blocked at the drop returns this item; the feeder
+            // stops there and drops the input, though `tx` stays open.
+            tx.send(1).unwrap();
+            on_drop.recv().unwrap();
+            assert!(tx.send(2).is_err(), "{workers} workers: the input is gone");
+        }
+    });
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::input::{Chunk, ChunkPolicy, Fed, Input, Lent, Pull};
-use crate::unwind::catch;
+use crate::unwind::{catch, drop_quietly};
 use crate::worker::Worker;
 use crate::{BoxError, PoolError, WorkerState};
 
@@ -162,7 +162,7 @@ pub(crate) struct JobConfig {
     pub(crate) stop: StopMode,
 }
 
-/// Items a feeder pulls between two reads of the stop limit and its room.
+/// Items a feeder pulls between two looks at its room.
 const FEED_BATCH: usize = 1024;
 
 /// Scans for work while a peer holds the input, before blocking on it.
@@ -353,9 +353,9 @@ impl<T: Send, F, K> MapJob<Fed<T>, F, K> {
     /// Pulls `iter` on this thread, publishing each item to the workers as
     /// it comes, until the input ends, the job stops or the input panics.
     /// How far it runs ahead of the workers is bounded by the input's room
-    /// and by the sink's (the look-ahead window of a stream). The items
-    /// pulled after the job stopped are dropped without running, with the
-    /// input.
+    /// and by the sink's (the look-ahead window of a stream). The item a
+    /// pull returns after the job stopped is dropped without running, and
+    /// the feeding ends there (the input is dropped).
     /// Never unwinds: a panic of the input is the job's failure.
     pub(crate) fn feed<I, O>(&self, iter: I)
     where
@@ -385,13 +385,16 @@ impl<T: Send, F, K> MapJob<Fed<T>, F, K> {
                     self.sink.wait_for_room(&|| pos, pos, &self.stop);
                     continue;
                 }
-                // The stop limit is read again between batches: an item
-                // pulled past it is published but never claimed, and dropped
-                // with the input.
                 for _ in 0..ahead.min(window).min(limit - pos).min(FEED_BATCH) {
                     let Some(item) = iter.next() else {
                         break 'pull true;
                     };
+                    // A pull that returns after the job stopped (a dropped
+                    // `imap` whose input blocked) ends the feeding at once.
+                    if feeder.pos() >= self.stop.limit() {
+                        drop_quietly(item);
+                        break 'pull false;
+                    }
                     feeder.push(item);
                 }
             };

@@ -545,9 +545,13 @@ impl<T: Send> Input for Fed<T> {
                 .expect("published items have a segment");
             cursor.segment = Arc::clone(next);
         }
+        // At most a fair share of what waits, so that a burst of slow items
+        // spreads over the workers (the ramp of an unmeasured input would
+        // hand one of them half of it).
+        let share = (published - at).div_ceil(self.n_workers);
         let end = published
             .min(cursor.segment.end())
-            .min(at.saturating_add(want));
+            .min(at.saturating_add(want.min(share)));
         cursor.next = end;
         let chunk = Claimed::new(Arc::clone(&cursor.segment), at..end, &self.running);
         // Under the lock, so that the mirror never moves back.
@@ -697,6 +701,21 @@ mod tests {
         fed.finish();
         assert!(matches!(claim(&fed), Pull::Exhausted));
         assert!(fed.is_exhausted());
+    }
+
+    #[test]
+    fn a_claim_takes_at_most_a_fair_share_of_what_waits() {
+        // Eight workers, 64 slow items published at once, lengths unmeasured.
+        let fed = Fed::<u32>::new((0, None), 1000, ChunkPolicy::Adaptive { max: 4096 }, 8);
+        let mut feeder = fed.feeder().unwrap();
+        (0..64).for_each(|x| feeder.push(x));
+        let mut lens = Vec::new();
+        while let Pull::Chunk(c) = claim(&fed) {
+            lens.push(c.count());
+        }
+        assert_eq!(lens.iter().sum::<usize>(), 64);
+        assert!(lens.iter().all(|&len| len <= 8), "{lens:?}");
+        assert!(lens.len() >= 8, "{lens:?}");
     }
 
     #[test]
