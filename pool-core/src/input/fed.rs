@@ -547,8 +547,13 @@ impl<T: Send> Input for Fed<T> {
         }
         // At most a fair share of what waits, so that a burst of slow items
         // spreads over the workers (the ramp of an unmeasured input would
-        // hand one of them half of it).
-        let share = (published - at).div_ceil(self.n_workers);
+        // hand one of them half of it); a `chunk_size` of the user's is kept
+        // whole.
+        let share = if self.sizer.is_fixed() {
+            want
+        } else {
+            (published - at).div_ceil(self.n_workers)
+        };
         let end = published
             .min(cursor.segment.end())
             .min(at.saturating_add(want.min(share)));

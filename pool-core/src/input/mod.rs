@@ -230,6 +230,11 @@ impl Sizer {
         }
     }
 
+    /// Whether chunk lengths are the user's (`chunk_size`).
+    pub(crate) fn is_fixed(&self) -> bool {
+        matches!(self.policy, ChunkPolicy::Fixed(_))
+    }
+
     pub(crate) fn per_pull(&self) -> usize {
         self.per_pull
     }
