@@ -102,15 +102,27 @@ fn round(rng: &mut Rng) {
     }
     for _ in 0..1 + rng.below(12) {
         let input = Input::random(rng);
+        // Half the calls take the commands as a vector (an indexed input),
+        // half as an iterator of no known kind (fed item by item).
+        let fed = rng.chance(50);
+        macro_rules! items {
+            ($pool:ident . $call:ident) => {
+                if fed {
+                    $pool.$call(input.cmds.clone().into_iter().filter(|_| true))
+                } else {
+                    $pool.$call(input.cmds.clone())
+                }
+            };
+        }
         match rng.below(8) {
-            0 => match pool.map(input.cmds.clone()) {
+            0 => match items!(pool.map) {
                 Ok(out) => {
                     assert_eq!(input.first_failure(), None);
                     assert_eq!(out, input.expected());
                 }
                 Err(err) => input.check_error(&err),
             },
-            1 => match pool.map_unordered(input.cmds.clone()) {
+            1 => match items!(pool.map_unordered) {
                 Ok(mut out) => {
                     assert_eq!(input.first_failure(), None);
                     out.sort_unstable();
@@ -120,7 +132,7 @@ fn round(rng: &mut Rng) {
             },
             2 => {
                 // In input order, the failure is exactly the first one.
-                let got: Vec<_> = pool.imap(input.cmds.clone()).collect();
+                let got: Vec<_> = items!(pool.imap).collect();
                 let ok = input.first_failure().unwrap_or(input.cmds.len());
                 assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
                 for (i, r) in got.iter().enumerate() {
@@ -135,14 +147,14 @@ fn round(rng: &mut Rng) {
             }
             3 => {
                 let take = rng.below(50) as usize;
-                let got: Vec<_> = pool.imap(input.cmds.clone()).take(take).collect();
+                let got: Vec<_> = items!(pool.imap).take(take).collect();
                 let ok = input.first_failure().unwrap_or(input.cmds.len());
                 for (i, r) in got.iter().enumerate() {
                     assert_eq!(r.is_ok(), i < ok, "item {i}: {r:?}");
                 }
             }
             4 => {
-                let got: Vec<_> = pool.imap_unordered(input.cmds.clone()).collect();
+                let got: Vec<_> = items!(pool.imap_unordered).collect();
                 let (oks, errs): (Vec<_>, Vec<_>) = got.into_iter().partition(Result::is_ok);
                 assert!(errs.len() <= 1);
                 if let Some(Err(err)) = errs.first() {
