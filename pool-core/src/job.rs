@@ -165,7 +165,7 @@ pub(crate) struct JobConfig {
 /// Items a feeder pulls between two looks at its room.
 const FEED_BATCH: usize = 1024;
 
-/// Scans for work while a peer holds the input, before blocking on it.
+/// Rounds a worker spins while a peer finishes a claim, before it yields.
 const SPIN_ROUNDS: u32 = 64;
 
 type OwnDeque<C> = Mutex<Option<Deque<C>>>;
@@ -242,10 +242,9 @@ impl<In: Input, F, K> MapJob<In, F, K> {
             }
             let room = |pulled| self.sink.room(pulled);
             let end = |total| self.sink.end(total);
-            let block = busy >= SPIN_ROUNDS;
             match self
                 .input
-                .pull(me, &self.injector, room, self.stop.limit(), end, block)
+                .pull(me, &self.injector, room, self.stop.limit(), end)
             {
                 Pull::Chunk(chunk) => {
                     self.sink.pulled_more();

@@ -519,7 +519,6 @@ impl<T: Send> Input for Fed<T> {
         _room: impl Fn(usize) -> usize,
         limit: usize,
         _on_end: impl FnOnce(usize),
-        _block: bool,
     ) -> Pull<Claimed<T>> {
         let want = self.sizer.chunk_len(None);
         if !self.gather(want) {
@@ -678,7 +677,7 @@ mod tests {
 
     fn claim<T: Send>(fed: &Fed<T>) -> Pull<Claimed<T>> {
         let injector = Injector::new();
-        fed.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+        fed.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {})
     }
 
     #[test]
@@ -729,12 +728,12 @@ mod tests {
         let mut feeder = fed.feeder().unwrap();
         (0..10).for_each(|x| feeder.push(x));
         let injector = Injector::new();
-        let Pull::Chunk(c) = fed.pull(0, &injector, |_| 0, 3, |_| {}, true) else {
+        let Pull::Chunk(c) = fed.pull(0, &injector, |_| 0, 3, |_| {}) else {
             panic!()
         };
         assert_eq!(c.collect::<Vec<_>>(), [0, 1, 2]);
         assert!(matches!(
-            fed.pull(0, &injector, |_| 0, 3, |_| {}, true),
+            fed.pull(0, &injector, |_| 0, 3, |_| {}),
             Pull::Exhausted
         ));
     }

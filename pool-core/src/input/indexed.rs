@@ -372,7 +372,6 @@ impl<P: Positions> Input for Indexed<P> {
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
-        _block: bool,
     ) -> Pull<Span<P::Run>> {
         match &self.claims {
             Claimer::InOrder { next, published } => {
@@ -570,7 +569,7 @@ mod tests {
         me: usize,
         injector: &Injector<Span<P::Run>>,
     ) -> Pull<Span<P::Run>> {
-        input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {}, true)
+        input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {})
     }
 
     /// The chunk a free pull as worker `me` must give.
@@ -674,16 +673,16 @@ mod tests {
         );
         let injector = Injector::new();
         assert!(matches!(
-            input.pull(0, &injector, |_| 0, usize::MAX, |_| {}, true),
+            input.pull(0, &injector, |_| 0, usize::MAX, |_| {}),
             Pull::NoRoom
         ));
-        let Pull::Chunk(c) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}, true) else {
+        let Pull::Chunk(c) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}) else {
             panic!()
         };
         assert_eq!(c.count(), 8);
         assert_eq!(input.pulled(), 12);
         assert!(matches!(
-            input.pull(0, &injector, |_| 99, 12, |_| {}, true),
+            input.pull(0, &injector, |_| 99, 12, |_| {}),
             Pull::Exhausted
         ));
         assert!(input.is_exhausted());
@@ -727,7 +726,6 @@ mod tests {
             |_| usize::MAX,
             usize::MAX,
             |n| ends.push(n),
-            true,
         );
         assert!(matches!(pulled, Pull::Exhausted));
         assert_eq!(ends, [0]);
@@ -744,14 +742,9 @@ mod tests {
         );
         let injector = Injector::new();
         let mut ends = Vec::new();
-        while let Pull::Chunk(_) = input.pull(
-            0,
-            &injector,
-            |_| usize::MAX,
-            usize::MAX,
-            |n| ends.push(n),
-            true,
-        ) {}
+        while let Pull::Chunk(_) =
+            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |n| ends.push(n))
+        {}
         assert_eq!(ends, [10]);
     }
 
@@ -837,13 +830,13 @@ mod tests {
         );
         let injector = Injector::new();
         assert!(matches!(
-            input.pull(1, &injector, |_| 0, usize::MAX, |_| {}, true),
+            input.pull(1, &injector, |_| 0, usize::MAX, |_| {}),
             Pull::NoRoom
         ));
         let mut ends = Vec::new();
         // A failure stopped everything: nothing is claimed, no end reported.
         assert!(matches!(
-            input.pull(1, &injector, |_| 99, 0, |n| ends.push(n), true),
+            input.pull(1, &injector, |_| 99, 0, |n| ends.push(n)),
             Pull::Exhausted
         ));
         assert!(ends.is_empty());

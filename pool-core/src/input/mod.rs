@@ -55,12 +55,13 @@ pub(crate) trait Input: Sync {
         None
     }
 
-    /// Cuts up to one chunk per worker, at most `room(pulled)` items in all
-    /// and none at or past `limit`; keeps the first chunk for the caller
-    /// (worker `me`) and pushes the others to `injector`. Unless `block`,
-    /// gives up at once when another worker holds the input. `on_end` runs
-    /// with the input's length when a pull finds the input exhausted (once
-    /// for a non-empty input; an empty one may report it more than once).
+    /// Claims the next chunk for worker `me`, none at or past `limit`. An
+    /// indexed input claimed in order cuts up to one chunk per worker, at
+    /// most `room(pulled)` items in all, keeps the first and pushes the
+    /// others to `injector`, and runs `on_end` with its length when a pull
+    /// finds it exhausted (once for a non-empty input; an empty one may
+    /// report it more than once). A fed input claims what its feeder
+    /// published, whose room and end the feeder handles.
     fn pull(
         &self,
         me: usize,
@@ -68,7 +69,6 @@ pub(crate) trait Input: Sync {
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
-        block: bool,
     ) -> Pull<Self::Chunk>;
 
     /// After [`Pull::Empty`]: blocks until more items may be there, or
@@ -172,7 +172,7 @@ pub(crate) enum Pull<C> {
     Exhausted,
     /// Nothing now: the look-ahead window is full.
     NoRoom,
-    /// Nothing now: another worker is pulling (and will share what it cuts).
+    /// Nothing now: another worker is claiming (and will share what it cuts).
     Busy,
     /// Nothing now: no item is published yet (see [`Input::wait_for_items`]).
     Empty,
