@@ -434,6 +434,15 @@ fn the_input_of_a_dropped_imap_is_released_after_its_blocked_pull() {
             let mut stream = pool.imap(Reported { items, dropped });
             assert_eq!(stream.next().unwrap().unwrap(), 0);
             drop(stream);
+            // Another stream while that pull is blocked: it gets a feeder
+            // thread of its own.
+            for _ in 0..2 {
+                let again: Vec<u64> = pool
+                    .imap((0..10u64).filter(|_| true))
+                    .map(Result::unwrap)
+                    .collect();
+                assert_eq!(again, (0..10).collect::<Vec<_>>(), "{workers} workers");
+            }
             // The pull blocked at the drop returns this item; the feeder
             // stops there and drops the input, though `tx` stays open.
             tx.send(1).unwrap();

@@ -61,6 +61,8 @@ pub struct Pool<S: WorkerState> {
     exits: ExitStore,
     /// The job of an `imap` whose iterator was leaked instead of dropped.
     stream: Option<Arc<dyn Cancel>>,
+    /// The thread that pulls the inputs of streaming calls, once one ran.
+    feeder: Option<Feeder>,
 }
 
 impl<S: WorkerState> Pool<S> {
@@ -97,6 +99,7 @@ impl<S: WorkerState> Pool<S> {
             crew: None,
             exits: Arc::new(Mutex::new(Vec::new())),
             stream: None,
+            feeder: None,
         }
     }
 
@@ -334,6 +337,7 @@ impl<S: WorkerState> Pool<S> {
             ordered,
             window,
             config,
+            feeder: &mut self.feeder,
             state: PhantomData,
         };
         // The window bounds the look-ahead: positions go out in order.
@@ -690,14 +694,16 @@ where
 }
 
 /// A streaming call, waiting for its input to be picked.
-struct StreamCall<S> {
+struct StreamCall<'p, S> {
     ordered: bool,
     window: usize,
     config: JobConfig,
+    /// The pool's feeder thread, kept between streaming calls.
+    feeder: &'p mut Option<Feeder>,
     state: PhantomData<fn() -> S>,
 }
 
-impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
+impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<'_, S> {
     type Output = Result<Arc<dyn StreamJob<S>>, PoolError>;
 
     fn visit<In, C>(self, input: In, cast: C) -> Self::Output
@@ -729,11 +735,65 @@ impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<S> {
         // while a pull is blocked, and the pull's item is dropped when it
         // comes.
         let feeding = Arc::clone(&job);
+        let feed: FeedJob = Box::new(move || feeding.feed(iter));
+        let feed = match self.feeder.as_ref().filter(|f| f.is_idle()) {
+            Some(idle) => match idle.run(feed) {
+                Ok(()) => return Ok(job),
+                Err(feed) => feed,
+            },
+            None => feed,
+        };
+        // None yet, or the last one still blocked in a pull of a dropped
+        // `imap`: a fresh thread, and the old one (if any) ends once its
+        // pull returns.
+        let fresh = Feeder::spawn().map_err(PoolError::Feeder)?;
+        // A fresh thread holds its receiver until its sender drops: it
+        // takes the job.
+        fresh
+            .run(feed)
+            .map_err(|_| PoolError::Feeder(std::io::Error::other("the feeder thread ended")))?;
+        *self.feeder = Some(fresh);
+        Ok(job)
+    }
+}
+
+/// The work a feeder thread does for one streaming call.
+type FeedJob = Box<dyn FnOnce() + Send>;
+
+/// A thread that pulls the inputs of streaming calls, one call at a time,
+/// kept by the pool between calls (a thread a call would cost tens of
+/// microseconds). It ends when the pool drops it and its call is done.
+struct Feeder {
+    jobs: std::sync::mpsc::Sender<FeedJob>,
+    /// Whether its last job is done.
+    idle: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Feeder {
+    fn spawn() -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<FeedJob>();
+        let idle = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let done = Arc::clone(&idle);
         std::thread::Builder::new()
             .name("statepool-feeder".into())
-            .spawn(move || feeding.feed(iter))
-            .map_err(PoolError::Feeder)?;
-        Ok(job)
+            .spawn(move || {
+                for feed in queue {
+                    // `feed` never unwinds (see `MapJob::feed`).
+                    feed();
+                    done.store(true, std::sync::atomic::Ordering::Release);
+                }
+            })?;
+        Ok(Feeder { jobs, idle })
+    }
+
+    fn is_idle(&self) -> bool {
+        self.idle.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Hands `feed` to the thread; back if the thread is gone.
+    fn run(&self, feed: FeedJob) -> Result<(), FeedJob> {
+        self.idle.store(false, std::sync::atomic::Ordering::Release);
+        self.jobs.send(feed).map_err(|e| e.0)
     }
 }
 
