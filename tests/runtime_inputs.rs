@@ -205,11 +205,11 @@ mod counting {
 }
 
 /// An item that records its drop.
-struct Noted(u64, Arc<AtomicUsize>);
+struct Noted(u64, Sender<u64>);
 
 impl Drop for Noted {
     fn drop(&mut self) {
-        self.1.fetch_add(1, SeqCst);
+        let _ = self.1.send(self.0);
     }
 }
 
@@ -250,7 +250,7 @@ fn dropping_an_imap_whose_input_blocks_returns_and_the_pool_goes_on() {
 #[test]
 fn an_item_pulled_after_the_drop_is_dropped_without_running() {
     hang_guard("late item dropped", || {
-        let drops = Arc::new(AtomicUsize::new(0));
+        let (dropped, drops) = mpsc::channel::<u64>();
         let (tx, rx) = mpsc::channel::<Noted>();
         let (pulled, on_pull) = mpsc::channel::<()>();
         let input = rx.into_iter().inspect(move |_| {
@@ -259,19 +259,20 @@ fn an_item_pulled_after_the_drop_is_dropped_without_running() {
         let mut pool = NotedStatePool::new(2);
         {
             let mut stream = pool.imap(input);
-            tx.send(Noted(1, drops.clone())).unwrap();
+            tx.send(Noted(1, dropped.clone())).unwrap();
             assert_eq!(stream.next().unwrap().unwrap(), 1);
             on_pull.recv().unwrap();
         }
         // The feeder is blocked on `rx`; the item it gets now is dropped.
-        tx.send(Noted(2, drops.clone())).unwrap();
+        tx.send(Noted(2, dropped)).unwrap();
         on_pull.recv().unwrap();
         drop(tx);
-        // Both items dropped once: the first after its task, the second unrun.
-        while drops.load(SeqCst) < 2 {
-            std::thread::yield_now();
-        }
-        assert_eq!(drops.load(SeqCst), 2);
+        // Each item dropped once (the first after its task, the second
+        // unrun), then no sender is left.
+        let mut seen: Vec<u64> = drops.iter().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2]);
+        assert_eq!(*NOTED_RAN.lock().unwrap(), [1], "only the first item ran");
     });
 }
 
@@ -279,8 +280,12 @@ fn an_item_pulled_after_the_drop_is_dropped_without_running() {
 #[derive(Default)]
 struct NotedState;
 
+/// The items whose task ran.
+static NOTED_RAN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
 #[task]
 fn noted(_: &mut NotedState, item: Noted) -> u64 {
+    NOTED_RAN.lock().unwrap().push(item.0);
     item.0
 }
 
