@@ -77,6 +77,7 @@ fn a_panicking_task_reinits_only_its_worker() {
             worker_id,
             site: PanicSite::Task,
             message,
+            ..
         }) => {
             assert!(worker_id < 2);
             assert_eq!(message, "task panicked");
@@ -214,7 +215,7 @@ fn a_panicking_input_iterator_is_an_input_failure_at_its_position() {
     });
     let err = pool.map(input).unwrap_err();
     assert!(
-        matches!(err, PoolError::Input { index: Some(60), ref message } if message == "bad input")
+        matches!(err, PoolError::Input { index: Some(60), ref message, .. } if message == "bad input")
     );
     assert_eq!(err.to_string(), "the input panicked at item 60: bad input");
     let input = (0..100u64).map(|v| {

@@ -697,7 +697,10 @@ fn a_panic_payload_whose_drop_panics_does_not_abort() {
             "{cell}"
         );
         check_prefix(call, &outputs, &cell);
-        // The payload and the bomb its drop threw; the third is forgotten.
+        // The error keeps the payload; dropping it drops the payload and
+        // the bomb its drop threw, and forgets the third, without unwinding.
+        assert_eq!(DROPPED.load(SeqCst), 0, "{cell}");
+        drop(err);
         assert_eq!(DROPPED.load(SeqCst), 2, "{cell}");
         // The pool works on.
         let (outputs, err) = run(&mut pool, call, 6..10u64);
@@ -762,7 +765,7 @@ fn a_panicking_input_is_an_input_failure_at_its_position() {
         let (outputs, err) = run(&mut pool, call, items);
         let err = err.unwrap_or_else(|| panic!("{cell}: no failure"));
         assert!(
-            matches!(&err, PoolError::Input { index: Some(5), message } if message == "input 5 boom"),
+            matches!(&err, PoolError::Input { index: Some(5), message, .. } if message == "input 5 boom"),
             "{cell}: {err:?}"
         );
         assert_eq!(
@@ -779,7 +782,7 @@ fn a_panicking_input_is_an_input_failure_at_its_position() {
         let (outputs, err) = run(&mut pool, call, BadHint(5));
         let err = err.unwrap_or_else(|| panic!("{cell}: no failure"));
         assert!(
-            matches!(&err, PoolError::Input { index: None, message } if message == "size_hint boom"),
+            matches!(&err, PoolError::Input { index: None, message, .. } if message == "size_hint boom"),
             "{cell}: {err:?}"
         );
         assert!(outputs.is_empty(), "{cell}");
@@ -999,6 +1002,7 @@ mod matrix {
                     worker_id,
                     site: PanicSite::Init,
                     message,
+                    ..
                 },
             ) => on(*worker_id) && *message == format!("init of worker {worker_id} panicked"),
             (Failure::ExitErr, PoolError::Exit { worker_id, source }) => {
@@ -1011,6 +1015,7 @@ mod matrix {
                     worker_id,
                     site: PanicSite::Exit,
                     message,
+                    ..
                 },
             ) => on(*worker_id) && *message == format!("exit of worker {worker_id} panicked"),
             _ => false,

@@ -1,14 +1,12 @@
-//! The worker threads of a pool and the protocol that hands them jobs.
+//! The worker threads of a pool, and the hand-off that gives each call to
+//! every one of them (publish, wake, acknowledge, park: see `PROTOCOL.md`).
 //!
-//! One job runs at a time. The caller publishes it under the control lock
-//! (bumping `epoch`), every worker runs its share and acknowledges; the last
-//! acknowledgement unparks the caller, which spins briefly before it parks.
-//! Workers wait for the next epoch on a condvar after a short bounded spin
-//! (shorter after a long job), so an idle crew uses no CPU, and no wake-up is
-//! lost: a worker checks the epoch under the same lock the caller bumps it
-//! under before it sleeps. The caller wakes one sleeper, and the first
-//! worker to take the job wakes the rest, so that wake-ups come from the CPU
-//! of a running worker.
+//! One call runs at a time. A caller publishes it, every worker runs its
+//! share and acknowledges, and the caller waits for the last
+//! acknowledgement. A call borrowed from the caller's frame runs inside
+//! [`Crew::run_scoped`], which waits before it returns or unwinds; a
+//! streaming call, which outlives the caller's frame, is handed over in an
+//! `Arc` ([`Crew::publish`]) that the crew keeps until [`Crew::wait`].
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -16,101 +14,118 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crate::job::Job;
-use crate::unwind::{catch, into_message};
+use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::call::Call;
+use crate::sync::{lock, wait, AbortIfPanic};
+use crate::unwind::{catch, Caught};
 use crate::worker::{ExitStore, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
-/// A lifetime-erased pointer to the job being run.
-struct JobRef<S>(NonNull<dyn Job<S>>);
-
-// SAFETY: a `JobRef` is only dereferenced as `&dyn Job<S>`, and `Job<S>: Sync`,
-// so sharing it across threads is sharing a `&(dyn Job<S> + Sync)`. Its
-// validity is the publisher's promise (see `Crew::publish`).
-unsafe impl<S> Send for JobRef<S> {}
-
-impl<S> Clone for JobRef<S> {
-    fn clone(&self) -> Self {
-        *self
-    }
+/// The call being run, as the workers see it.
+struct Current<S> {
+    /// The call; valid until every worker has acknowledged it (see
+    /// `Crew::run_scoped` and `Crew::publish`).
+    call: NonNull<dyn Call<S>>,
+    /// Keeps a published streaming call alive until `wait`.
+    owned: Option<Arc<dyn Call<S> + Send>>,
+    /// The thread to unpark once every worker has acknowledged.
+    caller: Thread,
+    /// When it was published.
+    published: Instant,
 }
-impl<S> Copy for JobRef<S> {}
+
+// SAFETY: `call` is only dereferenced as `&dyn Call<S>`, and `Call<S>:
+// Sync`, so moving a `Current` between threads (inside the crew's lock)
+// shares a `&(dyn Call<S> + Sync)`; the rest is `Send`.
+unsafe impl<S> Send for Current<S> {}
+
+/// What a worker takes from [`Current`]: the call and whom to tell.
+struct Taken<S> {
+    call: NonNull<dyn Call<S>>,
+    caller: Thread,
+}
+
+// SAFETY: `Taken` is only dereferenced as `&dyn Call<S>`, and `Call<S>:
+// Sync`, so sending it to a worker is sharing a `&(dyn Call<S> + Sync)`;
+// its validity is the publisher's (see `Crew::run_scoped`).
+unsafe impl<S> Send for Taken<S> {}
 
 struct Control<S> {
     epoch: u64,
-    job: Option<JobRef<S>>,
-    caller: Option<Thread>,
+    current: Option<Current<S>>,
     shutdown: bool,
     /// Workers asleep on `wake`: a publish with none skips the wake-up call.
     sleepers: usize,
-    /// Workers that have taken the current job.
+    /// Workers that have taken the current call.
     taken: usize,
-    /// When the current job was published.
-    published: Option<Instant>,
 }
 
-struct Shared<S> {
+/// What the caller and the workers share.
+struct Hub<S> {
     control: Mutex<Control<S>>,
     wake: Condvar,
     /// Mirror of `control.epoch`, read while spinning.
-    epoch: AtomicU64,
-    /// Workers that have not yet acknowledged the current job.
-    pending: AtomicUsize,
-    /// Failures of exit hooks run at shutdown, by worker.
-    shutdown_errors: Mutex<Vec<PoolError>>,
+    epoch: CachePadded<AtomicU64>,
+    /// Workers that have not yet acknowledged the current call.
+    pending: CachePadded<AtomicUsize>,
+    /// Failures of exit hooks run as the crew ends, by worker.
+    exit_errors: Mutex<Vec<PoolError>>,
 }
 
-impl<S> Shared<S> {
+impl<S> Hub<S> {
     fn control(&self) -> MutexGuard<'_, Control<S>> {
-        self.control.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.control)
     }
 }
 
 /// The live worker threads of a pool.
 pub(crate) struct Crew<S: WorkerState> {
-    shared: Arc<Shared<S>>,
+    hub: Arc<Hub<S>>,
     threads: Vec<JoinHandle<()>>,
-    /// Whether the last job was short: the caller then spins and yields a
+    /// Whether the last call was short: the caller then spins and yields a
     /// little before it parks, expecting this one to be short too. After a
-    /// long job it parks at once, leaving its CPU to a worker.
+    /// long call it parks at once, leaving its CPU to a worker.
     last_short: AtomicBool,
+    /// Whether a call is published and not yet waited for. Only the caller
+    /// side (which holds the crew) reads and writes it.
+    outstanding: AtomicBool,
 }
 
 impl<S: WorkerState> Crew<S> {
-    /// Starts `n` worker threads. Their states start when the first job
-    /// reaches them, so that an init failure is that job's error.
+    /// Starts `n` worker threads. Their states start when the first call
+    /// reaches them, so that an init failure is that call's error.
     pub(crate) fn spawn(n: usize, exits: &ExitStore) -> Result<Self, PoolError> {
-        let shared = Arc::new(Shared {
+        let hub = Arc::new(Hub {
             control: Mutex::new(Control {
                 epoch: 0,
-                job: None,
-                caller: None,
+                current: None,
                 shutdown: false,
                 sleepers: 0,
                 taken: 0,
-                published: None,
             }),
             wake: Condvar::new(),
-            epoch: AtomicU64::new(0),
-            pending: AtomicUsize::new(0),
-            shutdown_errors: Mutex::new(Vec::new()),
+            epoch: CachePadded::new(AtomicU64::new(0)),
+            pending: CachePadded::new(AtomicUsize::new(0)),
+            exit_errors: Mutex::new(Vec::new()),
         });
         let mut crew = Crew {
-            shared,
+            hub,
             threads: Vec::with_capacity(n),
             last_short: AtomicBool::new(true),
+            outstanding: AtomicBool::new(false),
         };
         for worker_id in 0..n {
-            let shared = Arc::clone(&crew.shared);
+            let hub = Arc::clone(&crew.hub);
             let ctx = WorkerContext::new(worker_id, n);
             let exits = Arc::clone(exits);
             let spawned = thread::Builder::new()
                 .name(format!("statepool-worker-{worker_id}"))
-                .spawn(move || worker_main(Worker::<S>::new(ctx, exits), &shared));
+                .spawn(move || worker_main(Worker::<S>::new(ctx, exits), &hub));
             match spawned {
                 Ok(handle) => crew.threads.push(handle),
                 Err(source) => {
-                    // Dropping the partial crew shuts down what did start.
+                    // Dropping the partial crew ends what did start.
                     return Err(PoolError::Spawn { worker_id, source });
                 }
             }
@@ -118,99 +133,163 @@ impl<S: WorkerState> Crew<S> {
         Ok(crew)
     }
 
-    /// Hands `job` to every worker.
-    ///
-    /// # Safety
-    /// `job` must stay valid until [`Crew::wait`] has returned: workers
-    /// dereference it until they acknowledge.
-    pub(crate) unsafe fn publish(&self, job: &dyn Job<S>) {
-        let job: NonNull<dyn Job<S> + '_> = NonNull::from(job);
-        // SAFETY: only the trait object's lifetime bound changes (same layout);
-        // the caller promises the pointee outlives every use, which ends
-        // before `wait` returns.
-        let job: NonNull<dyn Job<S> + 'static> = unsafe { std::mem::transmute(job) };
-        let mut control = self.shared.control();
-        debug_assert!(control.job.is_none(), "a job is already running");
-        self.shared
+    /// Runs `call` on every worker while `during` runs on this thread, and
+    /// returns once every worker has acknowledged it; if `during` unwinds,
+    /// the unwind waits for them too. `call` may borrow from the caller's
+    /// frame: no worker touches it after this returns.
+    pub(crate) fn run_scoped<R>(&self, call: &(dyn Call<S> + '_), during: impl FnOnce() -> R) -> R {
+        /// Waits for the workers when dropped: on return and on unwind.
+        struct WaitOnDrop<'c, S: WorkerState>(&'c Crew<S>);
+        impl<S: WorkerState> Drop for WaitOnDrop<'_, S> {
+            fn drop(&mut self) {
+                self.0.wait();
+            }
+        }
+        let call: NonNull<dyn Call<S> + '_> = NonNull::from(call);
+        // SAFETY: only the trait object's lifetime bound changes (same
+        // layout). Workers dereference the pointer until they acknowledge;
+        // `waiting`, created right after the publish and dropped before this
+        // function returns or unwinds past it, waits for every
+        // acknowledgement, so the borrow outlives every use.
+        let call: NonNull<dyn Call<S> + 'static> = unsafe { std::mem::transmute(call) };
+        self.publish_raw(call, None);
+        let waiting = WaitOnDrop(self);
+        let out = during();
+        drop(waiting);
+        out
+    }
+
+    /// Hands `call` to every worker, keeping it alive until [`Crew::wait`]
+    /// returns: the call of an `imap`, which ends after the caller's frame.
+    pub(crate) fn publish(&self, call: Arc<dyn Call<S> + Send>) {
+        let ptr = NonNull::from(&*call);
+        self.publish_raw(ptr, Some(call));
+    }
+
+    /// Publishes `call`, valid until every worker has acknowledged it: kept
+    /// alive by `owned`, or by the caller (see `run_scoped`).
+    fn publish_raw(&self, call: NonNull<dyn Call<S>>, owned: Option<Arc<dyn Call<S> + Send>>) {
+        let mut control = self.hub.control();
+        debug_assert!(control.current.is_none(), "a call is already running");
+        self.outstanding.store(true, Ordering::Relaxed);
+        // Before the epoch moves, under the lock: a worker takes the call
+        // only after it saw the new epoch under this lock, and acknowledges
+        // after that, so no acknowledgement counts against an old call.
+        self.hub
             .pending
-            .store(self.threads.len(), Ordering::Release);
-        control.job = Some(JobRef(job));
-        control.caller = Some(thread::current());
+            .store(self.threads.len(), Ordering::Relaxed);
+        control.current = Some(Current {
+            call,
+            owned,
+            caller: thread::current(),
+            published: Instant::now(),
+        });
         control.epoch += 1;
-        control.published = Some(Instant::now());
-        self.shared.epoch.store(control.epoch, Ordering::Release);
         control.taken = 0;
+        // Relaxed: a hint for spinning workers, which then take the lock
+        // (whose acquire orders everything above) before reading the call.
+        self.hub.epoch.store(control.epoch, Ordering::Relaxed);
         // Under the lock a sleeper counts itself before it sleeps, so a
         // worker not counted sees the new epoch before it could sleep. One
-        // sleeper is woken here; the first worker to take the job wakes the
-        // others (see `next_job`), from its CPU rather than the caller's.
+        // sleeper is woken here; the first worker to take the call wakes the
+        // others (see `next_call`), from its CPU rather than the caller's.
         let sleepers = control.sleepers;
         drop(control);
         if sleepers > 0 {
-            self.shared.wake.notify_one();
+            self.hub.wake.notify_one();
         }
     }
 
-    /// Blocks until every worker has acknowledged the published job.
+    /// Blocks until every worker has acknowledged the published call, then
+    /// lets it go. Returns at once if none is published.
     pub(crate) fn wait(&self) {
-        // Short jobs end within a few microseconds: spin (bounded) first.
-        let yields = if self.last_short.load(Ordering::Relaxed) {
-            YIELDS
-        } else {
-            0
-        };
-        spin_until(yields, || self.shared.pending.load(Ordering::Acquire) == 0);
-        while self.shared.pending.load(Ordering::Acquire) != 0 {
+        if !self.outstanding.load(Ordering::Relaxed) {
+            return;
+        }
+        // Acquire, pairing with each worker's release in `Ack`: whatever
+        // the workers wrote for the call (the outputs in its sink, its
+        // stop) is visible to the caller once it reads 0.
+        let done = || self.hub.pending.load(Ordering::Acquire) == 0;
+        // Short calls end within a few microseconds: back off (bounded)
+        // first; after a long one, park at once.
+        if self.last_short.load(Ordering::Relaxed) {
+            let backoff = Backoff::new();
+            while !done() && !backoff.is_completed() {
+                backoff.snooze();
+            }
+        }
+        while !done() {
+            // The last worker to acknowledge unparks this thread after its
+            // decrement; a token left by an earlier unpark only makes this
+            // loop look again.
             thread::park();
         }
-        let mut control = self.shared.control();
-        let short = control
-            .published
-            .take()
-            .is_some_and(|at| at.elapsed() < LONG_JOB);
-        self.last_short.store(short, Ordering::Relaxed);
-        control.job = None;
-        control.caller = None;
+        let finished = self.hub.control().current.take();
+        self.outstanding.store(false, Ordering::Relaxed);
+        if let Some(current) = finished {
+            let short = current.published.elapsed() < LONG_CALL;
+            self.last_short.store(short, Ordering::Relaxed);
+            // The last reference to a streaming call may drop here: its
+            // outputs and items are the user's, so their drops must not
+            // unwind into the caller's bookkeeping.
+            crate::unwind::drop_quietly(current.owned);
+        }
     }
 
-    /// Stops the workers, running each live state's exit hook; returns the
+    /// Halts the published call, if one is outstanding (the call of an
+    /// `imap` that was leaked rather than dropped), and waits for it.
+    pub(crate) fn halt_outstanding(&self) {
+        if !self.outstanding.load(Ordering::Relaxed) {
+            return;
+        }
+        let outstanding = self
+            .hub
+            .control()
+            .current
+            .as_ref()
+            .and_then(|current| current.owned.clone());
+        if let Some(call) = outstanding {
+            call.halt(None);
+            drop(call);
+            self.wait();
+        }
+    }
+
+    /// Ends the workers, running each live state's exit hook; returns the
     /// failures in worker order.
-    pub(crate) fn shutdown(mut self) -> Vec<PoolError> {
-        self.stop_threads()
+    pub(crate) fn end(mut self) -> Vec<PoolError> {
+        self.end_threads()
     }
 
-    fn stop_threads(&mut self) -> Vec<PoolError> {
-        self.shared.control().shutdown = true;
-        self.shared.wake.notify_all();
+    fn end_threads(&mut self) -> Vec<PoolError> {
+        self.halt_outstanding();
+        self.hub.control().shutdown = true;
+        self.hub.wake.notify_all();
         let mut errors = Vec::new();
         for (worker_id, handle) in self.threads.drain(..).enumerate() {
             if let Err(payload) = handle.join() {
-                // Unreachable unless the pool's own code panicked on that thread.
+                // Unreachable: a worker's loop aborts rather than unwind.
+                let caught = Caught::from_payload(payload);
                 errors.push(PoolError::Panic {
                     index: None,
                     worker_id,
                     site: PanicSite::Runtime,
-                    message: into_message(payload),
+                    message: caught.message,
+                    payload: caught.payload,
                 });
             }
         }
-        let mut hook_errors = std::mem::take(
-            &mut *self
-                .shared
-                .shutdown_errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        hook_errors.append(&mut errors);
-        hook_errors.sort_by_key(|e| e.worker_id());
-        hook_errors
+        let mut exit_errors = std::mem::take(&mut *lock(&self.hub.exit_errors));
+        exit_errors.append(&mut errors);
+        exit_errors.sort_by_key(|e| e.worker_id());
+        exit_errors
     }
 }
 
 impl<S: WorkerState> Drop for Crew<S> {
     fn drop(&mut self) {
         if !self.threads.is_empty() {
-            let _ = self.stop_threads();
+            let _ = self.end_threads();
         }
     }
 }
@@ -223,116 +302,104 @@ impl<S: WorkerState> std::fmt::Debug for Crew<S> {
     }
 }
 
-/// Acknowledges the current job when dropped, even while unwinding, so the
-/// caller never waits forever.
+/// Acknowledges the current call when dropped.
 struct Ack<'a, S> {
-    shared: &'a Shared<S>,
+    hub: &'a Hub<S>,
     caller: Thread,
 }
 
 impl<S> Drop for Ack<'_, S> {
     fn drop(&mut self) {
-        if self.shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // Release: publishes this worker's writes for the call to the
+        // caller, which acquires `pending` (see `Crew::wait`). AcqRel, so
+        // that the last worker, which unparks the caller, also orders the
+        // writes of the workers before it.
+        if self.hub.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.caller.unpark();
         }
     }
 }
 
-fn worker_main<S: WorkerState>(mut worker: Worker<S>, shared: &Shared<S>) {
+fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: &Hub<S>) {
+    // Every piece of user code runs under a catch of its own, and the call
+    // runs under one more: what is left here is the crew's own code, whose
+    // unwind would leave the caller waiting for an acknowledgement.
+    let abort = AbortIfPanic("running a worker's loop");
     let mut seen = 0;
     let mut short = true;
-    while let Some((job, caller)) = next_job(shared, &mut seen, short) {
+    while let Some(Taken { call, caller }) = next_call(hub, &mut seen, short) {
         let started = Instant::now();
-        let ack = Ack { shared, caller };
-        // SAFETY: the publisher keeps the job alive until every worker has
+        let ack = Ack { hub, caller };
+        // SAFETY: the publisher keeps the call alive until every worker has
         // acknowledged it, which this one does only when `ack` drops below.
-        let job = unsafe { job.0.as_ref() };
-        if let Err(message) = catch(|| job.execute(&mut worker)) {
-            // Every piece of user code a job runs has a catch of its own
+        let call = unsafe { call.as_ref() };
+        if let Err(caught) = catch(|| call.execute(&mut worker)) {
+            // Every piece of user code a call runs has a catch of its own
             // (tasks, hooks, the input, the items it drops), so only the
             // pool's own code gets here. No user code held the state when it
             // happened: the life goes on.
-            job.fail(PoolError::Panic {
+            call.halt(Some(PoolError::Panic {
                 index: None,
                 worker_id: worker.id(),
                 site: PanicSite::Runtime,
-                message,
-            });
+                message: caught.message,
+                payload: caught.payload,
+            }));
         }
         drop(ack);
-        short = started.elapsed() < LONG_JOB;
+        short = started.elapsed() < LONG_CALL;
     }
     if let Err(err) = worker.end_life() {
-        shared
-            .shutdown_errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(err);
+        lock(&hub.exit_errors).push(err);
     }
+    abort.disarm();
 }
 
-/// Rounds of busy spinning, then of yielding, before a thread sleeps.
-const SPINS: u32 = 48;
-const YIELDS: u32 = 16;
+/// A call this long makes the wake-up of the next one (tens of
+/// microseconds) negligible: after it, a worker sleeps without yielding
+/// first, leaving the CPU and the memory system to the caller, which may
+/// have a large result to drop.
+const LONG_CALL: Duration = Duration::from_millis(2);
 
-/// A job this long makes the wake-up of the next one (tens of microseconds)
-/// negligible: after it, a worker sleeps without yielding first, leaving the
-/// CPU and the memory system to the caller, which may have a large result to
-/// drop.
-const LONG_JOB: Duration = Duration::from_millis(2);
-
-/// Spins, then yields, until `done` or the rounds run out: a few tens of
-/// microseconds at most.
-fn spin_until(yields: u32, done: impl Fn() -> bool) {
-    for round in 0..SPINS + yields {
-        if done() {
-            return;
-        }
-        if round < SPINS {
-            std::hint::spin_loop();
-        } else {
-            thread::yield_now();
+/// Waits for a call newer than `seen`; `None` once the crew ends. After a
+/// short call, backs off (spins, then yields) a little first, to catch
+/// back-to-back calls without a sleep.
+fn next_call<S>(hub: &Hub<S>, seen: &mut u64, after_short_call: bool) -> Option<Taken<S>> {
+    if after_short_call {
+        let backoff = Backoff::new();
+        while hub.epoch.load(Ordering::Relaxed) == *seen && !backoff.is_completed() {
+            backoff.snooze();
         }
     }
-}
-
-/// Waits for a job newer than `seen`; `None` on shutdown. After a short
-/// job, spins and yields a little first, to catch back-to-back calls
-/// without a sleep.
-fn next_job<S>(
-    shared: &Shared<S>,
-    seen: &mut u64,
-    after_short_job: bool,
-) -> Option<(JobRef<S>, Thread)> {
-    let yields = if after_short_job { YIELDS } else { 0 };
-    spin_until(yields, || shared.epoch.load(Ordering::Acquire) != *seen);
-    let mut control = shared.control();
+    let mut control = hub.control();
     loop {
         if control.shutdown {
             return None;
         }
         if control.epoch != *seen {
-            *seen = control.epoch;
-            // The first to take the job wakes every sleeper, from the CPU of
-            // a running worker rather than the caller's (wake-ups all from
-            // the caller's tend to pile the sleepers onto one CPU). No
-            // sleeper counted now has taken this job, as this is its first
-            // taker; every one wakes (a counted sleeper is blocked, or about
-            // to block and returns at once); and a worker not counted checks
-            // the epoch under this lock before it sleeps.
-            control.taken += 1;
-            if control.taken == 1 && control.sleepers > 0 {
-                shared.wake.notify_all();
+            if let Some(current) = &control.current {
+                *seen = control.epoch;
+                let taken = Taken {
+                    call: current.call,
+                    caller: current.caller.clone(),
+                };
+                // The first to take the call wakes every sleeper, from the
+                // CPU of a running worker rather than the caller's (wake-ups
+                // all from the caller's tend to pile the sleepers onto one
+                // CPU). No sleeper counted now has taken this call, as this
+                // is its first taker; every one wakes (a counted sleeper is
+                // blocked, or about to block and returns at once); and a
+                // worker not counted checks the epoch under this lock
+                // before it sleeps.
+                control.taken += 1;
+                if control.taken == 1 && control.sleepers > 0 {
+                    hub.wake.notify_all();
+                }
+                return Some(taken);
             }
-            let job = control.job.expect("a new epoch carries a job");
-            let caller = control
-                .caller
-                .clone()
-                .expect("a new epoch carries its caller");
-            return Some((job, caller));
         }
         control.sleepers += 1;
-        control = shared.wake.wait(control).unwrap_or_else(|e| e.into_inner());
+        control = wait(&hub.wake, control);
         control.sleepers -= 1;
     }
 }

@@ -1,5 +1,9 @@
 //! The error type of every pool call.
 
+use std::any::Any;
+
+pub use crate::unwind::PanicPayload;
+
 /// A boxed error, as returned by fallible user hooks (`Result<_, E>` with any
 /// `E: std::error::Error + Send + Sync + 'static` converts into it).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -49,6 +53,9 @@ pub enum PoolError {
         /// The panic's message, where its payload was a `&str` or a
         /// `String`; otherwise `"<non-string panic payload>"`.
         message: String,
+        /// The panic's payload itself, as `catch_unwind` gave it, for a
+        /// caller that resumes the panic (see [`PoolError::into_panic`]).
+        payload: PanicPayload,
     },
     /// A `#[worker_init]` hook returned `Err`.
     #[error("worker {worker_id} failed to initialise its state")]
@@ -90,6 +97,8 @@ pub enum PoolError {
         index: Option<usize>,
         /// The panic's message, where it was a string.
         message: String,
+        /// The panic's payload itself (see [`PoolError::into_panic`]).
+        payload: PanicPayload,
     },
     /// The operating system refused to start the thread that pulls the
     /// input of a streaming call (`imap`, `imap_unordered`).
@@ -113,13 +122,14 @@ impl std::fmt::Display for InputSite {
 /// of an item's destructor.
 ///
 /// ```
-/// use pool_core::{PanicSite, PoolError};
+/// use pool_core::{PanicPayload, PanicSite, PoolError};
 ///
 /// let err = PoolError::Panic {
 ///     index: Some(8),
 ///     worker_id: 0,
 ///     site: PanicSite::DropItem,
 ///     message: "boom".into(),
+///     payload: PanicPayload::new(Box::new("boom")),
 /// };
 /// assert_eq!(err.to_string(), "dropping item 8 panicked on worker 0: boom");
 /// ```
@@ -203,6 +213,52 @@ impl PoolError {
         }
     }
 
+    /// The payload of the panic this failure is ([`PoolError::Panic`] or
+    /// [`PoolError::Input`]), to resume it with
+    /// [`std::panic::resume_unwind`]; as tokio's `JoinError::into_panic`.
+    ///
+    /// # Panics
+    /// If the failure is not a panic, or its payload was already taken
+    /// (with [`PanicPayload::take`]); [`PoolError::try_into_panic`] does not.
+    ///
+    /// ```
+    /// use pool_core::{PanicPayload, PanicSite, PoolError};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Code(u32);
+    /// let err = PoolError::Panic {
+    ///     index: Some(3),
+    ///     worker_id: 0,
+    ///     site: PanicSite::Task,
+    ///     message: "<non-string panic payload>".into(),
+    ///     payload: PanicPayload::new(Box::new(Code(7))),
+    /// };
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)));
+    /// ```
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .unwrap_or_else(|err| panic!("`into_panic` on a failure that is no panic: {err}"))
+    }
+
+    /// The payload of the panic this failure is, or the failure itself
+    /// where it is no panic (or its payload was taken).
+    ///
+    /// ```
+    /// use pool_core::PoolError;
+    ///
+    /// let err = PoolError::InvalidConfig("chunk_size must be at least 1".into());
+    /// assert!(err.try_into_panic().is_err());
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, PoolError> {
+        match &self {
+            PoolError::Panic { payload, .. } | PoolError::Input { payload, .. } => {
+                payload.take().ok_or(self)
+            }
+            _ => Err(self),
+        }
+    }
+
     /// The worker on which the failure happened, if one did.
     pub fn worker_id(&self) -> Option<usize> {
         match self {
@@ -233,6 +289,7 @@ mod tests {
             worker_id: 1,
             site,
             message: "bad".into(),
+            payload: PanicPayload::new(Box::new("bad")),
         };
         let shown = [
             (

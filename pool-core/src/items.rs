@@ -1,38 +1,48 @@
 //! What the calls that run the state's `#[task]` take.
 
-use crate::{Pool, PoolError, Task, WorkerState};
+use crate::{BoxError, Task, WorkerState};
 
-/// Items that [`Pool::map`] and [`Pool::map_unordered`] run the `#[task]` of
+/// Items that [`Pool::map`](crate::Pool::map) and
+/// [`Pool::map_unordered`](crate::Pool::map_unordered) run the `#[task]` of
 /// `S` on: every `IntoIterator` of the task's input whose iterator is `Send`
 /// (ranges, vectors, any iterator). Implemented for all such types and no
 /// others, so that a state without a `#[task]`, or items that are not its
 /// input, read as such in the compiler's error.
 ///
+/// `map` turns the items into their iterator and runs
+/// [`Task::run`](crate::Task::run) on each item (through this trait's
+/// hidden items), exactly as `map_with` runs a closure.
+///
 /// ```
-/// # use pool_core::{BoxError, ExitValue, Pool, Task, TaskItems, WorkerContext, WorkerState};
-/// # struct Echo;
-/// # impl WorkerState for Echo {
-/// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Echo) }
-/// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
-/// # }
-/// # impl Task for Echo {
-/// #     type Input = u64;
-/// #     type Output = u64;
-/// #     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x) }
-/// # }
+/// # include!("../doc/echo.rs");
+/// # fn main() {
+/// use pool_core::{Pool, TaskItems};
+///
 /// fn total<I: TaskItems<Echo, Output = u64>>(pool: &mut Pool<Echo>, items: I) -> u64 {
 ///     pool.map(items).unwrap().into_iter().sum()
 /// }
 /// let mut pool = Pool::<Echo>::new(2);
 /// assert_eq!(total(&mut pool, 0..4), 6);
 /// assert_eq!(total(&mut pool, vec![5, 5]), 10);
+/// # }
 /// ```
 pub trait TaskItems<S: WorkerState>: Sized {
     /// The task's output.
-    type Output;
+    type Output: Send;
+
+    /// The items' iterator.
+    #[doc(hidden)]
+    type __Iter: Iterator<Item: Send> + Send;
 
     #[doc(hidden)]
-    fn __map_on(self, pool: &mut Pool<S>, ordered: bool) -> Result<Vec<Self::Output>, PoolError>;
+    fn __into_iter(self) -> Self::__Iter;
+
+    /// Runs the task on one item.
+    #[doc(hidden)]
+    fn __run(
+        state: &mut S,
+        item: <Self::__Iter as Iterator>::Item,
+    ) -> Result<Self::Output, BoxError>;
 }
 
 impl<S, I> TaskItems<S> for I
@@ -42,8 +52,15 @@ where
     I::IntoIter: Send,
 {
     type Output = S::Output;
+    type __Iter = I::IntoIter;
 
-    fn __map_on(self, pool: &mut Pool<S>, ordered: bool) -> Result<Vec<S::Output>, PoolError> {
-        pool.map_task(self, ordered)
+    #[inline]
+    fn __into_iter(self) -> I::IntoIter {
+        self.into_iter()
+    }
+
+    #[inline]
+    fn __run(state: &mut S, item: S::Input) -> Result<S::Output, BoxError> {
+        state.run(item)
     }
 }

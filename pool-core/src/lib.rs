@@ -36,24 +36,56 @@
 //! # Ok::<(), pool_core::PoolError>(())
 //! ```
 
-mod context;
-mod crew;
-mod error;
-mod imap;
-mod input;
-mod items;
-mod job;
-mod pool;
-mod sink;
-mod state;
+// The modules in layers: each uses only those above it.
+//
+//   sync, unwind               locks, abort guards, caught panics
+//   error, context, state      what users see of a worker and a failure
+//   input/                     cutting an input into chunks
+//   stop                       how a call stops
+//   sink/                      where outputs go (slots, unordered, stream)
+//   worker                     one worker's lives and its run of a chunk
+//   call                       the unit broadcast to every worker (MapCall)
+//   crew                       the threads, and the hand-off of each call
+//   feed_thread                the thread that pulls a streamed input
+//   runner                     begins, runs and ends calls on the crew
+//   items, imap, pool          the typed calls of the contract
+//
+// `scripts/module-graph.sh` prints the graph and fails on a cycle (CI runs
+// it). See PROTOCOL.md beside this file for the handshakes between threads, the
+// memory ordering of each, and the glossary of the names used here.
+
+mod sync;
 mod unwind;
+
+mod context;
+mod error;
+mod state;
+
+mod input;
+
+mod stop;
+
+mod sink;
+
 mod worker;
+
+mod call;
+
+mod crew;
+
+mod feed_thread;
+
+mod runner;
+
+mod imap;
+mod items;
+mod pool;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use context::WorkerContext;
-pub use error::{BoxError, PanicSite, PoolError};
+pub use error::{BoxError, PanicPayload, PanicSite, PoolError};
 pub use imap::Imap;
 pub use items::TaskItems;
 pub use pool::Pool;

@@ -1,5 +1,9 @@
-//! Panic policy: every piece of user code runs under `catch_unwind`, and a
-//! panic becomes a typed [`PoolError::Panic`](crate::PoolError::Panic).
+//! Panic policy, part one: every piece of user code runs under
+//! [`catch`], and a panic becomes a typed
+//! [`PoolError::Panic`](crate::PoolError::Panic) (or `Input`) that keeps
+//! its message and its payload. Part two, the pool's own code, is in
+//! [`crate::sync::AbortIfPanic`]: where it runs outside a catch and an
+//! unwind would leave a peer waiting, a panic aborts.
 //!
 //! A panic payload is user data too: its `Drop` may panic. Payloads are
 //! dropped under a catch of their own, and a payload whose drop panicked
@@ -7,39 +11,100 @@
 //! (which, while unwinding, would abort the process).
 
 use std::any::Any;
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use crate::sync::{get_mut, lock};
+
+/// The payload of a panic, as `catch_unwind` returned it, kept in a
+/// [`PoolError`](crate::PoolError) for a caller that wants to resume the panic or inspect a
+/// payload that is not a string. It sits behind a lock, so that
+/// `PoolError` stays `Send + Sync` while the payload is only `Send`.
+///
+/// Dropping it never unwinds: a payload whose own `Drop` panics is dropped
+/// under a catch, and leaked if that panics again.
+///
+/// ```
+/// use pool_core::PanicPayload;
+///
+/// let payload = PanicPayload::new(Box::new(42u8));
+/// assert_eq!(payload.take().unwrap().downcast_ref::<u8>(), Some(&42));
+/// assert!(payload.take().is_none());
+/// ```
+pub struct PanicPayload(Mutex<Option<Box<dyn Any + Send + 'static>>>);
+
+impl PanicPayload {
+    /// Keeps `payload`.
+    pub fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
+        PanicPayload(Mutex::new(Some(payload)))
+    }
+
+    /// Takes the payload out; `None` once taken.
+    pub fn take(&self) -> Option<Box<dyn Any + Send + 'static>> {
+        lock(&self.0).take()
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = lock(&self.0).is_some();
+        f.debug_struct("PanicPayload").field("kept", &kept).finish()
+    }
+}
+
+impl Drop for PanicPayload {
+    fn drop(&mut self) {
+        let payload = get_mut(&mut self.0).take();
+        if let Some(payload) = payload {
+            drop_payload(payload);
+        }
+    }
+}
 
 /// The message of a payload that is not a string.
 pub(crate) const NON_STRING_PAYLOAD: &str = "<non-string panic payload>";
 
-/// Runs `f`, turning a panic into its message.
-///
-/// `AssertUnwindSafe` is sound here because whatever `f` touched is either
-/// thrown away after a panic (a task's state is dropped and re-initialised)
-/// or is the pool's own bookkeeping, which never panics half-way.
-pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(into_message)
+/// A panic caught by [`catch`]: its message, and its payload kept whole.
+#[derive(Debug)]
+pub(crate) struct Caught {
+    pub(crate) message: String,
+    pub(crate) payload: PanicPayload,
 }
 
-/// The message of a panic payload, which is consumed: a `String` is moved
-/// out, a `&str` copied, and anything else dropped (see [`drop_payload`]).
-pub(crate) fn into_message(payload: Box<dyn Any + Send>) -> String {
-    let payload = match payload.downcast::<String>() {
-        Ok(message) => return *message,
-        Err(payload) => payload,
-    };
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        return (*message).to_owned();
+impl Caught {
+    /// The panic of `payload`, as `catch_unwind` or a join returned it.
+    pub(crate) fn from_payload(payload: Box<dyn Any + Send>) -> Self {
+        let message = if let Some(message) = payload.downcast_ref::<String>() {
+            message.clone()
+        } else if let Some(message) = payload.downcast_ref::<&'static str>() {
+            (*message).to_owned()
+        } else {
+            NON_STRING_PAYLOAD.to_owned()
+        };
+        Caught {
+            message,
+            payload: PanicPayload::new(payload),
+        }
     }
-    drop_payload(payload);
-    NON_STRING_PAYLOAD.to_owned()
+}
+
+/// Runs `f`, catching a panic.
+///
+/// `AssertUnwindSafe` is sound here because whatever `f` touched is either
+/// thrown away after a panic (a task's state is dropped and re-initialised,
+/// an input that panicked is pulled no more) or is the pool's own
+/// bookkeeping, which user code never holds half-updated: no user code runs
+/// under the pool's locks or between two halves of an update.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(Caught::from_payload)
 }
 
 /// Drops a panic payload whose type the pool does not know. Its `Drop` runs
 /// under a catch; where it panics, the payload of that second panic is
 /// dropped the same way once more, and forgotten if it panics again: a
 /// payload that keeps panicking leaks rather than unwinds.
-fn drop_payload(payload: Box<dyn Any + Send>) {
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         if let Err(third) = catch_unwind(AssertUnwindSafe(move || drop(second))) {
             std::mem::forget(third);
@@ -58,12 +123,19 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    fn message<R: std::fmt::Debug>(caught: Result<R, Caught>) -> String {
+        caught.unwrap_err().message
+    }
+
     #[test]
     fn messages_of_str_string_and_other_payloads() {
-        assert_eq!(catch(|| panic!("static")).unwrap_err(), "static");
-        assert_eq!(catch(|| panic!("{}", 42)).unwrap_err(), "42");
+        assert_eq!(message(catch(|| panic!("static"))), "static");
+        assert_eq!(message(catch(|| panic!("{}", 42))), "42");
         let other = catch(|| std::panic::panic_any(7u8)).unwrap_err();
-        assert_eq!(other, NON_STRING_PAYLOAD);
+        assert_eq!(other.message, NON_STRING_PAYLOAD);
+        // The payload itself is kept, whatever its type.
+        let payload = other.payload.take().unwrap();
+        assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
         assert_eq!(catch(|| 5).unwrap(), 5);
     }
 
@@ -81,8 +153,10 @@ mod tests {
 
     #[test]
     fn a_payload_whose_drop_panics_does_not_unwind_out() {
-        let message = catch(|| std::panic::panic_any(Bomb)).unwrap_err();
-        assert_eq!(message, NON_STRING_PAYLOAD);
+        let caught = catch(|| std::panic::panic_any(Bomb)).unwrap_err();
+        assert_eq!(caught.message, NON_STRING_PAYLOAD);
+        // Kept until dropped; the drop does not unwind.
+        drop(caught);
         // The first bomb and the one its drop threw; the third is forgotten.
         assert_eq!(BOMBS_DROPPED.load(Ordering::SeqCst), 2);
         drop_quietly(Bomb);

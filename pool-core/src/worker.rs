@@ -4,9 +4,10 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::input::Chunk;
-use crate::job::Run;
-use crate::job::Stop;
-use crate::unwind::{catch, drop_quietly};
+use crate::sink::ChunkOutputs;
+use crate::stop::Stop;
+use crate::sync::lock;
+use crate::unwind::{catch, drop_quietly, Caught};
 use crate::{BoxError, ExitValue, PanicSite, PoolError, WorkerContext, WorkerState};
 
 /// Exit hook outputs, shared by the pool and its workers until
@@ -48,7 +49,7 @@ impl<S: WorkerState> Worker<S> {
                         source,
                     })
                 }
-                Err(message) => return Err(self.panic(None, PanicSite::Init, message)),
+                Err(caught) => return Err(self.panic(None, PanicSite::Init, caught)),
             };
             self.tasks_in_life = 0;
             self.state = Some(state);
@@ -72,21 +73,21 @@ impl<S: WorkerState> Worker<S> {
             Ok(Some(ended)) => {
                 let kept = self.keep_exit(ended);
                 match catch(move || drop(state)) {
-                    Err(message) if kept.is_ok() => {
-                        Err(self.panic(None, PanicSite::DropState, message))
+                    Err(caught) if kept.is_ok() => {
+                        Err(self.panic(None, PanicSite::DropState, caught))
                     }
                     _ => kept,
                 }
             }
             Ok(None) => match catch(move || state.end_life(&ctx)) {
                 Ok(ended) => self.keep_exit(ended),
-                Err(message) => Err(self.panic(None, PanicSite::Exit, message)),
+                Err(caught) => Err(self.panic(None, PanicSite::Exit, caught)),
             },
-            Err(message) => {
+            Err(caught) => {
                 // The hook panicked half-way through the state: its drop's
                 // panic, if any, would only hide this one.
                 drop_quietly(state);
-                Err(self.panic(None, PanicSite::Exit, message))
+                Err(self.panic(None, PanicSite::Exit, caught))
             }
         }
     }
@@ -96,10 +97,7 @@ impl<S: WorkerState> Worker<S> {
     fn keep_exit(&self, ended: Result<Option<ExitValue>, BoxError>) -> Result<(), PoolError> {
         match ended {
             Ok(Some(value)) => {
-                self.exits
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(value);
+                lock(&self.exits).push(value);
                 Ok(())
             }
             Ok(None) => Ok(()),
@@ -111,7 +109,7 @@ impl<S: WorkerState> Worker<S> {
     }
 
     /// Ends the current life without its exit hook, after a panic.
-    pub(crate) fn abandon_life(&mut self) {
+    pub(crate) fn discard_life(&mut self) {
         if let Some(state) = self.state.take() {
             drop_quietly(state);
         }
@@ -139,7 +137,7 @@ impl<S: WorkerState> Worker<S> {
         block: usize,
         stop: &Stop,
         task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
-        out: &mut impl Run<O>,
+        out: &mut impl ChunkOutputs<O>,
         report: &dyn Fn(PoolError),
     ) {
         let start = chunk.start();
@@ -183,18 +181,18 @@ impl<S: WorkerState> Worker<S> {
                         break;
                     }
                 }
-                Err(message) => {
+                Err(caught) => {
                     // The item that panicked is the first without an output.
                     let at = start + out.pushed();
                     // The state may be half-updated: this life ends without
                     // exit, and a fresh one starts right away. Its failure is
                     // recorded first, so that an `imap` cannot end on the
                     // panic before it sees that the re-init failed.
-                    self.abandon_life();
+                    self.discard_life();
                     if let Err(err) = self.ensure_life() {
                         report(err);
                     }
-                    report(self.panic(Some(at), PanicSite::Task, message));
+                    report(self.panic(Some(at), PanicSite::Task, caught));
                     index = at + 1;
                     break;
                 }
@@ -222,13 +220,13 @@ impl<S: WorkerState> Worker<S> {
                     index += 1;
                 }
             });
-            let Err(message) = dropped else {
+            let Err(caught) = dropped else {
                 return;
             };
             // The first panic is the earliest of these items; later ones
             // could not win over it.
             if !reported {
-                report(self.panic(Some(index), PanicSite::DropItem, message));
+                report(self.panic(Some(index), PanicSite::DropItem, caught));
                 reported = true;
             }
             index += 1;
@@ -245,12 +243,13 @@ impl<S: WorkerState> Worker<S> {
         }
     }
 
-    fn panic(&self, index: Option<usize>, site: PanicSite, message: String) -> PoolError {
+    fn panic(&self, index: Option<usize>, site: PanicSite, caught: Caught) -> PoolError {
         PoolError::Panic {
             index,
             worker_id: self.id(),
             site,
-            message,
+            message: caught.message,
+            payload: caught.payload,
         }
     }
 }
@@ -266,13 +265,13 @@ fn run_block<S, T, O>(
     items: &mut impl Iterator<Item = T>,
     want: usize,
     task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
-    out: &mut impl Run<O>,
+    out: &mut impl ChunkOutputs<O>,
 ) -> (usize, Option<BoxError>) {
     let (slots, room) = out.window(want);
     let len = want.min(room);
     // Takes the block's outputs into `out` when the block ends, by a panic
     // too.
-    let mut written = Written {
+    let mut written = CommitOnDrop {
         run: out,
         n: 0,
         _outputs: PhantomData,
@@ -297,16 +296,16 @@ fn run_block<S, T, O>(
     (written.n, failure)
 }
 
-/// Outputs written into a window of a [`Run`], taken by the run when this
+/// Outputs written into a window of a [`ChunkOutputs`], taken by the run when this
 /// drops.
-struct Written<'a, O, R: Run<O>> {
+struct CommitOnDrop<'a, O, R: ChunkOutputs<O>> {
     run: &'a mut R,
     /// Slots of the window written so far, from its first.
     n: usize,
     _outputs: PhantomData<fn(O)>,
 }
 
-impl<O, R: Run<O>> Drop for Written<'_, O, R> {
+impl<O, R: ChunkOutputs<O>> Drop for CommitOnDrop<'_, O, R> {
     fn drop(&mut self) {
         // SAFETY: the loop that counts `n` writes the window's slots in
         // order, counting each once written, and touches the run only
@@ -318,8 +317,8 @@ impl<O, R: Run<O>> Drop for Written<'_, O, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::StopMode;
-    use crate::sink::Outputs;
+    use crate::sink::VecOutputs;
+    use crate::stop::StopMode;
 
     /// Counts the tasks of each life; its exit hands the count over.
     struct Life {
@@ -389,7 +388,7 @@ mod tests {
     ) -> Ran {
         let exits = ExitStore::default();
         let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone());
-        let mut out = Outputs::new(start, items.size_hint().0);
+        let mut out = VecOutputs::new(start, items.size_hint().0);
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);
         let items = Items { start, items };
@@ -416,7 +415,7 @@ mod tests {
 
     #[test]
     fn blocks_keep_the_outputs_in_order_and_lives_to_their_span() {
-        let all = Stop::new(StopMode::All);
+        let all = Stop::new(StopMode::AllItems);
         for block in [1, 3, 4, 64] {
             let ran = run(0, 10, block, None, &all, |_, x| show(x));
             assert_eq!(
@@ -433,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_failure_inside_a_block_has_its_position() {
-        let all = Stop::new(StopMode::All);
+        let all = Stop::new(StopMode::AllItems);
         let ran = run(100, 20, 8, None, &all, |_, x| {
             if x == 13 {
                 Err("no".into())
@@ -452,7 +451,7 @@ mod tests {
 
     #[test]
     fn a_panic_inside_a_block_keeps_the_outputs_before_it() {
-        let all = Stop::new(StopMode::All);
+        let all = Stop::new(StopMode::AllItems);
         let ran = run(100, 20, 8, None, &all, |_, x| {
             assert!(x != 13, "boom");
             show(x)
@@ -475,12 +474,12 @@ mod tests {
     #[test]
     fn a_block_stops_at_a_limit_set_before_it() {
         // `imap` keeps the items before a failure: the limit is its position.
-        let after = Stop::new(StopMode::After);
-        after.fail(PoolError::Task {
+        let after = Stop::new(StopMode::FromFailedItem);
+        after.halt(Some(PoolError::Task {
             index: 6,
             worker_id: 1,
             source: "earlier".into(),
-        });
+        }));
         let ran = run(0, 20, 64, None, &after, |_, x| show(x));
         assert_eq!(ran.outputs.len(), 6);
     }
@@ -488,10 +487,10 @@ mod tests {
     #[test]
     fn the_stop_limit_is_read_before_each_block() {
         for (block, ran_before_stop) in [(1, 3), (4, 4), (16, 10)] {
-            let stop = Stop::new(StopMode::All);
+            let stop = Stop::new(StopMode::AllItems);
             let ran = run(0, 10, block, None, &stop, |_, x| {
                 if x == 2 {
-                    stop.cancel();
+                    stop.halt(None);
                 }
                 show(x)
             });
@@ -529,7 +528,7 @@ mod tests {
 
     #[test]
     fn an_item_dropped_after_a_task_error_does_not_hide_it() {
-        let all = Stop::new(StopMode::All);
+        let all = Stop::new(StopMode::AllItems);
         let ran = run_items(10, armed(20, &[8, 9]), 4, None, &all, |_, item| {
             if item.at == 7 {
                 std::mem::forget(item);
@@ -555,10 +554,10 @@ mod tests {
 
     #[test]
     fn items_left_by_a_stop_are_dropped_each_at_its_position() {
-        let stop = Stop::new(StopMode::All);
+        let stop = Stop::new(StopMode::AllItems);
         let ran = run_items(0, armed(10, &[6]), 1, None, &stop, |_, item| {
             if item.at == 3 {
-                stop.cancel();
+                stop.halt(None);
             }
             took(item)
         });
@@ -576,7 +575,7 @@ mod tests {
 
     #[test]
     fn a_task_panic_is_at_its_item_and_the_rest_are_dropped_after_it() {
-        let all = Stop::new(StopMode::All);
+        let all = Stop::new(StopMode::AllItems);
         let ran = run_items(0, armed(10, &[5]), 8, None, &all, |_, item| {
             assert!(item.at != 3, "task 3 panicked");
             took(item)

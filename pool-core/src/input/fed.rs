@@ -29,8 +29,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Injector;
+use crossbeam_utils::CachePadded;
 
 use super::{Chunk, ChunkPolicy, Input, Pull, Sizer};
+use crate::sync::{get_mut, lock, wait_timeout};
 
 /// The longest segment, in bytes of items.
 const SEGMENT_BYTES: usize = 64 * 1024;
@@ -83,7 +85,7 @@ impl<T> Segment<T> {
     /// The slot of position `at`, which lies in `start..=end()` (the end
     /// gives the address one past the last slot). Zero-sized items have no
     /// addresses to tell apart: their slots count in bytes from the first
-    /// (see `Claimed`).
+    /// (see `FedChunk`).
     fn slot(&self, at: usize) -> *mut T {
         debug_assert!((self.start..=self.end()).contains(&at));
         let first: *mut T = UnsafeCell::raw_get(self.slots.as_ptr()).cast();
@@ -110,7 +112,7 @@ impl<T> Drop for Segment<T> {
 
 /// A run of claimed items, moved out of their slots as they are run.
 /// Dropping it drops the items it did not yield.
-pub(crate) struct Claimed<T> {
+pub(crate) struct FedChunk<T> {
     /// Keeps the slots alive.
     _segment: Arc<Segment<T>>,
     /// The input's count of runs out, decremented when this one drops.
@@ -121,18 +123,18 @@ pub(crate) struct Claimed<T> {
     end: *mut T,
 }
 
-// SAFETY: a `Claimed` owns the items in the slots `next..end` (claimed
+// SAFETY: a `FedChunk` owns the items in the slots `next..end` (claimed
 // once, under the cursor lock); moving it moves those `T`s, hence
 // `T: Send`. The segment is shared with the feeder and other runs, which
 // never touch these slots.
-unsafe impl<T: Send> Send for Claimed<T> {}
+unsafe impl<T: Send> Send for FedChunk<T> {}
 
-impl<T> Claimed<T> {
+impl<T> FedChunk<T> {
     /// The run of positions `range` of `segment`.
     fn new(segment: Arc<Segment<T>>, range: std::ops::Range<usize>, running: &AtomicUsize) -> Self {
         let (next, end) = (segment.slot(range.start), segment.slot(range.end));
         running.fetch_add(1, Ordering::SeqCst);
-        Claimed {
+        FedChunk {
             _segment: segment,
             running,
             start: range.start,
@@ -153,7 +155,7 @@ impl<T> Claimed<T> {
     }
 }
 
-impl<T> Iterator for Claimed<T> {
+impl<T> Iterator for FedChunk<T> {
     type Item = T;
 
     #[inline]
@@ -180,7 +182,7 @@ impl<T> Iterator for Claimed<T> {
     }
 }
 
-impl<T> Drop for Claimed<T> {
+impl<T> Drop for FedChunk<T> {
     fn drop(&mut self) {
         let left = std::ptr::slice_from_raw_parts_mut(self.next, self.left());
         self.next = self.end;
@@ -194,7 +196,7 @@ impl<T> Drop for Claimed<T> {
     }
 }
 
-impl<T: Send> Chunk for Claimed<T> {
+impl<T: Send> Chunk for FedChunk<T> {
     fn start(&self) -> usize {
         self.start
     }
@@ -224,15 +226,11 @@ impl Waiters {
     /// Sleeps while `wait()` holds, waking at least once after
     /// [`FIRST_SLEEP`] to look again.
     fn wait_while(&self, wait: impl Fn() -> bool) {
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.lock);
         self.count.fetch_add(1, Ordering::SeqCst);
         let mut sleep = FIRST_SLEEP;
         while wait() {
-            guard = self
-                .cond
-                .wait_timeout(guard, sleep)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            guard = wait_timeout(&self.cond, guard, sleep);
             sleep = (sleep * 2).min(LONGEST_SLEEP);
             self.waking.store(false, Ordering::Relaxed);
         }
@@ -248,7 +246,7 @@ impl Waiters {
     fn wake_all(&self) {
         // Taken so that a sleeper between its last look and its sleep
         // is not missed.
-        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lock(&self.lock));
         self.cond.notify_all();
     }
 
@@ -257,20 +255,17 @@ impl Waiters {
         if self.waking.swap(true, Ordering::Relaxed) {
             return;
         }
-        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lock(&self.lock));
         self.cond.notify_one();
     }
 }
 
-/// A counter on a cache line of its own: the feeder writes `published` at
-/// every item, which must not slow down readers of the fields around it.
-#[repr(align(128))]
-struct Padded(AtomicUsize);
-
 /// An input fed by one thread (see the module's docs).
 pub(crate) struct Fed<T> {
-    /// Items published so far: written by the feeder alone.
-    published: Padded,
+    /// Items published so far: written by the feeder alone, at every item,
+    /// on a cache line of its own so that it does not slow down readers of
+    /// the fields around it.
+    published: CachePadded<AtomicUsize>,
     cursor: Mutex<Cursor<T>>,
     /// Mirror of `cursor.next`, for the feeder's room check.
     claimed: AtomicUsize,
@@ -291,7 +286,7 @@ pub(crate) struct Fed<T> {
     /// A worker is gathering a chunk (see [`Fed::gather`]): the others wait
     /// rather than spin beside it.
     gathering: AtomicBool,
-    /// Claimed runs not yet dropped: workers busy running items.
+    /// FedChunk runs not yet dropped: workers busy running items.
     running: AtomicUsize,
     /// When the last run was claimed, in nanoseconds from `born`.
     last_claim: AtomicU64,
@@ -326,7 +321,7 @@ impl<T> Fed<T> {
         .clamp(1, segment_len::<T>());
         let segment = Segment::new(0, first);
         Fed {
-            published: Padded(AtomicUsize::new(0)),
+            published: CachePadded::new(AtomicUsize::new(0)),
             cursor: Mutex::new(Cursor {
                 segment: Arc::clone(&segment),
                 next: 0,
@@ -349,13 +344,9 @@ impl<T> Fed<T> {
     }
 
     /// The feeding end. There is one; a second call returns `None`.
-    pub(crate) fn feeder(&self) -> Option<Feeder<'_, T>> {
-        let segment = self
-            .first
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
-        Some(Feeder {
+    pub(crate) fn publisher(&self) -> Option<Publisher<'_, T>> {
+        let segment = lock(&self.first).take()?;
+        Some(Publisher {
             fed: self,
             end: segment.end(),
             segment,
@@ -365,12 +356,12 @@ impl<T> Fed<T> {
 
     /// Items published so far: the position of the next one.
     pub(crate) fn published(&self) -> usize {
-        self.published.0.load(Ordering::Acquire)
+        self.published.load(Ordering::Acquire)
     }
 
     /// Ends the input: no more items come (whether its feeder ended or
     /// unwound).
-    pub(crate) fn finish(&self) {
+    pub(crate) fn end_feeding(&self) {
         self.done.store(true, Ordering::SeqCst);
         self.items.wake_all();
     }
@@ -402,8 +393,8 @@ impl<T> Fed<T> {
 
 impl<T> Drop for Fed<T> {
     fn drop(&mut self) {
-        let published = *self.published.0.get_mut();
-        let cursor = self.cursor.get_mut().unwrap_or_else(|e| e.into_inner());
+        let published = *self.published.get_mut();
+        let cursor = get_mut(&mut self.cursor);
         let mut segment = Arc::clone(&cursor.segment);
         let mut at = cursor.next;
         while at < published {
@@ -424,7 +415,7 @@ impl<T> Drop for Fed<T> {
 }
 
 /// The one thread that fills a [`Fed`] input.
-pub(crate) struct Feeder<'f, T> {
+pub(crate) struct Publisher<'f, T> {
     fed: &'f Fed<T>,
     segment: Arc<Segment<T>>,
     /// The segment's end, kept at hand.
@@ -432,7 +423,7 @@ pub(crate) struct Feeder<'f, T> {
     pos: usize,
 }
 
-impl<T> Feeder<'_, T> {
+impl<T> Publisher<'_, T> {
     /// The position of the next item: items published so far.
     #[inline]
     pub(crate) fn pos(&self) -> usize {
@@ -450,7 +441,7 @@ impl<T> Feeder<'_, T> {
         unsafe { self.segment.slot(self.pos).write(item) };
         self.pos += 1;
         let fed = self.fed;
-        fed.published.0.store(self.pos, Ordering::Release);
+        fed.published.store(self.pos, Ordering::Release);
         let sleepers = fed.items.sleepers();
         if sleepers > 0 && fed.looking.load(Ordering::Relaxed) == 0 && self.wake_needed(sleepers) {
             fed.items.wake_one();
@@ -498,7 +489,7 @@ fn segment_len<T>() -> usize {
 
 impl<T: Send> Input for Fed<T> {
     type Item = T;
-    type Chunk = Claimed<T>;
+    type Chunk = FedChunk<T>;
 
     fn is_exhausted(&self) -> bool {
         self.exhausted.load(Ordering::Acquire)
@@ -515,11 +506,11 @@ impl<T: Send> Input for Fed<T> {
     fn pull(
         &self,
         _me: usize,
-        _injector: &Injector<Claimed<T>>,
+        _injector: &Injector<FedChunk<T>>,
         _room: impl Fn(usize) -> usize,
         limit: usize,
         _on_end: impl FnOnce(usize),
-    ) -> Pull<Claimed<T>> {
+    ) -> Pull<FedChunk<T>> {
         let want = self.sizer.chunk_len(None);
         if !self.gather(want) {
             return Pull::Empty;
@@ -557,7 +548,7 @@ impl<T: Send> Input for Fed<T> {
             .min(cursor.segment.end())
             .min(at.saturating_add(want.min(share)));
         cursor.next = end;
-        let chunk = Claimed::new(Arc::clone(&cursor.segment), at..end, &self.running);
+        let chunk = FedChunk::new(Arc::clone(&cursor.segment), at..end, &self.running);
         // Under the lock, so that the mirror never moves back.
         self.claimed.store(end, Ordering::SeqCst);
         let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -596,7 +587,7 @@ impl<T: Send> Input for Fed<T> {
 
 impl<T> Fed<T> {
     fn lock_cursor(&self) -> MutexGuard<'_, Cursor<T>> {
-        self.cursor.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.cursor)
     }
 
     /// Waits a little, before a claim, for `want` items to be published:
@@ -675,7 +666,7 @@ impl<T> Fed<T> {
 mod tests {
     use super::*;
 
-    fn claim<T: Send>(fed: &Fed<T>) -> Pull<Claimed<T>> {
+    fn claim<T: Send>(fed: &Fed<T>) -> Pull<FedChunk<T>> {
         let injector = Injector::new();
         fed.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {})
     }
@@ -683,8 +674,8 @@ mod tests {
     #[test]
     fn published_items_are_claimed_at_once_and_in_order() {
         let fed = Fed::<u32>::new((0, None), 1000, ChunkPolicy::Fixed(4), 2);
-        let mut feeder = fed.feeder().unwrap();
-        assert!(fed.feeder().is_none());
+        let mut feeder = fed.publisher().unwrap();
+        assert!(fed.publisher().is_none());
         assert!(matches!(claim(&fed), Pull::Empty));
         feeder.push(7);
         // One item published is one item claimable: no chunk waits to fill.
@@ -702,7 +693,7 @@ mod tests {
         }
         assert_eq!(got, (1..40).collect::<Vec<_>>());
         assert!(matches!(claim(&fed), Pull::Empty));
-        fed.finish();
+        fed.end_feeding();
         assert!(matches!(claim(&fed), Pull::Exhausted));
         assert!(fed.is_exhausted());
     }
@@ -711,7 +702,7 @@ mod tests {
     fn a_claim_takes_at_most_a_fair_share_of_what_waits() {
         // Eight workers, 64 slow items published at once, lengths unmeasured.
         let fed = Fed::<u32>::new((0, None), 1000, ChunkPolicy::Adaptive { max: 4096 }, 8);
-        let mut feeder = fed.feeder().unwrap();
+        let mut feeder = fed.publisher().unwrap();
         (0..64).for_each(|x| feeder.push(x));
         let mut lens = Vec::new();
         while let Pull::Chunk(c) = claim(&fed) {
@@ -725,7 +716,7 @@ mod tests {
     #[test]
     fn a_limit_stops_the_claims() {
         let fed = Fed::<u32>::new((0, None), 1000, ChunkPolicy::Fixed(100), 1);
-        let mut feeder = fed.feeder().unwrap();
+        let mut feeder = fed.publisher().unwrap();
         (0..10).for_each(|x| feeder.push(x));
         let injector = Injector::new();
         let Pull::Chunk(c) = fed.pull(0, &injector, |_| 0, 3, |_| {}) else {
@@ -742,7 +733,7 @@ mod tests {
     fn every_item_is_dropped_once_whether_run_claimed_or_left() {
         let tracker = Arc::new(());
         let fed = Fed::new((0, None), 10_000, ChunkPolicy::Fixed(5), 1);
-        let mut feeder = fed.feeder().unwrap();
+        let mut feeder = fed.publisher().unwrap();
         // Several segments.
         (0..200).for_each(|_| feeder.push(Arc::clone(&tracker)));
         assert_eq!(Arc::strong_count(&tracker), 201);
@@ -754,7 +745,7 @@ mod tests {
         let Pull::Chunk(_kept) = claim(&fed) else {
             panic!()
         };
-        fed.finish();
+        fed.end_feeding();
         drop(fed); // 190 published items never claimed
         assert_eq!(Arc::strong_count(&tracker), 1 + 5);
     }
@@ -762,7 +753,7 @@ mod tests {
     #[test]
     fn room_bounds_the_read_ahead() {
         let fed = Fed::<u8>::new((0, None), 3, ChunkPolicy::Fixed(2), 1);
-        let mut feeder = fed.feeder().unwrap();
+        let mut feeder = fed.publisher().unwrap();
         assert_eq!(fed.room(0), 3);
         (0..3).for_each(|x| feeder.push(x));
         assert_eq!(fed.room(3), 0);
@@ -785,10 +776,10 @@ mod tests {
                 };
                 tx.send(c.collect::<Vec<_>>()).unwrap();
             });
-            let mut feeder = fed.feeder().unwrap();
+            let mut feeder = fed.publisher().unwrap();
             feeder.push(5);
             assert_eq!(rx.recv().unwrap(), [5]);
-            fed.finish();
+            fed.end_feeding();
         });
     }
 }

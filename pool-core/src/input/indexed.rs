@@ -1,24 +1,24 @@
 //! Inputs whose items can be made from their positions: ranges of integers,
 //! and vectors (whose items are moved out where they lie). Workers claim
-//! positions (see [`Claims`]) and make the items themselves, so that no one
+//! positions (see [`ClaimOrder`]) and make the items themselves, so that no one
 //! copies an item before it runs and no lock is shared by all the workers.
 
 use std::alloc::Layout;
-use std::mem::ManuallyDrop;
 use std::ops::Range;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_deque::Injector;
+use crossbeam_utils::CachePadded;
 
 use super::{Chunk, ChunkPolicy, Input, Lent, Pull, Sizer};
+use crate::sync::{get_mut, lock};
 
 /// Items addressed by position.
 pub(crate) trait Positions: Send + Sync {
     type Item;
     /// The items of a run of positions.
-    type Run: Iterator<Item = Self::Item> + Send;
+    type Items: Iterator<Item = Self::Item> + Send;
 
     fn len(&self) -> usize;
 
@@ -27,7 +27,7 @@ pub(crate) trait Positions: Send + Sync {
     /// # Safety
     /// Each position is passed at most once over the life of `self`, and the
     /// run is dropped before `self`.
-    unsafe fn run(&self, range: Range<usize>) -> Self::Run;
+    unsafe fn take(&self, range: Range<usize>) -> Self::Items;
 
     /// Hands over the buffer of the items, if they are `len` of `layout`.
     /// See [`Input::lend`].
@@ -38,18 +38,18 @@ pub(crate) trait Positions: Send + Sync {
     /// Drops the items at `range`, which were never run.
     ///
     /// # Safety
-    /// None of these positions was passed to [`Positions::run`] or to this
+    /// None of these positions was passed to [`Positions::take`] or to this
     /// method before.
     unsafe fn drop_unclaimed(&mut self, range: Range<usize>);
 }
 
 /// A chunk of an [`Indexed`] input.
-pub(crate) struct Span<R> {
+pub(crate) struct IndexedChunk<R> {
     start: usize,
     run: R,
 }
 
-impl<R: Iterator> Iterator for Span<R> {
+impl<R: Iterator> Iterator for IndexedChunk<R> {
     type Item = R::Item;
 
     #[inline]
@@ -62,7 +62,7 @@ impl<R: Iterator> Iterator for Span<R> {
     }
 }
 
-impl<R: Iterator + Send> Chunk for Span<R> {
+impl<R: Iterator + Send> Chunk for IndexedChunk<R> {
     fn start(&self) -> usize {
         self.start
     }
@@ -70,7 +70,7 @@ impl<R: Iterator + Send> Chunk for Span<R> {
 
 /// How the workers claim the positions of an [`Indexed`] input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Claims {
+pub(crate) enum ClaimOrder {
     /// From the front, in input order, with one atomic counter: what a
     /// bounded look-ahead window (`imap`) needs.
     InOrder,
@@ -113,8 +113,7 @@ struct Parts {
 }
 
 /// A worker's part, on a cache line of its own.
-#[repr(align(128))]
-struct Part(Mutex<PartState>);
+struct Part(CachePadded<Mutex<PartState>>);
 
 struct PartState {
     /// The positions left in the part.
@@ -126,24 +125,29 @@ struct PartState {
 
 impl Part {
     fn new(range: Range<usize>) -> Self {
-        Part(Mutex::new(PartState { range, ramp: 1 }))
+        Part(CachePadded::new(Mutex::new(PartState { range, ramp: 1 })))
     }
 
     fn lock(&self) -> MutexGuard<'_, PartState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.0)
     }
 }
 
 impl<P: Positions> Indexed<P> {
-    pub(crate) fn new(positions: P, policy: ChunkPolicy, n_workers: usize, claims: Claims) -> Self {
+    pub(crate) fn new(
+        positions: P,
+        policy: ChunkPolicy,
+        n_workers: usize,
+        claims: ClaimOrder,
+    ) -> Self {
         let n = positions.len();
         let w = n_workers.max(1);
         let claims = match claims {
-            Claims::InOrder => Claimer::InOrder {
+            ClaimOrder::InOrder => Claimer::InOrder {
                 next: AtomicUsize::new(0),
                 published: AtomicUsize::new(0),
             },
-            Claims::Spread => {
+            ClaimOrder::Spread => {
                 // `k * n / w` without overflow: `n / w` whole shares, and the
                 // remainder spread over the first parts.
                 let at = |k: usize| k * (n / w) + k.min(n % w);
@@ -164,16 +168,16 @@ impl<P: Positions> Indexed<P> {
         }
     }
 
-    /// Claims the next positions in input order and cuts them in chunks.
+    /// ClaimOrder the next positions in input order and cuts them in chunks.
     fn pull_in_order(
         &self,
         next: &AtomicUsize,
         published: &AtomicUsize,
-        injector: &Injector<Span<P::Run>>,
+        injector: &Injector<IndexedChunk<P::Items>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
-    ) -> Pull<Span<P::Run>> {
+    ) -> Pull<IndexedChunk<P::Items>> {
         let n = self.positions.len();
         let mut start = next.load(Ordering::Acquire);
         let (len, total) = loop {
@@ -215,7 +219,7 @@ impl<P: Positions> Indexed<P> {
         Pull::Chunk(first)
     }
 
-    /// Claims a chunk from the front of worker `me`'s part, refilling the
+    /// ClaimOrder a chunk from the front of worker `me`'s part, refilling the
     /// part from the largest of its peers' when it is empty.
     fn pull_spread(
         &self,
@@ -224,7 +228,7 @@ impl<P: Positions> Indexed<P> {
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
-    ) -> Pull<Span<P::Run>> {
+    ) -> Pull<IndexedChunk<P::Items>> {
         // Spread claims serve calls whose failures stop every item not yet
         // started (a limit of 0), never a limit inside the input.
         debug_assert!(limit == 0 || limit >= self.positions.len());
@@ -304,13 +308,13 @@ impl<P: Positions> Indexed<P> {
     }
 
     /// The chunk of the positions `range`.
-    fn span(&self, range: Range<usize>) -> Span<P::Run> {
+    fn span(&self, range: Range<usize>) -> IndexedChunk<P::Items> {
         let start = range.start;
         // SAFETY: `range` was claimed by this thread alone (from the counter
         // or from a part, under its lock), so each position is passed once;
         // the span lives in the job, which drops it before the input.
-        let run = unsafe { self.positions.run(range) };
-        Span { start, run }
+        let run = unsafe { self.positions.take(range) };
+        IndexedChunk { start, run }
     }
 }
 
@@ -326,7 +330,7 @@ impl<P: Positions> Drop for Indexed<P> {
                 .parts
                 .iter_mut()
                 .map(|p| {
-                    let part = p.0.get_mut().unwrap_or_else(|e| e.into_inner());
+                    let part = get_mut(&mut p.0);
                     part.range.clone()
                 })
                 .collect(),
@@ -341,7 +345,7 @@ impl<P: Positions> Drop for Indexed<P> {
 
 impl<P: Positions> Input for Indexed<P> {
     type Item = P::Item;
-    type Chunk = Span<P::Run>;
+    type Chunk = IndexedChunk<P::Items>;
 
     fn is_exhausted(&self) -> bool {
         self.exhausted.load(Ordering::Acquire)
@@ -368,11 +372,11 @@ impl<P: Positions> Input for Indexed<P> {
     fn pull(
         &self,
         me: usize,
-        injector: &Injector<Span<P::Run>>,
+        injector: &Injector<IndexedChunk<P::Items>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
-    ) -> Pull<Span<P::Run>> {
+    ) -> Pull<IndexedChunk<P::Items>> {
         match &self.claims {
             Claimer::InOrder { next, published } => {
                 self.pull_in_order(next, published, injector, room, limit, on_end)
@@ -399,13 +403,13 @@ macro_rules! range_of {
 
         impl Positions for RangeOf<$t> {
             type Item = $t;
-            type Run = Range<$t>;
+            type Items = Range<$t>;
 
             fn len(&self) -> usize {
                 self.len
             }
 
-            unsafe fn run(&self, range: Range<usize>) -> Range<$t> {
+            unsafe fn take(&self, range: Range<usize>) -> Range<$t> {
                 // In range: positions are below `len`, the range's length.
                 let at = |i: usize| (i128::from(self.range.start) + i as i128) as $t;
                 at(range.start)..at(range.end)
@@ -429,136 +433,22 @@ impl RangeOf<usize> {
 
 impl Positions for RangeOf<usize> {
     type Item = usize;
-    type Run = Range<usize>;
+    type Items = Range<usize>;
 
     fn len(&self) -> usize {
         self.len
     }
 
-    unsafe fn run(&self, range: Range<usize>) -> Range<usize> {
+    unsafe fn take(&self, range: Range<usize>) -> Range<usize> {
         self.range.start + range.start..self.range.start + range.end
     }
 
     unsafe fn drop_unclaimed(&mut self, _range: Range<usize>) {}
 }
 
-/// The items of a vector, moved out where they lie.
-pub(crate) struct VecOf<T> {
-    buf: NonNull<T>,
-    cap: usize,
-    len: usize,
-    /// The buffer went to the outputs, which free it.
-    lent: bool,
-}
-
-// SAFETY: a `VecOf` owns `T`s and hands each to one thread (through a
-// `VecRun`), like a `Vec<T>` moved between threads; it never shares one.
-unsafe impl<T: Send> Send for VecOf<T> {}
-// SAFETY: `&VecOf` only gives out runs of distinct positions (see `run`).
-unsafe impl<T: Send> Sync for VecOf<T> {}
-
-impl<T> VecOf<T> {
-    pub(crate) fn new(items: Vec<T>) -> Self {
-        let mut items = ManuallyDrop::new(items);
-        VecOf {
-            buf: NonNull::new(items.as_mut_ptr()).expect("a vector's pointer is never null"),
-            cap: items.capacity(),
-            len: items.len(),
-            lent: false,
-        }
-    }
-}
-
-impl<T> Drop for VecOf<T> {
-    fn drop(&mut self) {
-        if self.lent {
-            return;
-        }
-        // SAFETY: the buffer came from a `Vec<T>` of capacity `cap`; its items
-        // were moved out or dropped (by runs and `drop_from`), so it is
-        // freed as empty.
-        drop(unsafe { Vec::from_raw_parts(self.buf.as_ptr(), 0, self.cap) });
-    }
-}
-
-impl<T: Send> Positions for VecOf<T> {
-    type Item = T;
-    type Run = VecRun<T>;
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn lend(&mut self, layout: Layout, len: usize) -> Option<Lent> {
-        let fits = layout == Layout::new::<T>() && layout.size() > 0 && len == self.len;
-        if !fits || self.lent {
-            return None;
-        }
-        self.lent = true;
-        Some(Lent {
-            ptr: self.buf.cast(),
-            cap: self.cap,
-        })
-    }
-
-    unsafe fn run(&self, range: Range<usize>) -> VecRun<T> {
-        VecRun {
-            buf: self.buf,
-            range,
-        }
-    }
-
-    unsafe fn drop_unclaimed(&mut self, range: Range<usize>) {
-        // SAFETY: positions in `range` (below `len`) hold items nobody moved
-        // out (the caller's promise), each dropped once here.
-        unsafe {
-            let first = self.buf.as_ptr().add(range.start);
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, range.len()));
-        }
-    }
-}
-
-/// Items of a [`VecOf`] at a run of positions, owned by this run: moved out
-/// as it yields them, dropped with it if it does not.
-pub(crate) struct VecRun<T> {
-    buf: NonNull<T>,
-    range: Range<usize>,
-}
-
-// SAFETY: a run owns the items at its positions, as a `vec::IntoIter<T>`
-// owns its own.
-unsafe impl<T: Send> Send for VecRun<T> {}
-
-impl<T> Iterator for VecRun<T> {
-    type Item = T;
-
-    #[inline]
-    fn next(&mut self) -> Option<T> {
-        let i = self.range.next()?;
-        // SAFETY: position `i` belongs to this run alone, which reads it once
-        // (the range moved past it).
-        Some(unsafe { self.buf.as_ptr().add(i).read() })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.range.size_hint()
-    }
-}
-
-impl<T> Drop for VecRun<T> {
-    fn drop(&mut self) {
-        let rest = std::mem::replace(&mut self.range, 0..0);
-        // SAFETY: the positions not yet yielded hold this run's items, each
-        // dropped once here.
-        unsafe {
-            let tail = self.buf.as_ptr().add(rest.start);
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(tail, rest.len()));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::vec_of::VecOf;
     use super::*;
     use crossbeam_deque::Steal;
     use std::sync::Arc;
@@ -567,8 +457,8 @@ mod tests {
     fn pull_free<P: Positions>(
         input: &Indexed<P>,
         me: usize,
-        injector: &Injector<Span<P::Run>>,
-    ) -> Pull<Span<P::Run>> {
+        injector: &Injector<IndexedChunk<P::Items>>,
+    ) -> Pull<IndexedChunk<P::Items>> {
         input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {})
     }
 
@@ -576,8 +466,8 @@ mod tests {
     fn chunk<P: Positions>(
         input: &Indexed<P>,
         me: usize,
-        injector: &Injector<Span<P::Run>>,
-    ) -> Span<P::Run> {
+        injector: &Injector<IndexedChunk<P::Items>>,
+    ) -> IndexedChunk<P::Items> {
         match pull_free(input, me, injector) {
             Pull::Chunk(c) => c,
             _ => panic!("worker {me} got no chunk"),
@@ -619,7 +509,7 @@ mod tests {
                 RangeOf::<i64>::new(start..end).unwrap(),
                 ChunkPolicy::Adaptive { max: 64 },
                 3,
-                Claims::InOrder,
+                ClaimOrder::InOrder,
             );
             let got: Vec<i64> = all(&input).into_iter().flatten().collect();
             assert_eq!(got, (start..end).collect::<Vec<_>>());
@@ -629,7 +519,7 @@ mod tests {
             RangeOf::<usize>::new(5..50).unwrap(),
             ChunkPolicy::Fixed(10),
             2,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let lens: Vec<usize> = all(&input).iter().map(Vec::len).collect();
         assert_eq!(lens, [10, 10, 10, 10, 5]);
@@ -641,7 +531,7 @@ mod tests {
             RangeOf::<u64>::new(0..u64::MAX).unwrap(),
             ChunkPolicy::Fixed(1 << 62),
             4,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let injector = Injector::new();
         let first = chunk(&input, 0, &injector);
@@ -669,7 +559,7 @@ mod tests {
             RangeOf::<u32>::new(0..100).unwrap(),
             ChunkPolicy::Fixed(8),
             4,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let injector = Injector::new();
         assert!(matches!(
@@ -696,7 +586,7 @@ mod tests {
             VecOf::new(items),
             ChunkPolicy::Fixed(10),
             2,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let injector = Injector::new();
         let mut first = chunk(&input, 0, &injector);
@@ -717,7 +607,7 @@ mod tests {
             VecOf::<u8>::new(Vec::new()),
             ChunkPolicy::Fixed(3),
             2,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let mut ends = Vec::new();
         let pulled = input.pull(
@@ -738,7 +628,7 @@ mod tests {
             RangeOf::<u64>::new(0..10).unwrap(),
             ChunkPolicy::Fixed(3),
             2,
-            Claims::InOrder,
+            ClaimOrder::InOrder,
         );
         let injector = Injector::new();
         let mut ends = Vec::new();
@@ -749,7 +639,7 @@ mod tests {
     }
 
     /// Pulls from a spread input as worker `me` until it is exhausted.
-    fn spread_pulls<P: Positions>(input: &Indexed<P>, me: usize) -> Vec<Span<P::Run>>
+    fn spread_pulls<P: Positions>(input: &Indexed<P>, me: usize) -> Vec<IndexedChunk<P::Items>>
     where
         P::Item: Send,
     {
@@ -773,7 +663,7 @@ mod tests {
             RangeOf::<usize>::new(0..100).unwrap(),
             ChunkPolicy::Fixed(10),
             4,
-            Claims::Spread,
+            ClaimOrder::Spread,
         );
         let injector = Injector::new();
         let firsts: Vec<usize> = (0..4)
@@ -784,7 +674,10 @@ mod tests {
         // Worker 0 takes the rest of its part (10..25), then splits the
         // largest part left (the last of four of 15) in two, taking its
         // back half.
-        let starts: Vec<usize> = spread_pulls(&input, 0).iter().map(Span::start).collect();
+        let starts: Vec<usize> = spread_pulls(&input, 0)
+            .iter()
+            .map(IndexedChunk::start)
+            .collect();
         assert_eq!(&starts[..3], [10, 20, 92]);
         assert!(input.is_exhausted());
         assert_eq!(input.pulled(), 100);
@@ -797,7 +690,7 @@ mod tests {
                 RangeOf::<u64>::new(0..n).unwrap(),
                 ChunkPolicy::Adaptive { max: 64 },
                 workers,
-                Claims::Spread,
+                ClaimOrder::Spread,
             );
             let mut got: Vec<u64> = std::thread::scope(|s| {
                 let pulls: Vec<_> = (0..workers)
@@ -826,7 +719,7 @@ mod tests {
             RangeOf::<u32>::new(0..100).unwrap(),
             ChunkPolicy::Fixed(8),
             2,
-            Claims::Spread,
+            ClaimOrder::Spread,
         );
         let injector = Injector::new();
         assert!(matches!(
@@ -847,7 +740,12 @@ mod tests {
     fn spread_vector_items_left_unclaimed_are_dropped() {
         let tracker = Arc::new(());
         let items: Vec<Arc<()>> = (0..100).map(|_| tracker.clone()).collect();
-        let input = Indexed::new(VecOf::new(items), ChunkPolicy::Fixed(10), 4, Claims::Spread);
+        let input = Indexed::new(
+            VecOf::new(items),
+            ChunkPolicy::Fixed(10),
+            4,
+            ClaimOrder::Spread,
+        );
         let injector = Injector::new();
         let mut c = chunk(&input, 2, &injector);
         assert_eq!(c.start(), 50);
@@ -866,7 +764,7 @@ mod tests {
             RangeOf::<usize>::new(0..1000).unwrap(),
             ChunkPolicy::Adaptive { max: 4096 },
             2,
-            Claims::Spread,
+            ClaimOrder::Spread,
         );
         let injector = Injector::new();
         let pull = |me| {

@@ -11,6 +11,7 @@
 
 mod fed;
 mod indexed;
+mod vec_of;
 
 use std::alloc::Layout;
 use std::mem::ManuallyDrop;
@@ -22,8 +23,9 @@ use std::time::Duration;
 use crossbeam_deque::Injector;
 
 pub(crate) use fed::Fed;
-pub(crate) use indexed::Claims;
-use indexed::{Indexed, RangeOf, VecOf};
+pub(crate) use indexed::ClaimOrder;
+use indexed::{Indexed, RangeOf};
+use vec_of::VecOf;
 
 /// A run of consecutive input items, the unit of scheduling and stealing.
 /// Dropping a chunk drops the items it did not yield.
@@ -55,7 +57,7 @@ pub(crate) trait Input: Sync {
         None
     }
 
-    /// Claims the next chunk for worker `me`, none at or past `limit`. An
+    /// ClaimOrder the next chunk for worker `me`, none at or past `limit`. An
     /// indexed input claimed in order cuts up to one chunk per worker, at
     /// most `room(pulled)` items in all, keeps the first and pushes the
     /// others to `injector`, and runs `on_end` with its length when a pull
@@ -117,7 +119,7 @@ pub(crate) fn visit<'a, I, V>(
     iter: I,
     policy: ChunkPolicy,
     n_workers: usize,
-    claims: Claims,
+    claims: ClaimOrder,
     visitor: V,
 ) -> V::Output
 where
@@ -159,10 +161,17 @@ where
 /// there, by the same worker.
 #[derive(Debug)]
 pub(crate) struct Lent {
-    /// The buffer, allocated for `cap` items of the layout asked for.
+    /// The buffer, allocated by the global allocator for `cap` items of
+    /// `item_layout` (a `Vec`'s buffer).
     pub(crate) ptr: NonNull<u8>,
     pub(crate) cap: usize,
+    /// The layout of one of the items the buffer was allocated for.
+    pub(crate) item_layout: Layout,
 }
+
+/// Asks an input for its buffer (see [`Input::lend`]): what a sink that
+/// can take it is made with.
+pub(crate) type Lender<'l> = &'l mut dyn FnMut(Layout, usize) -> Option<Lent>;
 
 /// What a pull from the input got.
 pub(crate) enum Pull<C> {

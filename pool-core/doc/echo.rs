@@ -1,0 +1,22 @@
+// A state for the examples of `pool-core`'s docs: hands back each item.
+use pool_core::{BoxError, ExitValue, Task, WorkerContext, WorkerState};
+
+/// Hands back each item.
+struct Echo;
+
+impl WorkerState for Echo {
+    fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+        Ok(Echo)
+    }
+    fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+        Ok(None)
+    }
+}
+
+impl Task for Echo {
+    type Input = u64;
+    type Output = u64;
+    fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+        Ok(x)
+    }
+}

@@ -1,0 +1,330 @@
+//! The unit the crew hands to every worker: one call of the pool (a `map`,
+//! an `imap`, ...). A [`MapCall`] runs a task over every item of an input:
+//! workers claim chunks (its own deque first, then the injector, then their
+//! peers', then a fresh pull from the input), run them with their state and
+//! hand the outputs to the call's sink.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use crossbeam_utils::Backoff;
+
+use crate::input::{Chunk, ChunkPolicy, Fed, Input, Pull};
+use crate::sink::{Sink, Stream};
+use crate::stop::{Stop, StopMode};
+use crate::sync::{lock, AbortIfPanic};
+use crate::unwind::{catch, drop_quietly};
+use crate::worker::Worker;
+use crate::{BoxError, PoolError, WorkerState};
+
+/// What a worker runs when a call reaches it: the crew hands each call to
+/// every worker (see `crew.rs`).
+pub(crate) trait Call<S>: Sync {
+    /// Runs this worker's share, returning when no work is left for it.
+    fn execute(&self, worker: &mut Worker<S>);
+    /// Stops the call: on `failure`, kept if it is the earliest; with none,
+    /// as cancelled (a dropped `imap`). Wakes every thread waiting on it.
+    fn halt(&self, failure: Option<PoolError>);
+}
+
+/// A streaming call as its consumer (an `Imap`) sees it.
+pub(crate) trait StreamingCall<S: WorkerState, O>: Call<S> + Send {
+    /// The next outputs for a consumer that yielded `yielded` items (see
+    /// `Stream::next_outputs`).
+    fn next_outputs(&self, yielded: usize) -> Option<Result<Vec<O>, PoolError>>;
+    /// The first failure, taken out.
+    fn take_failure(&self) -> Option<PoolError>;
+    /// The look-ahead window's length, in items.
+    fn look_ahead(&self) -> usize;
+}
+
+/// Settings a call takes from the pool when it starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallConfig {
+    pub(crate) n_workers: usize,
+    pub(crate) lifespan: Option<usize>,
+    pub(crate) chunks: ChunkPolicy,
+    pub(crate) stop: StopMode,
+}
+
+/// Items a feeder pulls between two looks at its room.
+const FEED_BATCH: usize = 1024;
+
+type OwnDeque<C> = Mutex<Option<Deque<C>>>;
+
+/// Runs `task` over every item of an input, spreading chunks through an
+/// injector and per-worker deques, stealing when a worker runs dry.
+///
+/// Chunks may point into the input (a vector's items): its `Drop` empties
+/// the queues before any field drops. The sink of a blocking call is
+/// borrowed (`K = &Slots<O>`), so that it outlives the input by
+/// construction: it may own the input's buffer (see `Slots::new`).
+pub(crate) struct MapCall<In: Input, F, K> {
+    injector: Injector<In::Chunk>,
+    /// Each worker's own deque, taken by that worker when the job reaches it.
+    deques: Vec<OwnDeque<In::Chunk>>,
+    stealers: Vec<Stealer<In::Chunk>>,
+    input: In,
+    task: F,
+    lifespan: Option<usize>,
+    pub(crate) stop: Stop,
+    pub(crate) sink: K,
+}
+
+impl<In: Input, F, K> Drop for MapCall<In, F, K> {
+    fn drop(&mut self) {
+        // The chunks left (a halted call's) drop their items here, before
+        // the input they may point into drops with the other fields.
+        while !self.injector.steal().is_empty() {}
+        for deque in &mut self.deques {
+            if let Some(deque) = crate::sync::get_mut(deque).take() {
+                while deque.pop().is_some() {}
+            }
+        }
+    }
+}
+
+impl<In: Input, F, K> MapCall<In, F, K> {
+    pub(crate) fn new(input: In, task: F, sink: K, config: CallConfig) -> Self {
+        let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
+        let stealers = deques.iter().map(Deque::stealer).collect();
+        MapCall {
+            input,
+            injector: Injector::new(),
+            deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
+            stealers,
+            task,
+            lifespan: config.lifespan,
+            stop: Stop::new(config.stop),
+            sink,
+        }
+    }
+
+    /// The next chunk for worker `me`: its own deque first, then the
+    /// injector, then its peers, then a fresh pull from the input.
+    fn find_chunk<O>(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk>
+    where
+        K: Sink<O>,
+    {
+        let window = self.sink.window();
+        // Backs off while a peer that holds the input cuts chunks: spinning
+        // briefly beats sleeping, as it is about to share them.
+        let busy = Backoff::new();
+        loop {
+            if self.stop.is_halted() {
+                return None;
+            }
+            // Read before the scan: once exhausted, every chunk ever cut is
+            // already in a deque, so an empty scan means the end.
+            let exhausted = self.input.is_exhausted();
+            let pulled = self.input.pulled();
+            if let Some(chunk) = local.pop().or_else(|| self.steal(me, local)) {
+                return Some(chunk);
+            }
+            if exhausted {
+                return None;
+            }
+            let room = |pulled| window.map_or(usize::MAX, |w| w.free(pulled));
+            let end = |total| self.sink.end(total);
+            match self
+                .input
+                .pull(me, &self.injector, room, self.stop.limit(), end)
+            {
+                Pull::Chunk(chunk) => {
+                    // Peers waiting for room may steal what this pull cut.
+                    if let Some(window) = window {
+                        window.wake();
+                    }
+                    return Some(chunk);
+                }
+                Pull::Exhausted => {}
+                Pull::Busy => busy.snooze(),
+                Pull::NoRoom => {
+                    if let Some(window) = window {
+                        window.wait_for_room(&|| self.input.pulled(), pulled, &self.stop);
+                    }
+                }
+                Pull::Empty => self.input.wait_for_items(&|| self.stop.is_halted()),
+            }
+        }
+    }
+
+    fn steal(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(local) {
+                Steal::Success(chunk) => return Some(chunk),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = self.stealers.len();
+            for peer in (1..n).map(|k| (me + k) % n) {
+                match self.stealers[peer].steal() {
+                    Steal::Success(chunk) => return Some(chunk),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Stops the call (see [`Call::halt`]).
+    pub(crate) fn halt<O>(&self, failure: Option<PoolError>)
+    where
+        K: Sink<O>,
+    {
+        self.stop.halt(failure);
+        self.sink.halted();
+        self.input.wake();
+    }
+}
+
+impl<S, In, F, K, O> Call<S> for MapCall<In, F, K>
+where
+    S: WorkerState,
+    In: Input,
+    F: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+    K: Sink<O>,
+{
+    fn execute(&self, worker: &mut Worker<S>) {
+        // Every worker starts its life before the call can end, so an init
+        // failure is this call's error.
+        if let Err(err) = worker.ensure_life() {
+            MapCall::halt(self, Some(err));
+            return;
+        }
+        let me = worker.id();
+        let Some(local) = lock(&self.deques[me]).take() else {
+            return;
+        };
+        let report = |err| MapCall::halt(self, Some(err));
+        while let Some(chunk) = self.find_chunk(me, &local) {
+            let len = chunk.size_hint().0;
+            let mut outputs = self.sink.open(chunk.start(), len);
+            let (lifespan, started) = (self.lifespan, Instant::now());
+            let block = self.input.sizer().block_len();
+            worker.run_chunk(
+                chunk,
+                lifespan,
+                block,
+                &self.stop,
+                &self.task,
+                &mut outputs,
+                &report,
+            );
+            self.input.sizer().record(len, started.elapsed());
+            self.sink.deliver(outputs);
+        }
+    }
+
+    fn halt(&self, failure: Option<PoolError>) {
+        MapCall::halt(self, failure);
+    }
+}
+
+impl<S, In, F, O> StreamingCall<S, O> for MapCall<In, F, Stream<O>>
+where
+    S: WorkerState,
+    In: Input + Send,
+    F: Fn(&mut S, In::Item) -> Result<O, BoxError> + Send + Sync,
+    O: Send,
+{
+    fn next_outputs(&self, yielded: usize) -> Option<Result<Vec<O>, PoolError>> {
+        self.sink
+            .next_outputs(yielded, &self.stop, || self.input.pulled())
+    }
+
+    fn take_failure(&self) -> Option<PoolError> {
+        self.stop.take()
+    }
+
+    fn look_ahead(&self) -> usize {
+        self.sink.window().map_or(0, |w| w.len())
+    }
+}
+
+impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
+    /// Pulls `iter` on this thread, publishing each item to the workers as
+    /// it comes, until the input ends, the call halts or the input panics.
+    /// How far it runs ahead of the workers is bounded by the input's room
+    /// and by the sink's window (the look-ahead of a stream). The item a
+    /// pull returns after the call halted is dropped without running, and
+    /// the feeding ends there (the input is dropped).
+    /// Never unwinds: a panic of the input is the call's failure.
+    pub(crate) fn feed<I, O>(&self, iter: I)
+    where
+        I: Iterator<Item = T>,
+        K: Sink<O>,
+    {
+        let Some(publisher) = self.input.publisher() else {
+            return;
+        };
+        let window = self.sink.window();
+        let halted = || self.stop.is_halted();
+        // The publisher and the iterator move in, so that the loop keeps
+        // them in registers; the iterator comes back out to be dropped apart.
+        let pulled = catch(move || {
+            let (mut publisher, mut iter) = (publisher, iter);
+            let ended = 'pull: loop {
+                let pos = publisher.pos();
+                let limit = self.stop.limit();
+                if pos >= limit {
+                    break false;
+                }
+                let ahead = self.input.room(pos);
+                let free = window.map_or(usize::MAX, |w| w.free(pos));
+                if ahead == 0 {
+                    self.input.wait_for_room(pos, &halted);
+                    continue;
+                }
+                if let (0, Some(window)) = (free, window) {
+                    window.wait_for_room(&|| pos, pos, &self.stop);
+                    continue;
+                }
+                for _ in 0..ahead.min(free).min(limit - pos).min(FEED_BATCH) {
+                    let Some(item) = iter.next() else {
+                        break 'pull true;
+                    };
+                    // A pull that returns after the call halted (a dropped
+                    // `imap` whose input blocked) ends the feeding at once.
+                    if publisher.pos() >= self.stop.limit() {
+                        drop_quietly(item);
+                        break 'pull false;
+                    }
+                    publisher.push(item);
+                }
+            };
+            (ended, iter)
+        });
+        // The workers wait for items until the feeding ends: an unwind from
+        // here on would leave them waiting for ever.
+        let abort = AbortIfPanic("ending the feeding of an input");
+        // Every item pulled was published: this is the next position.
+        let total = self.input.published();
+        self.input.end_feeding();
+        match pulled {
+            Ok((ended, iter)) => {
+                if ended {
+                    self.sink.end(total);
+                }
+                if let Err(caught) = catch(move || drop(iter)) {
+                    self.halt(Some(PoolError::Input {
+                        index: None,
+                        message: caught.message,
+                        payload: caught.payload,
+                    }));
+                }
+            }
+            Err(caught) => self.halt(Some(PoolError::Input {
+                index: Some(total),
+                message: caught.message,
+                payload: caught.payload,
+            })),
+        }
+        abort.disarm();
+    }
+}

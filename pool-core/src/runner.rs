@@ -1,0 +1,459 @@
+//! Runs calls on the crew: checks the settings, starts the workers, builds
+//! the call for its input, publishes it and waits, and ends the workers
+//! after a call when they are not kept alive. [`Pool`](crate::Pool) holds
+//! one and adds the typed calls of its contract; an [`Imap`](crate::Imap)
+//! borrows it for the length of a streaming call.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use crate::call::{Call, CallConfig, MapCall, StreamingCall};
+use crate::crew::Crew;
+use crate::feed_thread::{FeedThread, Feeding};
+use crate::input::{self, ChunkPolicy, ClaimOrder, Fed, Input, InputVisitor, Lender};
+use crate::sink::{Sink, Stream};
+use crate::stop::StopMode;
+use crate::sync::lock;
+use crate::unwind::{catch, drop_quietly};
+use crate::worker::ExitStore;
+use crate::{BoxError, ExitValue, PoolError, Task, WorkerState};
+
+/// The longest chunk `map` cuts by itself: long enough that scheduling costs
+/// vanish next to nanosecond tasks, short enough to balance the tail.
+const MAP_MAX_CHUNK: usize = 4096;
+/// The longest chunk `imap` cuts by itself, which also bounds its look-ahead.
+const STREAM_MAX_CHUNK: usize = 256;
+/// Look-ahead of `imap`, in chunks per worker.
+const STREAM_WINDOW_CHUNKS: usize = 4;
+/// The most workers a pool starts. Each is an OS thread with its own stack
+/// and deque, and sizes are kept per worker: past this, a count is a
+/// mistake (rayon-core stops at 65,535 threads for the same reasons).
+pub(crate) const MAX_WORKERS: usize = 1 << 16;
+
+/// What the user set on the pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) n_workers: usize,
+    pub(crate) keep_alive: bool,
+    pub(crate) lifespan: Option<usize>,
+    pub(crate) chunk_size: Option<usize>,
+}
+
+/// A streaming call, as its `Imap` holds it.
+pub(crate) type StreamRef<S> = Arc<dyn StreamingCall<S, <S as Task>::Output>>;
+
+/// The machinery behind a pool's calls.
+pub(crate) struct Runner<S: WorkerState> {
+    pub(crate) settings: Settings,
+    crew: Option<Crew<S>>,
+    exits: ExitStore,
+    /// The thread that pulls the inputs of streaming calls, once one ran.
+    feed_thread: Option<FeedThread>,
+}
+
+impl<S: WorkerState> Runner<S> {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Runner {
+            settings,
+            crew: None,
+            exits: Arc::new(Mutex::new(Vec::new())),
+            feed_thread: None,
+        }
+    }
+
+    /// Whether workers are running.
+    pub(crate) fn is_running(&self) -> bool {
+        self.crew.is_some()
+    }
+
+    /// The exit hooks' outputs so far, drained.
+    pub(crate) fn take_exits(&self) -> Vec<ExitValue> {
+        std::mem::take(&mut *lock(&self.exits))
+    }
+
+    /// Checks the settings and makes sure workers are running, with no
+    /// call outstanding.
+    fn begin(&mut self, stop: StopMode, max_chunk: usize) -> Result<Begun<'_, S>, PoolError> {
+        let Settings {
+            n_workers,
+            lifespan,
+            chunk_size,
+            ..
+        } = self.settings;
+        if chunk_size == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "chunk_size must be at least 1, got 0".into(),
+            ));
+        }
+        if lifespan == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "worker_lifespan must be at least 1 task, got 0".into(),
+            ));
+        }
+        if n_workers > MAX_WORKERS {
+            return Err(PoolError::InvalidConfig(format!(
+                "n_workers must be at most {MAX_WORKERS}, got {n_workers}"
+            )));
+        }
+        let Runner {
+            crew,
+            exits,
+            feed_thread,
+            ..
+        } = self;
+        let crew = match crew {
+            Some(crew) => {
+                // The call of an `imap` that was leaked rather than dropped.
+                crew.halt_outstanding();
+                crew
+            }
+            none => none.insert(Crew::spawn(n_workers, exits)?),
+        };
+        let chunks = match chunk_size {
+            Some(len) => ChunkPolicy::Fixed(len),
+            None => ChunkPolicy::Adaptive { max: max_chunk },
+        };
+        let config = CallConfig {
+            n_workers,
+            lifespan,
+            chunks,
+            stop,
+        };
+        Ok(Begun {
+            crew,
+            feed_thread,
+            config,
+        })
+    }
+
+    /// Ends a call: without keep_alive, its workers end too.
+    pub(crate) fn end_call(&mut self) -> Result<(), PoolError> {
+        if self.settings.keep_alive {
+            return Ok(());
+        }
+        self.end_crew()
+    }
+
+    /// Ends the workers, if any (halting a leaked `imap`'s call first);
+    /// the first failure of their exit hooks.
+    pub(crate) fn end_crew(&mut self) -> Result<(), PoolError> {
+        let errors = self.crew.take().map(Crew::end).unwrap_or_default();
+        errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Runs a blocking call to completion and returns its sink, made by
+    /// `make_sink` from the input's `size_hint` (and, where it wants it,
+    /// the input's own buffer).
+    pub(crate) fn run_blocking<I, F, O, K>(
+        &mut self,
+        iter: I,
+        task: F,
+        make_sink: impl FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+    ) -> Result<K, PoolError>
+    where
+        I: Iterator + Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+        K: Sink<O>,
+    {
+        let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK)?;
+        let outcome = size_hint(&iter).and_then(|hint| {
+            let call = BlockingCall {
+                crew,
+                task,
+                make_sink,
+                config,
+                hint,
+                items: PhantomData,
+            };
+            // Nothing bounds the look-ahead: each worker takes a part of
+            // its own.
+            input::visit(
+                iter,
+                config.chunks,
+                config.n_workers,
+                ClaimOrder::Spread,
+                call,
+            )
+        });
+        // The call's failure comes first; an exit failure as the workers
+        // end is the call's error only if nothing else failed.
+        let ended = self.end_call();
+        match outcome {
+            Ok(sink) => ended.map(|()| sink),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Starts a streaming call on the workers; the caller ends it with
+    /// [`Runner::end_stream`].
+    pub(crate) fn start_stream<I>(
+        &mut self,
+        iter: I,
+        ordered: bool,
+    ) -> Result<StreamRef<S>, PoolError>
+    where
+        S: Task,
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
+        let stop = if ordered {
+            StopMode::FromFailedItem
+        } else {
+            StopMode::AllItems
+        };
+        let Begun {
+            crew,
+            feed_thread,
+            config,
+        } = self.begin(stop, STREAM_MAX_CHUNK)?;
+        let started = size_hint(&iter).and_then(|hint| {
+            let call = StreamCall {
+                crew,
+                ordered,
+                window: read_ahead(config),
+                config,
+                hint,
+                feed_thread,
+                state: PhantomData,
+            };
+            // The window bounds the look-ahead: positions go out in order.
+            input::visit(
+                iter,
+                config.chunks,
+                config.n_workers,
+                ClaimOrder::InOrder,
+                call,
+            )
+        });
+        started.inspect_err(|_| {
+            // The call ends before it began; an exit failure would come second.
+            let _ = self.end_call();
+        })
+    }
+
+    /// Ends a streaming call: halts what is left of it, waits for its
+    /// workers, and ends them without keep_alive. Returns its first
+    /// failure (a late one: an init that failed on a worker that ran no
+    /// item), then a failure of the exit hooks.
+    pub(crate) fn end_stream(&mut self, call: StreamRef<S>) -> Result<(), PoolError>
+    where
+        S: Task,
+    {
+        call.halt(None);
+        if let Some(crew) = &self.crew {
+            crew.wait();
+        }
+        let failure = call.take_failure();
+        // The outputs and items a halted call drops are the user's: a panic
+        // there must not replace the failure being yielded.
+        drop_quietly(call);
+        let ended = self.end_call();
+        failure.map_or(ended, Err)
+    }
+}
+
+/// A call's start: the running crew, the pool's feed thread and the
+/// call's settings.
+struct Begun<'r, S: WorkerState> {
+    crew: &'r Crew<S>,
+    feed_thread: &'r mut Option<FeedThread>,
+    config: CallConfig,
+}
+
+/// A blocking call, waiting for its input to be picked.
+struct BlockingCall<'c, S: WorkerState, F, M, T> {
+    crew: &'c Crew<S>,
+    task: F,
+    make_sink: M,
+    config: CallConfig,
+    /// The input's `size_hint`.
+    hint: (usize, Option<usize>),
+    items: PhantomData<fn(T)>,
+}
+
+impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
+    /// Runs `call` on the workers while `feed` runs on this thread, and
+    /// returns its failure, if any.
+    fn run<In, G, O, K>(
+        crew: &Crew<S>,
+        call: MapCall<In, G, &K>,
+        feed: impl FnOnce(&MapCall<In, G, &K>),
+    ) -> Result<(), PoolError>
+    where
+        In: Input,
+        G: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+        K: Sink<O>,
+    {
+        crew.run_scoped(&call, || feed(&call));
+        match call.stop.take() {
+            None => Ok(()),
+            Some(err) => {
+                // What a failed call drops (the items it did not run) is the
+                // user's; a panic there must not replace `err`.
+                drop_quietly(call);
+                Err(err)
+            }
+        }
+    }
+}
+
+impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
+    /// The sink of a call that ran, or its failure.
+    fn sink_of<K>(ran: Result<(), PoolError>, sink: K) -> Result<K, PoolError> {
+        match ran {
+            Ok(()) => Ok(sink),
+            Err(err) => {
+                // The outputs a failed call drops are the user's; a panic
+                // there must not replace `err`.
+                drop_quietly(sink);
+                Err(err)
+            }
+        }
+    }
+}
+
+impl<'a, S, F, M, T, O, K> InputVisitor<'a, T> for BlockingCall<'_, S, F, M, T>
+where
+    S: WorkerState,
+    F: Fn(&mut S, T) -> Result<O, BoxError> + Sync,
+    M: FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+    K: Sink<O>,
+{
+    type Output = Result<K, PoolError>;
+
+    fn visit<In, C>(self, mut input: In, cast: C) -> Result<K, PoolError>
+    where
+        In: Input + Send + 'a,
+        In::Item: Send,
+        C: Fn(In::Item) -> T + Copy + Send + Sync + 'a,
+    {
+        let BlockingCall {
+            crew,
+            task,
+            make_sink,
+            config,
+            hint,
+            ..
+        } = self;
+        // Made before the call and outliving it: the sink may own the
+        // input's buffer, which it frees only after the input is gone.
+        let sink = make_sink(hint, &mut |layout, len| input.lend(layout, len));
+        let task = |state: &mut S, item| task(state, cast(item));
+        let ran = Self::run(crew, MapCall::new(input, task, &sink, config), |_| {});
+        Self::sink_of(ran, sink)
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Result<K, PoolError>
+    where
+        I: Iterator<Item = T> + Send + 'a,
+        T: Send + 'a,
+    {
+        let BlockingCall {
+            crew,
+            task,
+            make_sink,
+            config,
+            hint,
+            ..
+        } = self;
+        let sink = make_sink(hint, &mut |_, _| None);
+        // This thread pulls the input while the workers run its items.
+        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
+        let call = MapCall::new(input, task, &sink, config);
+        let ran = Self::run(crew, call, |call| call.feed(iter));
+        Self::sink_of(ran, sink)
+    }
+}
+
+/// A streaming call, waiting for its input to be picked.
+struct StreamCall<'c, S: WorkerState> {
+    crew: &'c Crew<S>,
+    ordered: bool,
+    window: usize,
+    config: CallConfig,
+    hint: (usize, Option<usize>),
+    /// The pool's feed thread, kept between streaming calls.
+    feed_thread: &'c mut Option<FeedThread>,
+    state: PhantomData<fn() -> S>,
+}
+
+impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<'_, S> {
+    type Output = Result<StreamRef<S>, PoolError>;
+
+    fn visit<In, C>(self, input: In, cast: C) -> Self::Output
+    where
+        In: Input + Send + 'static,
+        In::Item: Send,
+        C: Fn(In::Item) -> S::Input + Copy + Send + Sync + 'static,
+    {
+        let task = move |state: &mut S, item| state.run(cast(item));
+        let sink = Stream::new(self.ordered, self.window);
+        let call = Arc::new(MapCall::new(input, task, sink, self.config));
+        self.crew
+            .publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+        Ok(call)
+    }
+
+    fn visit_fed<I>(self, iter: I) -> Self::Output
+    where
+        I: Iterator<Item = S::Input> + Send + 'static,
+    {
+        let config = self.config;
+        let input = Fed::new(
+            self.hint,
+            read_ahead(config),
+            config.chunks,
+            config.n_workers,
+        );
+        let sink = Stream::new(self.ordered, self.window);
+        let call = Arc::new(MapCall::new(input, S::run, sink, config));
+        // A thread of its own pulls the input, so that neither the consumer
+        // nor a worker ever waits on it: dropping the `Imap` returns at once
+        // while a pull is blocked, and the pull's item is dropped when it
+        // comes.
+        let feeding_call = Arc::clone(&call);
+        let feeding: Feeding = Box::new(move || feeding_call.feed(iter));
+        start_feeding(self.feed_thread, feeding)?;
+        self.crew
+            .publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+        Ok(call)
+    }
+}
+
+/// Hands `feeding` to the pool's feed thread, or to a fresh one where there
+/// is none yet, or where the last one is still blocked in a pull of a
+/// dropped `imap` (that one ends once its pull returns).
+fn start_feeding(thread: &mut Option<FeedThread>, feeding: Feeding) -> Result<(), PoolError> {
+    let feeding = match thread.as_ref().filter(|t| t.is_idle()) {
+        Some(idle) => match idle.run(feeding) {
+            Ok(()) => return Ok(()),
+            Err(feeding) => feeding,
+        },
+        None => feeding,
+    };
+    let fresh = FeedThread::spawn().map_err(PoolError::Feeder)?;
+    // A fresh thread holds its receiver until its sender drops: it takes
+    // the feeding.
+    fresh
+        .run(feeding)
+        .map_err(|_| PoolError::Feeder(std::io::Error::other("the feed thread ended")))?;
+    *thread = Some(fresh);
+    Ok(())
+}
+
+/// How far a streaming call runs ahead of its consumer (its window), and a
+/// feeder ahead of the workers' claims, in items.
+fn read_ahead(config: CallConfig) -> usize {
+    STREAM_WINDOW_CHUNKS
+        .saturating_mul(config.n_workers)
+        .saturating_mul(config.chunks.max_len())
+}
+
+/// The input's `size_hint`, or the failure of a `size_hint` that panicked.
+fn size_hint(items: &impl Iterator) -> Result<(usize, Option<usize>), PoolError> {
+    catch(|| items.size_hint()).map_err(|caught| PoolError::Input {
+        index: None,
+        message: caught.message,
+        payload: caught.payload,
+    })
+}

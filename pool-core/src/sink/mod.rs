@@ -1,0 +1,97 @@
+//! Where a call's outputs go: a [`Sink`], into which each chunk's outputs
+//! are written through a [`ChunkOutputs`].
+//!
+//! - [`Slots`]: `map`, in input order, written straight into the result
+//!   vector's slots (or into the input vector's own buffer, lent);
+//! - [`Unordered`]: `map_unordered`, appended as chunks complete;
+//! - [`Stream`]: `imap` and `imap_unordered`, handed to a consumer through a
+//!   bounded look-ahead [`Window`].
+
+mod outputs;
+mod slots;
+mod stream;
+mod window;
+
+pub(crate) use outputs::Unordered;
+#[cfg(test)]
+pub(crate) use outputs::VecOutputs;
+pub(crate) use slots::Slots;
+pub(crate) use stream::Stream;
+pub(crate) use window::Window;
+
+/// The outputs of one chunk, on their way to a [`Sink`]. Workers write
+/// outputs straight into its memory, a window at a time, so that the
+/// per-item path keeps its cursor in a register.
+pub(crate) trait ChunkOutputs<O> {
+    /// Room for the next outputs, in a row: the slot of the next output and
+    /// how many slots follow from it (at least one, and at least `want`
+    /// unless the chunk's slots end nearer than that).
+    fn window(&mut self, want: usize) -> (*mut O, usize);
+    /// Takes the outputs written into the first `n` slots of the last window.
+    ///
+    /// # Safety
+    /// Those `n` slots (no more than the window's length) were written, and
+    /// nothing else happened to `self` since [`ChunkOutputs::window`].
+    unsafe fn commit(&mut self, n: usize);
+    /// Outputs taken so far.
+    fn pushed(&self) -> usize;
+    /// Takes the output of the chunk's next item.
+    #[cfg(test)]
+    fn push(&mut self, output: O) {
+        let (slot, _) = self.window(1);
+        // SAFETY: a window holds at least one slot, written here and taken
+        // right after.
+        unsafe {
+            slot.write(output);
+            self.commit(1);
+        }
+    }
+}
+
+/// Where a call's outputs go.
+pub(crate) trait Sink<O>: Sync {
+    /// How a chunk hands in its outputs.
+    type Outputs: ChunkOutputs<O>;
+    /// Starts the outputs of the chunk of exactly `len` items from position
+    /// `start`.
+    fn open(&self, start: usize, len: usize) -> Self::Outputs;
+    /// Takes a chunk's outputs (fewer than its items if it stopped early).
+    fn deliver(&self, outputs: Self::Outputs);
+    /// The input turned out to hold `total` items.
+    fn end(&self, _total: usize) {}
+    /// The call halted: wakes whoever waits on this sink.
+    fn halted(&self) {}
+    /// The bounded look-ahead of a streaming call; none for blocking calls.
+    fn window(&self) -> Option<&Window> {
+        None
+    }
+}
+
+/// A blocking call's sink lives in the caller's frame and the call borrows
+/// it, so that it outlives the call's input (whose buffer it may have
+/// borrowed, see [`Slots::new`]) by construction.
+impl<O, K: Sink<O>> Sink<O> for &K {
+    type Outputs = K::Outputs;
+
+    #[inline]
+    fn open(&self, start: usize, len: usize) -> K::Outputs {
+        (**self).open(start, len)
+    }
+
+    #[inline]
+    fn deliver(&self, outputs: K::Outputs) {
+        (**self).deliver(outputs)
+    }
+
+    fn end(&self, total: usize) {
+        (**self).end(total)
+    }
+
+    fn halted(&self) {
+        (**self).halted()
+    }
+
+    fn window(&self) -> Option<&Window> {
+        (**self).window()
+    }
+}
