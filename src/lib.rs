@@ -37,8 +37,8 @@
 //! checked at compile time, with errors on the offending token.
 
 pub use pool_core::{
-    BoxError, ExitValue, Imap, PanicSite, Pool, PoolError, Task, TaskItems, WorkerContext,
-    WorkerExit, WorkerInit, WorkerState,
+    BoxError, ExitValue, Imap, PanicPayload, PanicSite, Pool, PoolError, Task, TaskItems,
+    WorkerContext, WorkerExit, WorkerInit, WorkerState,
 };
 
 /// Makes a struct or enum a worker state and names its pool.

@@ -1241,3 +1241,51 @@ fn late_init_failures_reach_imap() {
 fn late_init_failures_reach_imap_unordered() {
     matrix::run_cells(matrix::Kind::ImapUnordered, true);
 }
+
+// ---------------------------------------------------------------------------
+// The payload of a panic, kept for the caller.
+
+mod payloads {
+    use super::*;
+
+    /// A payload that is no string.
+    #[derive(Debug, PartialEq)]
+    pub(super) struct Code(pub(super) u64);
+
+    #[worker_state]
+    #[derive(Default)]
+    pub(super) struct Coded;
+
+    #[task]
+    fn t(_: &mut Coded, x: u64) -> u64 {
+        if x == 7 {
+            std::panic::panic_any(Code(x));
+        }
+        x
+    }
+}
+
+#[test]
+fn a_panic_payload_comes_back_whole_and_can_be_resumed() {
+    use payloads::*;
+    let _serial = serial();
+    for (call, workers, keep_alive) in grid(&[1, 3]) {
+        let cell = format!("{call:?}, {workers} workers, keep_alive {keep_alive}");
+        let mut pool = new_pool::<Coded>(workers, keep_alive);
+        let (_, err) = run(&mut pool, call, 0..20u64);
+        let err = err.unwrap_or_else(|| panic!("{cell}: no failure"));
+        let payload = err.into_panic();
+        assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)), "{cell}");
+        // Resumed, it is the same panic again.
+        let resume = std::panic::AssertUnwindSafe(move || std::panic::resume_unwind(payload));
+        let resumed = std::panic::catch_unwind(resume);
+        let again = resumed.unwrap_err();
+        assert_eq!(again.downcast_ref::<Code>(), Some(&Code(7)), "{cell}");
+    }
+    // A failure that is no panic has no payload.
+    let err = Pool::<Coded>::new(1)
+        .chunk_size(0)
+        .map(0..1u64)
+        .unwrap_err();
+    assert!(err.try_into_panic().is_err());
+}

@@ -62,7 +62,7 @@ type OwnDeque<C> = Mutex<Option<Deque<C>>>;
 /// construction: it may own the input's buffer (see `Slots::new`).
 pub(crate) struct MapCall<In: Input, F, K> {
     injector: Injector<In::Chunk>,
-    /// Each worker's own deque, taken by that worker when the job reaches it.
+    /// Each worker's own deque, taken by that worker when the call reaches it.
     deques: Vec<OwnDeque<In::Chunk>>,
     stealers: Vec<Stealer<In::Chunk>>,
     input: In,

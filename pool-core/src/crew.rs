@@ -54,7 +54,8 @@ unsafe impl<S> Send for Taken<S> {}
 struct Control<S> {
     epoch: u64,
     current: Option<Current<S>>,
-    shutdown: bool,
+    /// The crew is ending: workers leave their loop.
+    ending: bool,
     /// Workers asleep on `wake`: a publish with none skips the wake-up call.
     sleepers: usize,
     /// Workers that have taken the current call.
@@ -100,7 +101,7 @@ impl<S: WorkerState> Crew<S> {
             control: Mutex::new(Control {
                 epoch: 0,
                 current: None,
-                shutdown: false,
+                ending: false,
                 sleepers: 0,
                 taken: 0,
             }),
@@ -263,7 +264,7 @@ impl<S: WorkerState> Crew<S> {
 
     fn end_threads(&mut self) -> Vec<PoolError> {
         self.halt_outstanding();
-        self.hub.control().shutdown = true;
+        self.hub.control().ending = true;
         self.hub.wake.notify_all();
         let mut errors = Vec::new();
         for (worker_id, handle) in self.threads.drain(..).enumerate() {
@@ -311,10 +312,10 @@ struct Ack<'a, S> {
 impl<S> Drop for Ack<'_, S> {
     fn drop(&mut self) {
         // Release: publishes this worker's writes for the call to the
-        // caller, which acquires `pending` (see `Crew::wait`). AcqRel, so
-        // that the last worker, which unparks the caller, also orders the
-        // writes of the workers before it.
-        if self.hub.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // caller, whose acquire load of 0 (see `Crew::wait`) reads the end
+        // of a release sequence of decrements, and so synchronises with
+        // every worker's, not only the last.
+        if self.hub.pending.fetch_sub(1, Ordering::Release) == 1 {
             self.caller.unpark();
         }
     }
@@ -373,7 +374,7 @@ fn next_call<S>(hub: &Hub<S>, seen: &mut u64, after_short_call: bool) -> Option<
     }
     let mut control = hub.control();
     loop {
-        if control.shutdown {
+        if control.ending {
             return None;
         }
         if control.epoch != *seen {

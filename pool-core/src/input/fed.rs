@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Injector;
-use crossbeam_utils::CachePadded;
+use crossbeam_utils::{Backoff, CachePadded};
 
 use super::{Chunk, ChunkPolicy, Input, Pull, Sizer};
 use crate::sync::{get_mut, lock, wait_timeout};
@@ -45,9 +45,6 @@ const FIRST_SLEEP: Duration = Duration::from_millis(1);
 /// long an item can wait, at worst, while a worker sleeps because another
 /// was busy and expected back soon (a long task among short ones).
 const LONGEST_SLEEP: Duration = Duration::from_millis(8);
-/// Rounds a worker looks for items before it yields, then before it sleeps.
-const SPINS: u32 = 64;
-const YIELDS: u32 = 16;
 /// How long a worker leaves less than a chunk to the workers that run
 /// chunks, counted from the last claim: past it, they are stuck on slow
 /// items (or on each other) rather than about to come back.
@@ -133,7 +130,10 @@ impl<T> FedChunk<T> {
     /// The run of positions `range` of `segment`.
     fn new(segment: Arc<Segment<T>>, range: std::ops::Range<usize>, running: &AtomicUsize) -> Self {
         let (next, end) = (segment.slot(range.start), segment.slot(range.end));
-        running.fetch_add(1, Ordering::SeqCst);
+        // Relaxed, as every use of `running`: a hint for the workers'
+        // choice between waiting and gathering (see `Fed::busy_elsewhere`),
+        // which orders no data.
+        running.fetch_add(1, Ordering::Relaxed);
         FedChunk {
             _segment: segment,
             running,
@@ -186,10 +186,11 @@ impl<T> Drop for FedChunk<T> {
     fn drop(&mut self) {
         let left = std::ptr::slice_from_raw_parts_mut(self.next, self.left());
         self.next = self.end;
-        // SAFETY: the input outlives its runs (the job drops every run
-        // before its input, as for indexed inputs' spans).
+        // SAFETY: the input outlives its chunks: they live in its call,
+        // whose `Drop` empties its queues before its input drops, and in
+        // workers' hands only while the call runs.
         let running = unsafe { &*self.running };
-        running.fetch_sub(1, Ordering::SeqCst);
+        running.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: the slots `next..end` hold items of this run that were
         // not yielded: initialised, owned by this run, dropped once.
         unsafe { std::ptr::drop_in_place(left) };
@@ -227,14 +228,16 @@ impl Waiters {
     /// [`FIRST_SLEEP`] to look again.
     fn wait_while(&self, wait: impl Fn() -> bool) {
         let mut guard = lock(&self.lock);
-        self.count.fetch_add(1, Ordering::SeqCst);
+        // Relaxed: the count is a hint for wakers (see `sleepers`); a
+        // wake-up it makes them skip costs at most one bounded sleep.
+        self.count.fetch_add(1, Ordering::Relaxed);
         let mut sleep = FIRST_SLEEP;
         while wait() {
             guard = wait_timeout(&self.cond, guard, sleep);
             sleep = (sleep * 2).min(LONGEST_SLEEP);
             self.waking.store(false, Ordering::Relaxed);
         }
-        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.count.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -362,24 +365,32 @@ impl<T> Fed<T> {
     /// Ends the input: no more items come (whether its feeder ended or
     /// unwound).
     pub(crate) fn end_feeding(&self) {
-        self.done.store(true, Ordering::SeqCst);
+        // Release: pairs with the acquire in `pull`, so that a worker that
+        // reads `done` also reads every item published before it. Then a
+        // wake-up under the lock, which no sleeper can miss (it checks
+        // `done` under that lock before it sleeps).
+        self.done.store(true, Ordering::Release);
         self.items.wake_all();
     }
 
     /// How many more items the feeder may publish now, at position `pos`.
     pub(crate) fn room(&self, pos: usize) -> usize {
-        let unclaimed = pos.saturating_sub(self.claimed.load(Ordering::SeqCst));
+        // Relaxed: `claimed` orders no data (a claimed slot is never
+        // written again: segments are not reused); a stale read only
+        // delays the feeder to its next look.
+        let unclaimed = pos.saturating_sub(self.claimed.load(Ordering::Relaxed));
         self.ahead.saturating_sub(unclaimed)
     }
 
     /// Blocks the feeder, at position `pos`, while it has no room and
     /// `stopped()` is false.
     pub(crate) fn wait_for_room(&self, pos: usize, stopped: &dyn Fn() -> bool) {
-        for _ in 0..SPINS {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
             if self.room(pos) > 0 || stopped() {
                 return;
             }
-            std::hint::spin_loop();
+            backoff.snooze();
         }
         self.room.wait_while(|| self.room(pos) == 0 && !stopped());
     }
@@ -549,8 +560,9 @@ impl<T: Send> Input for Fed<T> {
             .min(at.saturating_add(want.min(share)));
         cursor.next = end;
         let chunk = FedChunk::new(Arc::clone(&cursor.segment), at..end, &self.running);
-        // Under the lock, so that the mirror never moves back.
-        self.claimed.store(end, Ordering::SeqCst);
+        // Under the lock, so that the mirror never moves back; relaxed (see
+        // `Fed::room`).
+        self.claimed.store(end, Ordering::Relaxed);
         let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_claim.store(now, Ordering::Relaxed);
         drop(cursor);
@@ -561,20 +573,17 @@ impl<T: Send> Input for Fed<T> {
     }
 
     fn wait_for_items(&self, stopped: &dyn Fn() -> bool) {
-        self.looking.fetch_add(1, Ordering::SeqCst);
+        self.looking.fetch_add(1, Ordering::Relaxed);
         let mut found = false;
-        for round in 0..SPINS + YIELDS {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
             if !self.must_wait() || stopped() {
                 found = true;
                 break;
             }
-            if round < SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.snooze();
         }
-        self.looking.fetch_sub(1, Ordering::SeqCst);
+        self.looking.fetch_sub(1, Ordering::Relaxed);
         if !found {
             self.items.wait_while(|| self.must_wait() && !stopped());
         }
@@ -612,7 +621,9 @@ impl<T> Fed<T> {
         if self.gathering.swap(true, Ordering::Acquire) {
             return false;
         }
-        self.looking.fetch_add(1, Ordering::SeqCst);
+        self.looking.fetch_add(1, Ordering::Relaxed);
+        // Not a back-off: each round measures whether the feeder is still
+        // publishing, so the rounds stay short and even.
         for _ in 0..GATHER_ROUNDS {
             for _ in 0..8 {
                 std::hint::spin_loop();
@@ -627,7 +638,7 @@ impl<T> Fed<T> {
             }
             last = now;
         }
-        self.looking.fetch_sub(1, Ordering::SeqCst);
+        self.looking.fetch_sub(1, Ordering::Relaxed);
         self.gathering.store(false, Ordering::Release);
         true
     }
@@ -649,7 +660,7 @@ impl<T> Fed<T> {
 
     /// Whether a worker runs a chunk claimed lately (within [`DEFER`]).
     fn busy_elsewhere(&self) -> bool {
-        self.running.load(Ordering::SeqCst) > 0 && {
+        self.running.load(Ordering::Relaxed) > 0 && {
             let last = Duration::from_nanos(self.last_claim.load(Ordering::Relaxed));
             self.born.elapsed().saturating_sub(last) < DEFER
         }

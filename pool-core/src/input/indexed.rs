@@ -200,11 +200,13 @@ impl<P: Positions> Indexed<P> {
             }
             let len = self.sizer.chunk_len(Some(n - start)).min(budget);
             let total = len.saturating_mul(self.sizer.per_pull()).min(budget);
+            // Relaxed: `next` hands out positions, not data; the chunks go
+            // out through the injector, and `published` says when.
             match next.compare_exchange_weak(
                 start,
                 start + total,
-                Ordering::AcqRel,
-                Ordering::Acquire,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
             ) {
                 Ok(_) => break (len, total),
                 Err(now) => start = now,
@@ -215,7 +217,10 @@ impl<P: Positions> Indexed<P> {
         for from in (start + len..end).step_by(len) {
             injector.push(self.span(from..from.saturating_add(len).min(end)));
         }
-        published.fetch_add(total, Ordering::AcqRel);
+        // Release, after the pushes: a worker that reads every claimed
+        // position published (acquire, above) finds their chunks in the
+        // injector, and so does one that reads `exhausted` set after that.
+        published.fetch_add(total, Ordering::Release);
         Pull::Chunk(first)
     }
 
@@ -264,7 +269,9 @@ impl<P: Positions> Indexed<P> {
                 }
             }
             // Own part used up: take the back half of the largest part left.
-            let ended = parts.splits_ended.load(Ordering::SeqCst);
+            // Acquire: pairs with the release that ends a split (see
+            // PROTOCOL.md, "Split detection").
+            let ended = parts.splits_ended.load(Ordering::Acquire);
             let largest = parts
                 .parts
                 .iter()
@@ -282,19 +289,21 @@ impl<P: Positions> Indexed<P> {
                     if theirs.start >= end {
                         continue; // claimed meanwhile: look again
                     }
-                    parts.splits_begun.fetch_add(1, Ordering::SeqCst);
+                    // Relaxed: under the victim's lock, whose release makes
+                    // it visible to whoever finds the range gone.
+                    parts.splits_begun.fetch_add(1, Ordering::Relaxed);
                     let mid = theirs.start + (end - theirs.start) / 2;
                     let stolen = mid..theirs.end;
                     theirs.end = mid;
                     // One lock at a time: no order between parts to keep.
                     drop(guard);
                     own.lock().range = stolen;
-                    parts.splits_ended.fetch_add(1, Ordering::SeqCst);
+                    parts.splits_ended.fetch_add(1, Ordering::Release);
                 }
                 _ => {
                     // Every part looked empty; but a range taken by a split
                     // that was under way is in no part until it lands.
-                    if parts.splits_begun.load(Ordering::SeqCst) != ended {
+                    if parts.splits_begun.load(Ordering::Relaxed) != ended {
                         return Pull::Busy;
                     }
                     if limit >= self.positions.len() {
@@ -312,7 +321,7 @@ impl<P: Positions> Indexed<P> {
         let start = range.start;
         // SAFETY: `range` was claimed by this thread alone (from the counter
         // or from a part, under its lock), so each position is passed once;
-        // the span lives in the job, which drops it before the input.
+        // the chunk lives in the call, which drops it before the input.
         let run = unsafe { self.positions.take(range) };
         IndexedChunk { start, run }
     }

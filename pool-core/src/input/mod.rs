@@ -77,7 +77,7 @@ pub(crate) trait Input: Sync {
     /// `stopped()`.
     fn wait_for_items(&self, _stopped: &dyn Fn() -> bool) {}
 
-    /// Wakes every thread blocked in this input's waits: the job stopped.
+    /// Wakes every thread blocked in this input's waits: the call halted.
     fn wake(&self) {}
 }
 

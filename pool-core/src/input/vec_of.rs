@@ -77,13 +77,16 @@ impl<T: Send> Positions for VecOf<T> {
     }
 
     unsafe fn drop_unclaimed(&mut self, range: Range<usize>) {
+        let items = slots(self.buf, range);
         // SAFETY: positions in `range` (below `len`) hold items nobody moved
         // out (the caller's promise), each dropped once here.
-        unsafe {
-            let first = self.buf.as_ptr().add(range.start);
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, range.len()));
-        }
+        unsafe { std::ptr::drop_in_place(items) };
     }
+}
+
+/// The slots at `range` of the buffer `buf`, as a raw slice (no access).
+fn slots<T>(buf: NonNull<T>, range: Range<usize>) -> *mut [T] {
+    std::ptr::slice_from_raw_parts_mut(buf.as_ptr().wrapping_add(range.start), range.len())
 }
 
 /// Items of a [`VecOf`] at a run of positions, owned by this run: moved out
@@ -115,12 +118,9 @@ impl<T> Iterator for VecChunkItems<T> {
 
 impl<T> Drop for VecChunkItems<T> {
     fn drop(&mut self) {
-        let rest = std::mem::replace(&mut self.range, 0..0);
+        let rest = slots(self.buf, std::mem::replace(&mut self.range, 0..0));
         // SAFETY: the positions not yet yielded hold this run's items, each
         // dropped once here.
-        unsafe {
-            let tail = self.buf.as_ptr().add(rest.start);
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(tail, rest.len()));
-        }
+        unsafe { std::ptr::drop_in_place(rest) };
     }
 }

@@ -39,12 +39,10 @@ pub(crate) trait ChunkOutputs<O> {
     #[cfg(test)]
     fn push(&mut self, output: O) {
         let (slot, _) = self.window(1);
-        // SAFETY: a window holds at least one slot, written here and taken
-        // right after.
-        unsafe {
-            slot.write(output);
-            self.commit(1);
-        }
+        // SAFETY: a window holds at least one slot.
+        unsafe { slot.write(output) };
+        // SAFETY: that slot was written, and nothing happened since.
+        unsafe { self.commit(1) };
     }
 }
 

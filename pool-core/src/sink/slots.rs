@@ -190,14 +190,15 @@ impl<O> Slots<O> {
             match piece {
                 Piece::Slots(len) => {
                     let src = all.as_ptr().wrapping_add(start);
+                    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<O>();
                     // SAFETY: slots `start..start + len` (inside the buffer)
-                    // were initialised by one chunk and are read once, here;
-                    // `out` has room for every piece; the buffer is then
-                    // freed as empty (its length stays 0).
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(src, out.as_mut_ptr().add(out.len()), len);
-                        out.set_len(out.len() + len);
-                    }
+                    // were initialised by one chunk and are read once, here
+                    // (the buffer is then freed as empty: its length stays
+                    // 0); `out` was given room for every piece.
+                    unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+                    // SAFETY: the `len` slots after `out`'s items were just
+                    // written.
+                    unsafe { out.set_len(out.len() + len) };
                 }
                 Piece::Spilled(mut v) => out.append(&mut v),
             }
@@ -304,8 +305,10 @@ impl<O: Send> Sink<O> for Slots<O> {
         } else {
             start.saturating_add(len).min(self.n)
         };
-        // SAFETY: `first <= end <= n <= cap`: in, or one past, the buffer.
-        let (next, end) = unsafe { (base.add(first), base.add(end)) };
+        // SAFETY: `first <= n <= cap`: in, or one past, the buffer.
+        let next = unsafe { base.add(first) };
+        // SAFETY: `end <= n <= cap`, the same.
+        let end = unsafe { base.add(end) };
         SlotOutputs {
             start,
             first: next,
