@@ -243,6 +243,16 @@ impl<'a> HookFn<'a> {
             .or_else(|| by_value.and_then(by_value_state_hint))
     }
 
+    /// The state an invalid `#[task]` or `#[worker_exit]` most likely meant:
+    /// its first parameter, by reference or by value.
+    pub(crate) fn first_param_state_hint(&self) -> Option<&'a Type> {
+        match self.params.first()? {
+            Param::MutRef(_, state) | Param::SharedRef(_, state) => state_hint(state),
+            Param::Value(pat_type) => by_value_state_hint(&pat_type.ty),
+            Param::Receiver(_) => None,
+        }
+    }
+
     /// The parentheses of the parameter list, where errors about a missing
     /// parameter point.
     pub(crate) fn parens_span(&self) -> Span {

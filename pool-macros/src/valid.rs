@@ -426,6 +426,28 @@ fn check_state_type(ty: &Type, errors: &mut Errors) {
     }
 }
 
+/// Whether a written type can be named in an impl outside its function,
+/// for the fallback impls of an invalid hook: it names no generic
+/// parameter of the function, no `impl Trait` and no borrow but `'static`
+/// ones, the types the checks above reject.
+pub(crate) fn nameable_outside(ty: &Type, generics: &syn::Generics) -> bool {
+    let mut errors = Errors::new(Attr::Task);
+    reject_impl_trait(ty, &mut errors);
+    check_owned(ty, "input", &mut errors);
+    let mut generic = false;
+    visit_types(ty, &mut |ty| {
+        if let Type::Path(path) = ty {
+            let first = path.path.segments.first().map(|segment| &segment.ident);
+            generic |= path.qself.is_none()
+                && path.path.leading_colon.is_none()
+                && generics
+                    .type_params()
+                    .any(|param| Some(&param.ident) == first);
+        }
+    });
+    errors.finish().is_ok() && !generic
+}
+
 /// The type a `#[worker_init]` returns: the state itself, by value.
 fn check_returned_state(ty: &Type, errors: &mut Errors) {
     if let Type::Reference(reference) = ungroup(ty) {
@@ -588,6 +610,30 @@ mod tests {
         assert!(err.contains("`impl Trait`"), "{err}");
         let err = task_error(parse_quote! { fn f(&mut self, x: u8) {} });
         assert!(err.contains("not a method"), "{err}");
+    }
+
+    #[test]
+    fn types_a_fallback_impl_can_name() {
+        let item: ItemFn = parse_quote! { fn f<T>(s: &S) {} };
+        let generics = &item.sig.generics;
+        for (ty, nameable) in [
+            (parse_quote! { u32 }, true),
+            (parse_quote! { &'static str }, true),
+            (parse_quote! { Vec<(String, u8)> }, true),
+            (parse_quote! { &str }, false),
+            (parse_quote! { Cow<'a, str> }, false),
+            (parse_quote! { impl Copy }, false),
+            (parse_quote! { Vec<T> }, false),
+            (parse_quote! { T::Item }, false),
+        ] {
+            let ty: Type = ty;
+            assert_eq!(
+                nameable_outside(&ty, generics),
+                nameable,
+                "{}",
+                ty.to_token_stream()
+            );
+        }
     }
 
     #[test]
