@@ -13,6 +13,9 @@
 //!   `#[worker_state]`. Type positions are checked before coherence, so for
 //!   a foreign type (`&mut u32`) this message comes before rustc's orphan-rule
 //!   error (E0117).
+//! - A function attribute that rejects its function's signature still emits
+//!   a stub of its impl, so that uses of the state do not report the mistake
+//!   again; a type the signature leaves unnamed is [`Unnamed`].
 
 use std::marker::PhantomData;
 
@@ -185,6 +188,21 @@ impl NoExit {
 /// `#[worker_state]` reads "`S` is not a worker state" on that type.
 #[derive(Debug)]
 pub struct AssertWorkerState<S: WorkerState>(PhantomData<S>);
+
+/// The type of a stub impl's associated type that an invalid signature
+/// leaves unnamed (an `impl Trait` input, a missing one):
+/// `<[(); compile_error!("..")] as Unnamed>::Type`. The array's length is
+/// the attribute's error itself, which makes the type the compiler's error
+/// type, accepted silently wherever it is used: the mistake reads once, at
+/// the signature, and not again at `pool.map(..)`.
+pub trait Unnamed {
+    /// The element type.
+    type Type;
+}
+
+impl<T> Unnamed for [T; 0] {
+    type Type = T;
+}
 
 /// The return type of a fallible hook: the written type is a path ending in
 /// `Result`, so it is `Result<T, E>` under some name (`io::Result<T>`,

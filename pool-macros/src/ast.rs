@@ -218,7 +218,8 @@ impl<'a> HookFn<'a> {
     }
 
     /// The state an invalid `#[worker_init]` most likely meant: its
-    /// `&mut T` parameter, else its return type without a reference.
+    /// `&mut T` parameter, else its return type without a reference, else a
+    /// state it takes by value.
     pub(crate) fn init_state_hint(&self) -> Option<&'a Type> {
         let from_params = self.params.iter().find_map(|param| match param {
             Param::MutRef(_, state) => Some(*state),
@@ -228,12 +229,28 @@ impl<'a> HookFn<'a> {
             Output::Plain(ty) | Output::Fallible { ok: Some(ty), .. } => Some(*ty),
             _ => None,
         };
-        let ty = ungroup(from_params.or(returned)?);
-        let ty = match ty {
-            Type::Reference(reference) => ungroup(&reference.elem),
+        let returned = returned.map(|ty| match ungroup(ty) {
+            Type::Reference(reference) => &*reference.elem,
             ty => ty,
+        });
+        let by_value = match self.params.first() {
+            Some(Param::Value(pat_type)) => Some(&*pat_type.ty),
+            _ => None,
         };
-        matches!(ty, Type::Path(path) if path.qself.is_none()).then_some(ty)
+        from_params
+            .and_then(state_hint)
+            .or_else(|| returned.and_then(state_hint))
+            .or_else(|| by_value.and_then(by_value_state_hint))
+    }
+
+    /// The state an invalid `#[task]` or `#[worker_exit]` most likely meant:
+    /// its first parameter, by reference or by value.
+    pub(crate) fn first_param_state_hint(&self) -> Option<&'a Type> {
+        match self.params.first()? {
+            Param::MutRef(_, state) | Param::SharedRef(_, state) => state_hint(state),
+            Param::Value(pat_type) => by_value_state_hint(&pat_type.ty),
+            Param::Receiver(_) => None,
+        }
     }
 
     /// The parentheses of the parameter list, where errors about a missing
@@ -241,6 +258,55 @@ impl<'a> HookFn<'a> {
     pub(crate) fn parens_span(&self) -> Span {
         self.original.sig.paren_token.span.join()
     }
+}
+
+/// A type that may be a `#[worker_state]`, for the fallback impls of an
+/// invalid hook: a path, not to a primitive or `std` type. A fallback impl
+/// on a type of another crate would add rustc's orphan-rule error (E0117)
+/// to the hook's own; those the macro can tell are left without one.
+fn state_hint(ty: &Type) -> Option<&Type> {
+    let ty = ungroup(ty);
+    match ty {
+        Type::Path(path) if path.qself.is_none() && foreign_path(&path.path).is_none() => Some(ty),
+        _ => None,
+    }
+}
+
+/// A parameter taken by value is the state only by guess (`fn(state:
+/// Counter, x: u64)`), and as often an input (`fn(x: Vec<u8>, y: u64)`):
+/// the guess is only taken for a path without generic arguments, as
+/// `#[worker_state]` types are.
+fn by_value_state_hint(ty: &Type) -> Option<&Type> {
+    let ty = state_hint(ty)?;
+    let Type::Path(path) = ty else { return None };
+    path.path
+        .segments
+        .iter()
+        .all(|segment| segment.arguments.is_none())
+        .then_some(ty)
+}
+
+/// The primitive types, which no crate defines: `#[worker_state]` cannot be
+/// on them.
+const PRIMITIVES: &[&str] = &[
+    "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+    "i128", "isize", "f16", "f32", "f64", "f128",
+];
+
+/// Where a path surely names a type of another crate: `Some("primitive")`
+/// for `u32`, `Some("std")` for `std::time::Duration` (or `core`, `alloc`).
+/// `None` for any other path, which may be local.
+pub(crate) fn foreign_path(path: &syn::Path) -> Option<&'static str> {
+    let first = &path.segments.first()?.ident;
+    if path.leading_colon.is_none() && path.segments.len() == 1 {
+        return PRIMITIVES
+            .iter()
+            .any(|primitive| first == primitive)
+            .then_some("primitive");
+    }
+    ["std", "core", "alloc"]
+        .into_iter()
+        .find(|krate| first == krate)
 }
 
 /// Looks through the invisible groups macro_rules! wraps around `$t:ty`.

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Ident, Item, ItemFn, Type};
 
-use crate::ast::{Attr, HookFn, Output, StateArgs, StateItem};
+use crate::ast::{Attr, HookFn, Output, Param, StateArgs, StateItem};
 use crate::valid::{self, ExitPlan, InitPlan, Pass, TaskPlan};
 
 /// `#[worker_state]`.
@@ -32,42 +32,41 @@ pub(crate) fn worker_state(args: TokenStream, input: TokenStream) -> TokenStream
 
 /// `#[worker_init]`.
 pub(crate) fn worker_init(args: TokenStream, input: TokenStream) -> TokenStream {
-    hook(Attr::WorkerInit, &args, input, |hook| {
-        hook.validate_init()
-            .map(|plan| generate_init(hook.original, &plan))
-            .map_err(|err| (err, hook.init_state_hint().map(fallback_init)))
-    })
+    let generate = |hook: &HookFn<'_>| {
+        let plan = hook.validate_init()?;
+        Ok(generate_init(hook.original, &plan))
+    };
+    hook(Attr::WorkerInit, &args, input, generate, fallback_init)
 }
 
 /// `#[task]`.
 pub(crate) fn task(args: TokenStream, input: TokenStream) -> TokenStream {
-    hook(Attr::Task, &args, input, |hook| {
-        hook.validate_task()
-            .map(|plan| generate_task(hook.original, &plan))
-            .map_err(|err| (err, None))
-    })
+    let generate = |hook: &HookFn<'_>| {
+        let plan = hook.validate_task()?;
+        Ok(generate_task(hook.original, &plan))
+    };
+    hook(Attr::Task, &args, input, generate, fallback_task)
 }
 
 /// `#[worker_exit]`.
 pub(crate) fn worker_exit(args: TokenStream, input: TokenStream) -> TokenStream {
-    hook(Attr::WorkerExit, &args, input, |hook| {
-        hook.validate_exit()
-            .map(|plan| generate_exit(hook.original, &plan))
-            .map_err(|err| (err, None))
-    })
+    let generate = |hook: &HookFn<'_>| {
+        let plan = hook.validate_exit()?;
+        Ok(generate_exit(hook.original, &plan))
+    };
+    hook(Attr::WorkerExit, &args, input, generate, fallback_exit)
 }
 
-/// What a function attribute generates, or its error and a fallback impl
-/// that keeps the error from causing others.
-type Generated = Result<TokenStream, (syn::Error, Option<TokenStream>)>;
-
 /// Parses and checks a function attribute; on error emits the function as
-/// written (so its callers still resolve) with the error.
+/// written (so its callers still resolve), and `fallback`'s tokens: the
+/// errors, and an impl standing in for the one the function would have
+/// generated.
 fn hook(
     attr: Attr,
     args: &TokenStream,
     input: TokenStream,
-    generate: impl FnOnce(&HookFn<'_>) -> Generated,
+    generate: impl FnOnce(&HookFn<'_>) -> syn::Result<TokenStream>,
+    fallback: fn(&HookFn<'_>, syn::Error) -> TokenStream,
 ) -> TokenStream {
     let item: ItemFn = match syn::parse2(input.clone()) {
         Ok(item) => item,
@@ -84,17 +83,18 @@ fn hook(
     match (generate(&view), args) {
         (Ok(generated), Ok(())) => generated,
         (Ok(generated), Err(err)) => with_error(generated, err),
-        (Err((mut err, fallback)), args) => {
+        (Err(mut err), args) => {
             if let Err(args_err) = args {
                 err.combine(args_err);
             }
+            let fallback = fallback(&view, err);
             // rustc rejects variadic free functions itself: drop the `...`
             // so the mistake gives one error, ours.
             let mut item = item;
             item.sig.variadic = None;
             let mut tokens = item.into_token_stream();
             tokens.extend(fallback);
-            with_error(tokens, err)
+            tokens
         }
     }
 }
@@ -134,20 +134,155 @@ fn wrong_item(attr: Attr, item: &Item) -> syn::Error {
     )
 }
 
-/// Stands in for the `WorkerInit` impl of an invalid `#[worker_init]`, so
-/// the state's `#[worker_state]` does not also report "neither a
-/// `#[worker_init]` hook nor a `Default` impl". The program never compiles,
-/// so the body never runs.
-fn fallback_init(state: &Type) -> TokenStream {
-    quote! {
-        impl ::statepool::__private::WorkerInit for #state {
-            fn init(
-                _: &::statepool::__private::WorkerContext,
-            ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
-                ::core::unreachable!()
+// Fallbacks, after thiserror's `fallback.rs`: an invalid hook's errors, and,
+// where its signature names the state, a stub of the impl it would have
+// generated, so that uses of the state do not report the same mistake again
+// ("has no `#[task]`" at `pool.map(..)`, no `exit_results` method, "neither
+// a `#[worker_init]` hook nor a `Default` impl"). The program does not
+// compile, so the stubs' bodies never run.
+
+/// The stub `WorkerInit` impl of an invalid `#[worker_init]`.
+fn fallback_init(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
+    let mut tokens = error.into_compile_error();
+    if let Some(state) = hook.init_state_hint() {
+        let body = stub_body(hook);
+        tokens.extend(quote! {
+            #[automatically_derived]
+            impl ::statepool::__private::WorkerInit for #state {
+                fn init(
+                    _: &::statepool::__private::WorkerContext,
+                ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
+                    #body
+                }
+            }
+        });
+    }
+    tokens
+}
+
+/// The stub `Task` impl of an invalid `#[task]`: its input and output are
+/// the written types where they can be named, so that `pool.map(..)`
+/// checks its items against them, else the error type (see
+/// [`FallbackErrors::unnamed_type`]).
+fn fallback_task(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
+    let Some(state) = hook.first_param_state_hint() else {
+        return error.into_compile_error();
+    };
+    let mut errors = FallbackErrors::from(error);
+    let generics = &hook.original.sig.generics;
+    let inputs: Vec<&Type> = hook.params.iter().skip(1).filter_map(Param::ty).collect();
+    let named = !inputs.is_empty()
+        && inputs
+            .iter()
+            .all(|ty| valid::nameable_outside(ty, generics));
+    let input_type = if named {
+        input_type(&inputs)
+    } else {
+        let unnamed = errors.unnamed_type();
+        quote! { type Input = #unnamed; }
+    };
+    let output_type = match nameable_output(hook, generics) {
+        Some(output) => output,
+        // One error type serves both.
+        None if !named => quote! { Self::Input },
+        None => errors.unnamed_type(),
+    };
+    let assert = assert_worker_state(state);
+    let bound = worker_state_bound(state);
+    let body = stub_body(hook);
+    let stub = quote! {
+        #assert
+
+        #[automatically_derived]
+        impl ::statepool::__private::Task for #state where #bound {
+            #input_type
+            type Output = #output_type;
+
+            fn run(
+                &mut self,
+                _: Self::Input,
+            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
+                #body
             }
         }
+    };
+    errors.finish(stub)
+}
+
+/// The stub `WorkerExit` impl of an invalid `#[worker_exit]`, its output
+/// named as in [`fallback_task`].
+fn fallback_exit(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
+    let Some(state) = hook.first_param_state_hint() else {
+        return error.into_compile_error();
+    };
+    let mut errors = FallbackErrors::from(error);
+    let output_type =
+        nameable_output(hook, &hook.original.sig.generics).unwrap_or_else(|| errors.unnamed_type());
+    let assert = assert_worker_state(state);
+    let bound = worker_state_bound(state);
+    let body = stub_body(hook);
+    let stub = quote! {
+        #assert
+
+        #[automatically_derived]
+        impl ::statepool::__private::WorkerExit for #state where #bound {
+            type Output = #output_type;
+
+            fn exit(
+                self,
+                _: &::statepool::__private::WorkerContext,
+            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
+                #body
+            }
+        }
+    };
+    errors.finish(stub)
+}
+
+/// The errors of an invalid hook, on their way into its fallback.
+struct FallbackErrors(Vec<syn::Error>);
+
+impl From<syn::Error> for FallbackErrors {
+    fn from(error: syn::Error) -> Self {
+        FallbackErrors(error.into_iter().collect())
     }
+}
+
+impl FallbackErrors {
+    /// A type the stub cannot name (`impl Trait`, a borrow, a generic
+    /// parameter, a missing input): `<[(); compile_error!(..)] as
+    /// Unnamed>::Type`, spending one of the errors as the array's length.
+    /// That makes it the compiler's error type, which every use accepts
+    /// silently: the mistake reads once, where it was made.
+    fn unnamed_type(&mut self) -> TokenStream {
+        let error = self.0.remove(0).into_compile_error();
+        quote! { <[(); #error] as ::statepool::__private::Unnamed>::Type }
+    }
+
+    /// The stub, then the errors not spent on its types.
+    fn finish(self, stub: TokenStream) -> TokenStream {
+        let mut tokens = stub;
+        tokens.extend(self.0.into_iter().map(syn::Error::into_compile_error));
+        tokens
+    }
+}
+
+/// The written output as the stub's `Output`, where it can be named.
+fn nameable_output(hook: &HookFn<'_>, generics: &syn::Generics) -> Option<TokenStream> {
+    match &hook.output {
+        Output::Unit => Some(output_type(&hook.output)),
+        Output::Plain(ty) | Output::Fallible { ty, .. } => {
+            valid::nameable_outside(ty, generics).then(|| output_type(&hook.output))
+        }
+    }
+}
+
+fn stub_body(hook: &HookFn<'_>) -> TokenStream {
+    let message = format!(
+        "`{}` did not compile: this impl only stands in for its own",
+        hook.ident()
+    );
+    quote! { ::core::panic!(#message) }
 }
 
 /// `impl WorkerState` choosing init and exit by autoref specialization,
@@ -269,6 +404,20 @@ fn output_type(output: &Output<'_>) -> TokenStream {
     }
 }
 
+/// `type Input = ..;` of a task: its one input, or a tuple of several;
+/// spanned on the written types, where an input that is not `Send` is
+/// reported.
+fn input_type(inputs: &[&Type]) -> TokenStream {
+    match inputs {
+        [one] => quote_spanned! {one.span()=> type Input = #one; },
+        many => {
+            let span = many[0].span().join(many[many.len() - 1].span());
+            let span = span.unwrap_or_else(|| many[0].span());
+            quote_spanned! {span=> type Input = (#(#many,)*); }
+        }
+    }
+}
+
 fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     let TaskPlan {
         func,
@@ -281,19 +430,10 @@ fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     let names: Vec<Ident> = (0..inputs.len())
         .map(|i| format_ident!("input_{}", i))
         .collect();
-    let (input_type, unpack) = match inputs.as_slice() {
-        [one] => (
-            quote_spanned! {one.span()=> type Input = #one; },
-            quote! { let input_0 = input; },
-        ),
-        many => {
-            let span = many[0].span().join(many[many.len() - 1].span());
-            let span = span.unwrap_or_else(|| many[0].span());
-            (
-                quote_spanned! {span=> type Input = (#(#many,)*); },
-                quote! { let (#(#names,)*) = input; },
-            )
-        }
+    let input_type = input_type(inputs);
+    let unpack = match inputs.as_slice() {
+        [_] => quote! { let input_0 = input; },
+        _ => quote! { let (#(#names,)*) = input; },
     };
     let output_type = output_type(output);
     let body = wrap_output(output, quote! { #func(self, #(#names),*) });
@@ -469,9 +609,87 @@ mod tests {
 
     #[test]
     fn errors_keep_the_item() {
-        let out = expand(task, quote! { async fn f(s: S, x: u32) {} });
+        let out = expand(task, quote! { async fn f(s: &mut S, x: u32) {} });
+        assert!(out.contains("async fn f"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        let out = expand(task, quote! { async fn f(x: u32) {} });
         assert!(out.contains("async fn f"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn invalid_hooks_get_a_stub_impl_with_the_written_types() {
+        let out = expand(
+            task,
+            quote! { async fn f(s: &mut S, a: u8, b: String) -> u8 { a } },
+        );
+        assert!(
+            out.contains("impl :: statepool :: __private :: Task for S"),
+            "{out}"
+        );
+        assert!(out.contains("type Input = (u8 , String ,)"), "{out}");
+        assert!(out.contains("type Output = u8"), "{out}");
+        assert!(!out.contains("Unnamed"), "{out}");
+        // The state taken by value is the likely state.
+        let out = expand(task, quote! { fn f(s: S, x: u32) {} });
+        assert!(out.contains("Task for S"), "{out}");
+
+        let out = expand(
+            worker_exit,
+            quote! { fn f(s: S, n: u8, m: u8) -> u64 { 1 } },
+        );
+        assert!(
+            out.contains("impl :: statepool :: __private :: WorkerExit for S"),
+            "{out}"
+        );
+        assert!(out.contains("type Output = u64"), "{out}");
+
+        let out = expand(worker_init, quote! { fn f(s: S) {} });
+        assert!(
+            out.contains("impl :: statepool :: __private :: WorkerInit for S"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn unnamed_stub_types_spend_an_error() {
+        // No input: the error is the input type, and the output is named.
+        let out = expand(task, quote! { fn f(s: &mut S) -> u64 { 1 } });
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(
+            out.contains("type Input = < [() ; :: core :: compile_error !"),
+            "{out}"
+        );
+        assert!(out.contains("type Output = u64"), "{out}");
+        // A generic input and output: one error serves both.
+        let out = expand(task, quote! { fn f<T>(s: &mut S, x: T) -> T { x } });
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("type Output = Self :: Input"), "{out}");
+        // A borrowed output, with another error left for the item.
+        let out = expand(worker_exit, quote! { const fn f(s: &S) -> &str { "" } });
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(
+            out.contains("type Output = < [() ; :: core :: compile_error !"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn no_stub_where_the_state_is_unknown_or_foreign() {
+        for item in [
+            quote! { fn f(x: u32) -> u32 { x } },
+            quote! { fn f(x: u32, y: u32) -> u32 { x } },
+            quote! { fn f(x: Vec<u8>, y: u32) -> u32 { y } },
+            quote! { fn f() -> u32 { 1 } },
+            quote! { fn f(s: &mut u32) -> u32 { 1 } },
+            quote! { fn f(s: &mut ::std::time::Duration) -> u32 { 1 } },
+        ] {
+            let out = expand(task, item);
+            assert!(!out.contains("impl"), "{out}");
+        }
+        let out = expand(worker_exit, quote! { fn f(s: &mut u8, x: u8) {} });
+        assert!(!out.contains("impl"), "{out}");
+        let out = expand(worker_init, quote! { fn f(n: usize) {} });
         assert!(!out.contains("impl"), "{out}");
     }
 

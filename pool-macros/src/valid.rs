@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{GenericArgument, Ident, PathArguments, ReturnType, Type};
 
-use crate::ast::{ungroup, Attr, HookFn, Output, Param, StateItem};
+use crate::ast::{foreign_path, ungroup, Attr, HookFn, Output, Param, StateItem};
 
 /// Collects independent errors, so one compile shows them all (serde's
 /// `Ctxt`).
@@ -204,6 +204,15 @@ impl<'a> HookFn<'a> {
                 check_state_type(state, &mut errors);
                 Some(*state)
             }
+            // `fn(x: In)`: the state is missing, or taken by value with no
+            // input; the same signature fixes either.
+            Some(Param::Value(_)) if self.params.len() == 1 => {
+                errors.push_tokens(
+                    &self.original.sig.inputs,
+                    "`#[task]` needs the state by reference as its first parameter, then the inputs: add `state: &mut State` (or `&State`) in front",
+                );
+                None
+            }
             Some(Param::Value(pat_type)) => {
                 errors.push_tokens(
                     &pat_type.ty,
@@ -213,7 +222,7 @@ impl<'a> HookFn<'a> {
             }
             Some(Param::Receiver(_)) => None,
         };
-        if self.params.len() == 1 {
+        if self.params.len() == 1 && !matches!(self.params[0], Param::Value(_)) {
             errors.push_tokens(
                 &self.original.sig.inputs,
                 "`#[task]` needs at least one input after the state",
@@ -389,15 +398,54 @@ impl<'a> HookFn<'a> {
     }
 }
 
-/// A state is named by a path (`Counter`, `crate::model::Model`).
+/// A state is named by a path (`Counter`, `crate::model::Model`) to a type
+/// of this crate. Primitive and `std` types are rejected here, since the
+/// impl on them would add rustc's orphan-rule error (E0117) to this one; a
+/// foreign type under another name (`use std::time::Duration`) is left to
+/// the compiler's "is not a worker state".
 fn check_state_type(ty: &Type, errors: &mut Errors) {
-    if !matches!(ungroup(ty), Type::Path(path) if path.qself.is_none()) {
-        let attr = errors.attr.name();
-        errors.push_tokens(
+    let attr = errors.attr.name();
+    match ungroup(ty) {
+        Type::Path(path) if path.qself.is_none() => {
+            if let Some(origin) = foreign_path(&path.path) {
+                let origin = match origin {
+                    "primitive" => "is a primitive type".to_owned(),
+                    krate => format!("is defined in `{krate}`"),
+                };
+                let name = path.path.to_token_stream().to_string().replace(' ', "");
+                errors.push_tokens(
+                    ty,
+                    format!("`{name}` {origin} and cannot be a worker state: the state of a `{attr}` must be a struct or enum with `#[worker_state]` (wrap the `{name}` in one)"),
+                );
+            }
+        }
+        _ => errors.push_tokens(
             ty,
             format!("the state of a `{attr}` must be a struct or enum with `#[worker_state]`"),
-        );
+        ),
     }
+}
+
+/// Whether a written type can be named in an impl outside its function,
+/// for the fallback impls of an invalid hook: it names no generic
+/// parameter of the function, no `impl Trait` and no borrow but `'static`
+/// ones, the types the checks above reject.
+pub(crate) fn nameable_outside(ty: &Type, generics: &syn::Generics) -> bool {
+    let mut errors = Errors::new(Attr::Task);
+    reject_impl_trait(ty, &mut errors);
+    check_owned(ty, "input", &mut errors);
+    let mut generic = false;
+    visit_types(ty, &mut |ty| {
+        if let Type::Path(path) = ty {
+            let first = path.path.segments.first().map(|segment| &segment.ident);
+            generic |= path.qself.is_none()
+                && path.path.leading_colon.is_none()
+                && generics
+                    .type_params()
+                    .any(|param| Some(&param.ident) == first);
+        }
+    });
+    errors.finish().is_ok() && !generic
 }
 
 /// The type a `#[worker_init]` returns: the state itself, by value.
@@ -532,6 +580,22 @@ mod tests {
         );
         let err = task_error(parse_quote! { fn f() {} });
         assert!(err.contains("needs the state"), "{err}");
+        // Only an input: one error, naming the missing state.
+        let item: ItemFn = parse_quote! { fn f(x: u32) -> u32 {} };
+        let err = HookFn::from_syn(&item).validate_task().err().unwrap();
+        assert_eq!(err.clone().into_iter().count(), 1, "{err}");
+        assert!(
+            err.to_string()
+                .contains("needs the state by reference as its first parameter"),
+            "{err}"
+        );
+        let err = task_error(parse_quote! { fn f(s: &mut u32, x: u32) {} });
+        assert!(err.starts_with("`u32` is a primitive type"), "{err}");
+        let err = task_error(parse_quote! { fn f(s: &std::time::Duration, x: u32) {} });
+        assert!(
+            err.starts_with("`std::time::Duration` is defined in `std`"),
+            "{err}"
+        );
         let err = task_error(parse_quote! { fn f(s: &mut S) {} });
         assert!(err.contains("at least one input"), "{err}");
         let err = task_error(parse_quote! { fn f(s: &mut S, x: &str) {} });
@@ -546,6 +610,30 @@ mod tests {
         assert!(err.contains("`impl Trait`"), "{err}");
         let err = task_error(parse_quote! { fn f(&mut self, x: u8) {} });
         assert!(err.contains("not a method"), "{err}");
+    }
+
+    #[test]
+    fn types_a_fallback_impl_can_name() {
+        let item: ItemFn = parse_quote! { fn f<T>(s: &S) {} };
+        let generics = &item.sig.generics;
+        for (ty, nameable) in [
+            (parse_quote! { u32 }, true),
+            (parse_quote! { &'static str }, true),
+            (parse_quote! { Vec<(String, u8)> }, true),
+            (parse_quote! { &str }, false),
+            (parse_quote! { Cow<'a, str> }, false),
+            (parse_quote! { impl Copy }, false),
+            (parse_quote! { Vec<T> }, false),
+            (parse_quote! { T::Item }, false),
+        ] {
+            let ty: Type = ty;
+            assert_eq!(
+                nameable_outside(&ty, generics),
+                nameable,
+                "{}",
+                ty.to_token_stream()
+            );
+        }
     }
 
     #[test]

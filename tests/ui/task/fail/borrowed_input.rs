@@ -9,4 +9,7 @@ fn len(_state: &mut Counter, text: &str) -> usize {
     text.len()
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: Vec<usize> = pool.map(vec!["one", "two"]).unwrap();
+}

@@ -9,4 +9,7 @@ fn add(_state: &mut Counter, x: impl Into<u64>) -> u64 {
     x.into()
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: Vec<u64> = pool.map(vec![1u32, 2]).unwrap();
+}

@@ -14,4 +14,7 @@ impl Counter {
     }
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: Vec<u64> = pool.map(0..4).unwrap();
+}

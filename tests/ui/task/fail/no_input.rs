@@ -12,4 +12,7 @@ fn bump(state: &mut Counter) -> u64 {
     state.n
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: u64 = pool.apply(()).unwrap();
+}

@@ -11,4 +11,7 @@ fn get(_state: &mut Counter, x: Rc<u64>) -> u64 {
     *x
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: u64 = pool.apply(Rc::new(1)).unwrap();
+}

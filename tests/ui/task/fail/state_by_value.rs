@@ -11,4 +11,7 @@ fn add(state: Counter, x: u64) -> u64 {
     state.n + x
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: Vec<u64> = pool.map(0..4).unwrap();
+}

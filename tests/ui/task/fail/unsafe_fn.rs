@@ -9,4 +9,7 @@ unsafe fn add(_state: &mut Counter, x: u64) -> u64 {
     x
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    let _: Vec<u64> = pool.map(0..4).unwrap();
+}

@@ -13,4 +13,8 @@ fn report(state: &mut Counter) -> Rc<u64> {
     Rc::new(state.n)
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    pool.join().unwrap();
+    let _: Vec<Rc<u64>> = pool.exit_results();
+}

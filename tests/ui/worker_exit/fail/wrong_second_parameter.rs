@@ -11,4 +11,8 @@ fn report(state: &mut Counter, scale: u64) -> u64 {
     state.n * scale
 }
 
-fn main() {}
+fn main() {
+    let mut pool = CounterPool::new(2);
+    pool.join().unwrap();
+    let _: Vec<u64> = pool.exit_results();
+}

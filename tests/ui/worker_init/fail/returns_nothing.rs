@@ -11,4 +11,12 @@ fn load() {
     println!("loading");
 }
 
-fn main() {}
+#[task]
+fn score(model: &Model, x: f32) -> f32 {
+    model.weights.iter().sum::<f32>() * x
+}
+
+fn main() {
+    let mut pool = ModelPool::new(2);
+    let _: Vec<f32> = pool.map(vec![1.0, 2.0]).unwrap();
+}

@@ -1,7 +1,6 @@
 use statepool::prelude::*;
 
 #[worker_state]
-#[derive(Default)]
 struct Model {
     weights: Vec<f32>,
 }
@@ -11,4 +10,12 @@ fn load(model: Model) {
     drop(model);
 }
 
-fn main() {}
+#[task]
+fn score(model: &Model, x: f32) -> f32 {
+    model.weights.iter().sum::<f32>() * x
+}
+
+fn main() {
+    let mut pool = ModelPool::new(2);
+    let _: Vec<f32> = pool.map(vec![1.0, 2.0]).unwrap();
+}

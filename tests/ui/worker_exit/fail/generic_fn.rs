@@ -1,0 +1,18 @@
+use statepool::prelude::*;
+
+#[worker_state]
+#[derive(Default)]
+struct Counter {
+    n: u64,
+}
+
+#[worker_exit]
+fn report<T: From<u64>>(state: &mut Counter) -> T {
+    T::from(state.n)
+}
+
+fn main() {
+    let mut pool = CounterPool::new(2);
+    pool.join().unwrap();
+    let _: Vec<u64> = pool.exit_results();
+}

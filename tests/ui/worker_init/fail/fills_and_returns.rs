@@ -1,0 +1,22 @@
+use statepool::prelude::*;
+
+#[worker_state]
+struct Model {
+    weights: Vec<f32>,
+}
+
+#[worker_init]
+fn load(model: &mut Model) -> usize {
+    model.weights.push(1.0);
+    model.weights.len()
+}
+
+#[task]
+fn score(model: &Model, x: f32) -> f32 {
+    model.weights.iter().sum::<f32>() * x
+}
+
+fn main() {
+    let mut pool = ModelPool::new(2);
+    let _: Vec<f32> = pool.map(vec![1.0, 2.0]).unwrap();
+}

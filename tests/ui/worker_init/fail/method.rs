@@ -1,0 +1,23 @@
+use statepool::prelude::*;
+
+#[worker_state]
+struct Model {
+    weights: Vec<f32>,
+}
+
+impl Model {
+    #[worker_init]
+    fn load(&mut self) {
+        self.weights.push(1.0);
+    }
+}
+
+#[task]
+fn score(model: &Model, x: f32) -> f32 {
+    model.weights.iter().sum::<f32>() * x
+}
+
+fn main() {
+    let mut pool = ModelPool::new(2);
+    let _: Vec<f32> = pool.map(vec![1.0, 2.0]).unwrap();
+}
