@@ -98,3 +98,60 @@ impl Window {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::stop::StopMode;
+
+    /// Waits for room on another thread; the receiver hears once it returned.
+    fn waiter(
+        window: &Arc<Window>,
+        stop: &Arc<Stop>,
+        pulled: usize,
+    ) -> std::sync::mpsc::Receiver<()> {
+        let (done, returned) = channel();
+        let (window, stop) = (Arc::clone(window), Arc::clone(stop));
+        std::thread::spawn(move || {
+            window.wait_for_room(&|| pulled, pulled, &stop);
+            done.send(()).unwrap();
+        });
+        returned
+    }
+
+    /// How long a test waits for a thread that must return: a guard
+    /// against a hang, not a measure.
+    const HANG: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_full_window_waits_until_half_of_it_is_taken() {
+        let window = Arc::new(Window::new(8));
+        let stop = Arc::new(Stop::new(StopMode::AllItems));
+        assert_eq!(window.free(8), 0);
+        let returned = waiter(&window, &stop, 8);
+        // Less than half: no wake-up is owed yet, and the waiter may sleep
+        // on; half: it must return.
+        window.take(3, 8);
+        assert_eq!(window.free(8), 3);
+        window.take(1, 8);
+        returned
+            .recv_timeout(HANG)
+            .expect("the waiter was not woken");
+    }
+
+    #[test]
+    fn a_halt_wakes_a_waiter() {
+        let window = Arc::new(Window::new(4));
+        let stop = Arc::new(Stop::new(StopMode::AllItems));
+        let returned = waiter(&window, &stop, 4);
+        stop.halt(None);
+        window.wake();
+        returned
+            .recv_timeout(HANG)
+            .expect("the waiter was not woken");
+    }
+}
