@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::runner::{Runner, StreamRef};
-use crate::{PoolError, Task};
+use crate::{BoxError, PoolError, Task, WorkerState};
 
 /// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`]: yields each
 /// task's `Result` as workers finish them, pulling the input lazily.
@@ -15,11 +15,11 @@ use crate::{PoolError, Task};
 /// still blocked in `next()` ends on its own thread; what it returns is
 /// dropped without running.
 #[must_use = "an imap iterator does nothing unless consumed"]
-pub struct Imap<'p, S: Task> {
+pub struct Imap<'p, S: WorkerState, O = <S as Task>::Output> {
     runner: &'p mut Runner<S>,
-    call: Option<StreamRef<S>>,
+    call: Option<StreamRef<S, O>>,
     ordered: bool,
-    local: std::vec::IntoIter<S::Output>,
+    local: std::vec::IntoIter<O>,
     /// Items yielded so far; in input order, the next position.
     yielded: usize,
     /// A failure to yield after the outputs (the call could not start, or
@@ -27,12 +27,15 @@ pub struct Imap<'p, S: Task> {
     last: Option<PoolError>,
 }
 
-impl<'p, S: Task> Imap<'p, S> {
-    pub(crate) fn start<I>(runner: &'p mut Runner<S>, iter: I, ordered: bool) -> Self
+impl<'p, S: WorkerState, O: Send + 'static> Imap<'p, S, O> {
+    /// Starts the streaming call of `task` over `iter`.
+    pub(crate) fn start<I, F>(runner: &'p mut Runner<S>, iter: I, task: F, ordered: bool) -> Self
     where
-        I: Iterator<Item = S::Input> + Send + 'static,
+        I: Iterator + Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Send + Sync + 'static,
     {
-        let (call, last) = match runner.start_stream(iter, ordered) {
+        let (call, last) = match runner.start_stream(iter, task, ordered) {
             Ok(call) => (Some(call), None),
             Err(err) => (None, Some(err)),
         };
@@ -45,7 +48,9 @@ impl<'p, S: Task> Imap<'p, S> {
             last,
         }
     }
+}
 
+impl<S: WorkerState, O> Imap<'_, S, O> {
     /// The most items this iterator pulls from its input ahead of what it
     /// has yielded (plus the chunk it is yielding from): a small multiple of
     /// workers × chunk size. `0` once the call has ended.
@@ -76,8 +81,8 @@ impl<'p, S: Task> Imap<'p, S> {
     }
 }
 
-impl<S: Task> Iterator for Imap<'_, S> {
-    type Item = Result<S::Output, PoolError>;
+impl<S: WorkerState, O> Iterator for Imap<'_, S, O> {
+    type Item = Result<O, PoolError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -106,14 +111,14 @@ impl<S: Task> Iterator for Imap<'_, S> {
     }
 }
 
-impl<S: Task> Drop for Imap<'_, S> {
+impl<S: WorkerState, O> Drop for Imap<'_, S, O> {
     fn drop(&mut self) {
         // A failure of the exit hooks has no one left to go to.
         self.end();
     }
 }
 
-impl<S: Task> fmt::Debug for Imap<'_, S> {
+impl<S: WorkerState, O> fmt::Debug for Imap<'_, S, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Imap")
             .field("ordered", &self.ordered)

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use crate::imap::Imap;
+use crate::input::Lender;
 use crate::runner::{Runner, Settings};
 use crate::sink::{Slots, Unordered};
-use crate::{PoolError, Task, TaskItems, WorkerExit, WorkerState};
+use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
 
 /// A pool of workers, each owning a state `S` for the length of its life.
 ///
@@ -159,6 +160,282 @@ impl<S: WorkerState> Pool<S> {
             .map(Slots::into_vec)
     }
 
+    /// Like [`map_with`](Pool::map_with), with results in completion order
+    /// (as [`map_unordered`](Pool::map_unordered)).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let mut out = pool.map_unordered_with(|_: &mut Echo, x: u32| 2 * x, 0..4).unwrap();
+    /// out.sort();
+    /// assert_eq!(out, [0, 2, 4, 6]);
+    /// # }
+    /// ```
+    pub fn map_unordered_with<I, F, O>(&mut self, f: F, items: I) -> Result<Vec<O>, PoolError>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> O + Sync,
+        O: Send,
+    {
+        let task = |state: &mut S, item| Ok(f(state, item));
+        self.run_unordered(items.into_iter(), task)
+    }
+
+    /// Runs `f` on one item with a worker's state (mpire's `apply` with any
+    /// function): [`apply`](Pool::apply) with a closure or another function
+    /// of the state instead of its `#[task]`. `f` may borrow from the caller.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(1);
+    /// assert_eq!(pool.apply_with(|_: &mut Echo, s: &str| s.len(), "four").unwrap(), 4);
+    /// # }
+    /// ```
+    pub fn apply_with<T, F, O>(&mut self, f: F, item: T) -> Result<O, PoolError>
+    where
+        T: Send,
+        F: Fn(&mut S, T) -> O + Sync,
+        O: Send,
+    {
+        let task = |state: &mut S, item| Ok(f(state, item));
+        self.run_one(item, task)
+    }
+
+    /// A lazy iterator of `f`'s results in input order:
+    /// [`imap`](Pool::imap) with a closure or another function of the state
+    /// instead of its `#[task]`. The call outlives this frame (its iterator
+    /// can be leaked), so `f` and the items are `'static`: move what `f`
+    /// needs into it (an `Arc` to share it).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let words = pool.imap_with(|_: &mut Echo, n: usize| "ab".repeat(n), 0..3);
+    /// let words: Vec<String> = words.map(Result::unwrap).collect();
+    /// assert_eq!(words, ["", "ab", "abab"]);
+    /// # }
+    /// ```
+    pub fn imap_with<I, F, O>(&mut self, f: F, items: I) -> Imap<'_, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item| Ok(f(state, item));
+        Imap::start(&mut self.runner, items.into_iter(), task, true)
+    }
+
+    /// Like [`imap_with`](Pool::imap_with), in completion order.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let mut out: Vec<u64> = pool
+    ///     .imap_unordered_with(|_: &mut Echo, x: u64| x + 1, vec![1, 2, 3])
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// out.sort();
+    /// assert_eq!(out, [2, 3, 4]);
+    /// # }
+    /// ```
+    pub fn imap_unordered_with<I, F, O>(&mut self, f: F, items: I) -> Imap<'_, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item| Ok(f(state, item));
+        Imap::start(&mut self.runner, items.into_iter(), task, false)
+    }
+
+    /// [`map_with`](Pool::map_with) for a fallible `f`: an `Err` fails the
+    /// call as a `#[task]`'s does, with [`PoolError::Task`] at the item's
+    /// index (the earliest in input order where several failed), and the
+    /// results are the `Ok` values. The `try_` forms follow rayon's
+    /// `try_for_each` and `Iterator::try_fold`: one method a call kind
+    /// keeps closures' argument types inferred, where a wrapper type around
+    /// the closure would not.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::{Pool, PoolError};
+    /// let parse = |_: &mut Echo, s: &str| s.parse::<u32>();
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// assert_eq!(pool.try_map_with(parse, ["1", "2"]).unwrap(), [1, 2]);
+    /// let err = pool.try_map_with(parse, ["1", "x", "3"]).unwrap_err();
+    /// assert!(matches!(err, PoolError::Task { index: 1, .. }));
+    /// # }
+    /// ```
+    pub fn try_map_with<I, F, O, E>(&mut self, f: F, items: I) -> Result<Vec<O>, PoolError>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> Result<O, E> + Sync,
+        E: Into<BoxError>,
+        O: Send,
+    {
+        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        self.runner
+            .run_blocking(items.into_iter(), task, Slots::new)
+            .map(Slots::into_vec)
+    }
+
+    /// [`map_unordered_with`](Pool::map_unordered_with) for a fallible `f`
+    /// (see [`try_map_with`](Pool::try_map_with)).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let out = pool.try_map_unordered_with(|_: &mut Echo, s: &str| s.parse::<u8>(), ["7"]);
+    /// assert_eq!(out.unwrap(), [7]);
+    /// # }
+    /// ```
+    pub fn try_map_unordered_with<I, F, O, E>(
+        &mut self,
+        f: F,
+        items: I,
+    ) -> Result<Vec<O>, PoolError>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> Result<O, E> + Sync,
+        E: Into<BoxError>,
+        O: Send,
+    {
+        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        self.run_unordered(items.into_iter(), task)
+    }
+
+    /// [`apply_with`](Pool::apply_with) for a fallible `f` (see
+    /// [`try_map_with`](Pool::try_map_with)).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::{Pool, PoolError};
+    /// let mut pool = Pool::<Echo>::new(1);
+    /// let err = pool.try_apply_with(|_: &mut Echo, s: &str| s.parse::<u8>(), "300");
+    /// assert!(matches!(err, Err(PoolError::Task { index: 0, .. })));
+    /// # }
+    /// ```
+    pub fn try_apply_with<T, F, O, E>(&mut self, f: F, item: T) -> Result<O, PoolError>
+    where
+        T: Send,
+        F: Fn(&mut S, T) -> Result<O, E> + Sync,
+        E: Into<BoxError>,
+        O: Send,
+    {
+        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        self.run_one(item, task)
+    }
+
+    /// [`imap_with`](Pool::imap_with) for a fallible `f`: an `Err` is
+    /// yielded at its item's position as a [`PoolError::Task`], after every
+    /// result before it; then the iterator ends.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::{Pool, PoolError};
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let parse = |_: &mut Echo, s: &'static str| s.parse::<u32>();
+    /// let out: Vec<_> = pool.try_imap_with(parse, ["1", "x", "3"]).collect();
+    /// assert_eq!(out[0].as_ref().unwrap(), &1);
+    /// assert!(matches!(out[1], Err(PoolError::Task { index: 1, .. })));
+    /// assert_eq!(out.len(), 2);
+    /// # }
+    /// ```
+    pub fn try_imap_with<I, F, O, E>(&mut self, f: F, items: I) -> Imap<'_, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> Result<O, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item| f(state, item).map_err(Into::into);
+        Imap::start(&mut self.runner, items.into_iter(), task, true)
+    }
+
+    /// [`imap_unordered_with`](Pool::imap_unordered_with) for a fallible
+    /// `f`: an `Err` is yielded when it is met, then the iterator ends.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let parse = |_: &mut Echo, s: &'static str| s.parse::<u32>();
+    /// let ok: Vec<u32> = pool.try_imap_unordered_with(parse, ["4"]).map(Result::unwrap).collect();
+    /// assert_eq!(ok, [4]);
+    /// # }
+    /// ```
+    pub fn try_imap_unordered_with<I, F, O, E>(&mut self, f: F, items: I) -> Imap<'_, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> Result<O, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item| f(state, item).map_err(Into::into);
+        Imap::start(&mut self.runner, items.into_iter(), task, false)
+    }
+
+    /// Runs a blocking call of `task`, results in completion order.
+    fn run_unordered<I, F, O>(&mut self, items: I, task: F) -> Result<Vec<O>, PoolError>
+    where
+        I: Iterator + Send,
+        I::Item: Send,
+        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+        O: Send,
+    {
+        let unordered = |_, _: Lender<'_>| Unordered::new();
+        self.runner
+            .run_blocking(items, task, unordered)
+            .map(Unordered::into_vec)
+    }
+
+    /// Runs `task` on one item.
+    fn run_one<T, F, O>(&mut self, item: T, task: F) -> Result<O, PoolError>
+    where
+        T: Send,
+        F: Fn(&mut S, T) -> Result<O, BoxError> + Sync,
+        O: Send,
+    {
+        // A vector, not `iter::once`: its one position is claimed without
+        // a buffer sized from `chunk_size` (see `input::visit`).
+        let outputs = self
+            .runner
+            .run_blocking(vec![item].into_iter(), task, Slots::new)
+            .map(Slots::into_vec)?;
+        Ok(outputs
+            .into_iter()
+            .next()
+            .expect("a call of one item that succeeded gives one output"))
+    }
+
     /// Stops the live workers, running each one's exit hook; the pool stays
     /// usable and starts fresh workers on its next call. Returns the first
     /// failure of an exit hook, by worker id.
@@ -207,10 +484,7 @@ impl<S: WorkerState> Pool<S> {
         &mut self,
         items: I,
     ) -> Result<Vec<I::Output>, PoolError> {
-        let unordered = |_, _: crate::input::Lender<'_>| Unordered::new();
-        self.runner
-            .run_blocking(items.__into_iter(), I::__run, unordered)
-            .map(Unordered::into_vec)
+        self.run_unordered(items.__into_iter(), I::__run)
     }
 
     /// Runs one task.
@@ -226,10 +500,7 @@ impl<S: WorkerState> Pool<S> {
     where
         S: Task,
     {
-        // A vector, not `iter::once`: its one position is claimed without
-        // a buffer sized from `chunk_size` (see `input::visit`).
-        let mut outputs = self.map(vec![item])?;
-        Ok(outputs.pop().expect("one item gives one output"))
+        self.run_one(item, S::run)
     }
 
     /// A lazy iterator over the results, in input order. The input is pulled
@@ -261,7 +532,7 @@ impl<S: WorkerState> Pool<S> {
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send + 'static,
     {
-        Imap::start(&mut self.runner, items.into_iter(), true)
+        Imap::start(&mut self.runner, items.into_iter(), S::run, true)
     }
 
     /// Like [`imap`](Pool::imap), in completion order; a failure is yielded
@@ -283,7 +554,7 @@ impl<S: WorkerState> Pool<S> {
         I: IntoIterator<Item = S::Input>,
         I::IntoIter: Send + 'static,
     {
-        Imap::start(&mut self.runner, items.into_iter(), false)
+        Imap::start(&mut self.runner, items.into_iter(), S::run, false)
     }
 }
 

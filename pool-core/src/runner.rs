@@ -16,7 +16,7 @@ use crate::stop::StopMode;
 use crate::sync::lock;
 use crate::unwind::{catch, drop_quietly};
 use crate::worker::ExitStore;
-use crate::{BoxError, ExitValue, PoolError, Task, WorkerState};
+use crate::{BoxError, ExitValue, PoolError, WorkerState};
 
 /// The longest chunk `map` cuts by itself: long enough that scheduling costs
 /// vanish next to nanosecond tasks, short enough to balance the tail.
@@ -40,7 +40,7 @@ pub(crate) struct Settings {
 }
 
 /// A streaming call, as its `Imap` holds it.
-pub(crate) type StreamRef<S> = Arc<dyn StreamingCall<S, <S as Task>::Output>>;
+pub(crate) type StreamRef<S, O> = Arc<dyn StreamingCall<S, O>>;
 
 /// The machinery behind a pool's calls.
 pub(crate) struct Runner<S: WorkerState> {
@@ -187,14 +187,17 @@ impl<S: WorkerState> Runner<S> {
 
     /// Starts a streaming call on the workers; the caller ends it with
     /// [`Runner::end_stream`].
-    pub(crate) fn start_stream<I>(
+    pub(crate) fn start_stream<I, F, O>(
         &mut self,
         iter: I,
+        task: F,
         ordered: bool,
-    ) -> Result<StreamRef<S>, PoolError>
+    ) -> Result<StreamRef<S, O>, PoolError>
     where
-        S: Task,
-        I: Iterator<Item = S::Input> + Send + 'static,
+        I: Iterator + Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Send + Sync + 'static,
+        O: Send + 'static,
     {
         let stop = if ordered {
             StopMode::FromFailedItem
@@ -209,12 +212,13 @@ impl<S: WorkerState> Runner<S> {
         let started = size_hint(&iter).and_then(|hint| {
             let call = StreamCall {
                 crew,
+                task,
                 ordered,
                 window: read_ahead(config),
                 config,
                 hint,
                 feed_thread,
-                state: PhantomData,
+                types: PhantomData,
             };
             // The window bounds the look-ahead: positions go out in order.
             input::visit(
@@ -235,10 +239,7 @@ impl<S: WorkerState> Runner<S> {
     /// workers, and ends them without keep_alive. Returns its first
     /// failure (a late one: an init that failed on a worker that ran no
     /// item), then a failure of the exit hooks.
-    pub(crate) fn end_stream(&mut self, call: StreamRef<S>) -> Result<(), PoolError>
-    where
-        S: Task,
-    {
+    pub(crate) fn end_stream<O>(&mut self, call: StreamRef<S, O>) -> Result<(), PoolError> {
         call.halt(None);
         if let Some(crew) = &self.crew {
             crew.wait();
@@ -366,27 +367,35 @@ where
 }
 
 /// A streaming call, waiting for its input to be picked.
-struct StreamCall<'c, S: WorkerState> {
+struct StreamCall<'c, S: WorkerState, F, T, O> {
     crew: &'c Crew<S>,
+    task: F,
     ordered: bool,
     window: usize,
     config: CallConfig,
     hint: (usize, Option<usize>),
     /// The pool's feed thread, kept between streaming calls.
     feed_thread: &'c mut Option<FeedThread>,
-    state: PhantomData<fn() -> S>,
+    types: PhantomData<fn(T) -> O>,
 }
 
-impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<'_, S> {
-    type Output = Result<StreamRef<S>, PoolError>;
+impl<S, F, T, O> InputVisitor<'static, T> for StreamCall<'_, S, F, T, O>
+where
+    S: WorkerState,
+    F: Fn(&mut S, T) -> Result<O, BoxError> + Send + Sync + 'static,
+    T: Send + 'static,
+    O: Send + 'static,
+{
+    type Output = Result<StreamRef<S, O>, PoolError>;
 
     fn visit<In, C>(self, input: In, cast: C) -> Self::Output
     where
         In: Input + Send + 'static,
         In::Item: Send,
-        C: Fn(In::Item) -> S::Input + Copy + Send + Sync + 'static,
+        C: Fn(In::Item) -> T + Copy + Send + Sync + 'static,
     {
-        let task = move |state: &mut S, item| state.run(cast(item));
+        let f = self.task;
+        let task = move |state: &mut S, item| f(state, cast(item));
         let sink = Stream::new(self.ordered, self.window);
         let call = Arc::new(MapCall::new(input, task, sink, self.config));
         self.crew
@@ -396,7 +405,7 @@ impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<'_, S> {
 
     fn visit_fed<I>(self, iter: I) -> Self::Output
     where
-        I: Iterator<Item = S::Input> + Send + 'static,
+        I: Iterator<Item = T> + Send + 'static,
     {
         let config = self.config;
         let input = Fed::new(
@@ -406,7 +415,7 @@ impl<S: Task> InputVisitor<'static, S::Input> for StreamCall<'_, S> {
             config.n_workers,
         );
         let sink = Stream::new(self.ordered, self.window);
-        let call = Arc::new(MapCall::new(input, S::run, sink, config));
+        let call = Arc::new(MapCall::new(input, self.task, sink, config));
         // A thread of its own pulls the input, so that neither the consumer
         // nor a worker ever waits on it: dropping the `Imap` returns at once
         // while a pull is blocked, and the pull's item is dropped when it
