@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use common::{doubled, vals, Cmd, LifeReport, Probe};
-use statepool::{Pool, PoolError};
+use statepool::{Pool, PoolError, Task};
 
 type P = Probe<0>;
 
@@ -106,30 +106,66 @@ fn round(rng: &mut Rng) {
         // half as an iterator of no known kind (fed item by item).
         let fed = rng.chance(50);
         macro_rules! items {
-            ($pool:ident . $call:ident) => {
+            ($pool:ident . $call:ident $(, $f:expr)?) => {
                 if fed {
-                    $pool.$call(input.cmds.clone().into_iter().filter(|_| true))
+                    $pool.$call($($f,)? input.cmds.clone().into_iter().filter(|_| true))
                 } else {
-                    $pool.$call(input.cmds.clone())
+                    $pool.$call($($f,)? input.cmds.clone())
                 }
             };
         }
-        match rng.below(8) {
-            0 => match items!(pool.map) {
-                Ok(out) => {
-                    assert_eq!(input.first_failure(), None);
-                    assert_eq!(out, input.expected());
+        // The state's task, called by the closure forms: the same outputs
+        // and the same failures as the `#[task]` calls.
+        let run = |state: &mut P, cmd: Cmd| state.run(cmd);
+        let check_map = |out: Result<Vec<u64>, PoolError>| match out {
+            Ok(out) => {
+                assert_eq!(input.first_failure(), None);
+                assert_eq!(out, input.expected());
+            }
+            Err(err) => input.check_error(&err),
+        };
+        let check_unordered = |out: Result<Vec<u64>, PoolError>| match out {
+            Ok(mut out) => {
+                assert_eq!(input.first_failure(), None);
+                out.sort_unstable();
+                assert_eq!(out, input.expected());
+            }
+            Err(err) => input.check_error(&err),
+        };
+        match rng.below(12) {
+            0 => check_map(items!(pool.map)),
+            1 => check_unordered(items!(pool.map_unordered)),
+            7 => check_map(items!(pool.try_map_with, run)),
+            8 => check_unordered(items!(pool.try_map_unordered_with, run)),
+            9 => {
+                let got: Vec<_> = items!(pool.try_imap_with, run).collect();
+                let ok = input.first_failure().unwrap_or(input.cmds.len());
+                assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
+                for (i, r) in got.iter().enumerate() {
+                    match r {
+                        Ok(v) => assert_eq!(*v, 2 * i as u64),
+                        Err(err) => {
+                            assert_eq!(err.index(), Some(i));
+                            input.check_error(err);
+                        }
+                    }
                 }
-                Err(err) => input.check_error(&err),
-            },
-            1 => match items!(pool.map_unordered) {
-                Ok(mut out) => {
-                    assert_eq!(input.first_failure(), None);
-                    out.sort_unstable();
-                    assert_eq!(out, input.expected());
+            }
+            10 => {
+                let got: Vec<_> = items!(pool.try_imap_unordered_with, run).collect();
+                let errs = got.iter().filter(|r| r.is_err()).count();
+                assert!(errs <= 1);
+                match got.iter().find_map(|r| r.as_ref().err()) {
+                    Some(err) => input.check_error(err),
+                    None => assert_eq!(input.first_failure(), None),
                 }
-                Err(err) => input.check_error(&err),
-            },
+                if let Some(cmd) = input.cmds.first() {
+                    match pool.try_apply_with(run, cmd.clone()) {
+                        Ok(v) => assert_eq!(v, 0),
+                        Err(err) => input.check_error(&err),
+                    }
+                }
+            }
             2 => {
                 // In input order, the failure is exactly the first one.
                 let got: Vec<_> = items!(pool.imap).collect();
