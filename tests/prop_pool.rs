@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{vals, LifeReport, Probe};
+use common::{vals, Cmd, LifeReport, Probe};
 use proptest::prelude::*;
-use statepool::Pool;
+use statepool::{Pool, Task};
 
 type P = Probe<0>;
 
@@ -65,11 +65,19 @@ proptest! {
         prop_assert_eq!(streamed.unwrap(), expected.clone());
         let streamed: Result<Vec<u64>, _> = pool.imap_unordered(vals(input.clone())).collect();
         prop_assert_eq!(sorted(streamed.unwrap()), sorted(expected.clone()));
+        // The closure forms, running the state's task through `Task::run`.
+        let run = |state: &mut P, cmd: Cmd| state.run(cmd);
+        prop_assert_eq!(pool.try_map_with(run, vals(input.clone())).unwrap(), expected.clone());
+        prop_assert_eq!(sorted(pool.try_map_unordered_with(run, vals(input.clone())).unwrap()), sorted(expected.clone()));
+        let streamed: Result<Vec<u64>, _> = pool.try_imap_with(run, vals(input.clone())).collect();
+        prop_assert_eq!(streamed.unwrap(), expected.clone());
+        let streamed: Result<Vec<u64>, _> = pool.try_imap_unordered_with(run, vals(input.clone())).collect();
+        prop_assert_eq!(sorted(streamed.unwrap()), sorted(expected.clone()));
 
         pool.join().unwrap();
         let lives: Vec<LifeReport> = pool.exit_results();
-        prop_assert_eq!(lives.iter().map(|l| l.tasks).sum::<usize>(), 4 * input.len());
-        prop_assert_eq!(lives.iter().map(|l| l.sum).sum::<u64>(), 4 * input.iter().sum::<u64>());
+        prop_assert_eq!(lives.iter().map(|l| l.tasks).sum::<usize>(), 8 * input.len());
+        prop_assert_eq!(lives.iter().map(|l| l.sum).sum::<u64>(), 8 * input.iter().sum::<u64>());
         if let Some(k) = config.lifespan {
             prop_assert!(lives.iter().all(|l| l.tasks <= k), "a life ran over its lifespan {}: {:?}", k, lives);
         }
