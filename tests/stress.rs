@@ -132,25 +132,26 @@ fn round(rng: &mut Rng) {
             }
             Err(err) => input.check_error(&err),
         };
+        // In input order, the failure is exactly the first one.
+        let check_imap = |got: Vec<Result<u64, PoolError>>| {
+            let ok = input.first_failure().unwrap_or(input.cmds.len());
+            assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
+            for (i, r) in got.iter().enumerate() {
+                match r {
+                    Ok(v) => assert_eq!(*v, 2 * i as u64),
+                    Err(err) => {
+                        assert_eq!(err.index(), Some(i));
+                        input.check_error(err);
+                    }
+                }
+            }
+        };
         match rng.below(12) {
             0 => check_map(items!(pool.map)),
             1 => check_unordered(items!(pool.map_unordered)),
             7 => check_map(items!(pool.try_map_with, run)),
             8 => check_unordered(items!(pool.try_map_unordered_with, run)),
-            9 => {
-                let got: Vec<_> = items!(pool.try_imap_with, run).collect();
-                let ok = input.first_failure().unwrap_or(input.cmds.len());
-                assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
-                for (i, r) in got.iter().enumerate() {
-                    match r {
-                        Ok(v) => assert_eq!(*v, 2 * i as u64),
-                        Err(err) => {
-                            assert_eq!(err.index(), Some(i));
-                            input.check_error(err);
-                        }
-                    }
-                }
-            }
+            9 => check_imap(items!(pool.try_imap_with, run).collect()),
             10 => {
                 let got: Vec<_> = items!(pool.try_imap_unordered_with, run).collect();
                 let errs = got.iter().filter(|r| r.is_err()).count();
@@ -166,21 +167,7 @@ fn round(rng: &mut Rng) {
                     }
                 }
             }
-            2 => {
-                // In input order, the failure is exactly the first one.
-                let got: Vec<_> = items!(pool.imap).collect();
-                let ok = input.first_failure().unwrap_or(input.cmds.len());
-                assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
-                for (i, r) in got.iter().enumerate() {
-                    match r {
-                        Ok(v) => assert_eq!(*v, 2 * i as u64),
-                        Err(err) => {
-                            assert_eq!(err.index(), Some(i));
-                            input.check_error(err);
-                        }
-                    }
-                }
-            }
+            2 => check_imap(items!(pool.imap).collect()),
             3 => {
                 let take = rng.below(50) as usize;
                 let got: Vec<_> = items!(pool.imap).take(take).collect();
