@@ -5,7 +5,9 @@ use std::fmt;
 use crate::runner::{Runner, StreamRef};
 use crate::{BoxError, PoolError, Task, WorkerState};
 
-/// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`]: yields each
+/// The iterator of [`Pool::imap`](crate::Pool::imap) and
+/// [`Pool::imap_unordered`](crate::Pool::imap_unordered) (and their `_with`
+/// forms): yields each
 /// task's `Result` as workers finish them, pulling the input lazily.
 ///
 /// A failure is yielded once, then the iterator ends. Dropping it early
