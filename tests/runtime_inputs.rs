@@ -409,7 +409,8 @@ fn tasks_that_wait_for_each_other_run_side_by_side() {
 
 /// An input over a channel that reports its drop.
 struct Reported {
-    items: Receiver<u64>,
+    /// Always `Some` until the drop, which lets go of it before it reports.
+    items: Option<Receiver<u64>>,
     dropped: Sender<()>,
 }
 
@@ -417,12 +418,15 @@ impl Iterator for Reported {
     type Item = u64;
 
     fn next(&mut self) -> Option<u64> {
-        self.items.recv().ok()
+        self.items.as_ref()?.recv().ok()
     }
 }
 
 impl Drop for Reported {
     fn drop(&mut self) {
+        // The receiver goes first: once the drop is reported, a send to the
+        // input fails.
+        drop(self.items.take());
         let _ = self.dropped.send(());
     }
 }
@@ -436,6 +440,7 @@ fn the_input_of_a_dropped_imap_is_released_after_its_blocked_pull() {
             let (tx, items) = mpsc::channel::<u64>();
             let (dropped, on_drop) = mpsc::channel();
             tx.send(0).unwrap();
+            let items = Some(items);
             let mut stream = pool.imap(Reported { items, dropped });
             assert_eq!(stream.next().unwrap().unwrap(), 0);
             drop(stream);
