@@ -193,6 +193,14 @@ mod counting {
 
     pub(crate) static RAN: AtomicUsize = AtomicUsize::new(0);
 
+    /// Held by each test of this file that runs `Counted` tasks, so that
+    /// `RAN` counts one test's tasks at a time.
+    pub(crate) static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[worker_state]
     #[derive(Default)]
     pub(crate) struct Counted;
@@ -215,7 +223,8 @@ impl Drop for Noted {
 
 #[test]
 fn dropping_an_imap_whose_input_blocks_returns_and_the_pool_goes_on() {
-    use counting::{CountedPool, RAN};
+    use counting::{serial, CountedPool, RAN};
+    let _serial = serial();
     hang_guard("imap drop with a blocked input", || {
         for workers in [1, 4] {
             for ordered in [true, false] {
@@ -437,7 +446,8 @@ impl Drop for Reported {
 
 #[test]
 fn the_input_of_a_dropped_imap_is_released_after_its_blocked_pull() {
-    use counting::CountedPool;
+    use counting::{serial, CountedPool};
+    let _serial = serial();
     hang_guard("input released after the drop", || {
         for workers in [1, 2, 8] {
             let mut pool = CountedPool::new(workers).keep_alive();
