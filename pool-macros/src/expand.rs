@@ -190,23 +190,11 @@ fn fallback_task(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
     let assert = assert_worker_state(state);
     let bound = worker_state_bound(state);
     let body = stub_body(hook);
-    let stub = quote! {
+    let task = task_impl(state, &bound, &input_type, &output_type, quote! { _ }, body);
+    errors.finish(quote! {
         #assert
-
-        #[automatically_derived]
-        impl ::statepool::__private::Task for #state where #bound {
-            #input_type
-            type Output = #output_type;
-
-            fn run(
-                &mut self,
-                _: Self::Input,
-            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
-                #body
-            }
-        }
-    };
-    errors.finish(stub)
+        #task
+    })
 }
 
 /// The stub `WorkerExit` impl of an invalid `#[worker_exit]`, its output
@@ -418,6 +406,33 @@ fn input_type(inputs: &[&Type]) -> TokenStream {
     }
 }
 
+/// The `Task` impl of `state`, whose `run` binds its input to `input_pat`
+/// and runs `body`: the real one of a `#[task]`, and the stub of an invalid
+/// one.
+fn task_impl(
+    state: impl ToTokens,
+    bound: &TokenStream,
+    input_type: &TokenStream,
+    output_type: &TokenStream,
+    input_pat: TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl ::statepool::__private::Task for #state where #bound {
+            #input_type
+            type Output = #output_type;
+
+            fn run(
+                &mut self,
+                #input_pat: Self::Input,
+            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
+                #body
+            }
+        }
+    }
+}
+
 fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     let TaskPlan {
         func,
@@ -437,23 +452,18 @@ fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     };
     let output_type = output_type(output);
     let body = wrap_output(output, quote! { #func(self, #(#names),*) });
+    let task = task_impl(
+        state,
+        &bound,
+        &input_type,
+        &output_type,
+        quote! { input },
+        quote! { #unpack #body },
+    );
     quote! {
         #assert
         #item
-
-        #[automatically_derived]
-        impl ::statepool::__private::Task for #state where #bound {
-            #input_type
-            type Output = #output_type;
-
-            fn run(
-                &mut self,
-                input: Self::Input,
-            ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
-                #unpack
-                #body
-            }
-        }
+        #task
     }
 }
 
