@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rayon::prelude::*;
-use statepool::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+use statepool::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
 
 fn quick() -> bool {
     std::env::var_os("STATEPOOL_BENCH_QUICK").is_some()
@@ -103,6 +103,7 @@ macro_rules! state {
             unit: u64,
         }
         impl WorkerState for $name {
+            type Shared = ();
             fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
                 Ok($name {
                     unit: rounds_per_micro(),
@@ -113,10 +114,11 @@ macro_rules! state {
             }
         }
         impl Task for $name {
-            type Input = u64;
+            type Input<'a> = u64;
+            type InputKind = OwnedInput;
             type Output = u64;
             #[inline]
-            fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+            fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
                 Ok(($f)(x, self.unit))
             }
         }
@@ -211,7 +213,7 @@ fn map_group<S>(
     n: u64,
     work: impl Fn(u64) -> u64 + Sync,
 ) where
-    S: Task<Input = u64, Output = u64>,
+    S: for<'a> Task<Input<'a> = u64, Output = u64>,
 {
     let w = pool.n_workers();
     let input: Vec<u64> = (0..n).collect();
@@ -243,7 +245,7 @@ fn spin_group<S>(
     rayon: &rayon::ThreadPool,
     cost: impl Fn(u64, u64) -> u64 + Sync,
 ) where
-    S: Task<Input = u64, Output = u64>,
+    S: for<'a> Task<Input<'a> = u64, Output = u64> + statepool::NoShared,
 {
     let unit = rounds_per_micro();
     let mut pool = Pool::<S>::new(workers()).keep_alive();
@@ -279,6 +281,7 @@ fn lookup(table: &[u64], x: u64) -> u64 {
 struct Table(Vec<u64>);
 
 impl WorkerState for Table {
+    type Shared = ();
     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
         STATEPOOL_INITS.fetch_add(1, Relaxed);
         Ok(Table(build_table()))
@@ -289,9 +292,10 @@ impl WorkerState for Table {
 }
 
 impl Task for Table {
-    type Input = u64;
+    type Input<'a> = u64;
+    type InputKind = OwnedInput;
     type Output = u64;
-    fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+    fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
         Ok(lookup(&self.0, x))
     }
 }

@@ -37,7 +37,8 @@
 //! checked at compile time, with errors on the offending token.
 
 pub use pool_core::{
-    BoxError, ExitValue, Imap, PanicPayload, PanicSite, Pool, PoolError, Task, TaskItems,
+    BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
+    PanicPayload, PanicSite, Pool, PoolError, StreamTask, Streamable, Task, TaskItems, UnitShared,
     WorkerContext, WorkerExit, WorkerInit, WorkerState,
 };
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{vals, Cmd, LifeReport, Probe};
 use proptest::prelude::*;
-use statepool::{Pool, Task};
+use statepool::{Pool, Task, WorkerContext};
 
 type P = Probe<0>;
 
@@ -65,8 +65,9 @@ proptest! {
         prop_assert_eq!(streamed.unwrap(), expected.clone());
         let streamed: Result<Vec<u64>, _> = pool.imap_unordered(vals(input.clone())).collect();
         prop_assert_eq!(sorted(streamed.unwrap()), sorted(expected.clone()));
-        // The closure forms, running the state's task through `Task::run`.
-        let run = |state: &mut P, cmd: Cmd| state.run(cmd);
+        // The closure forms, running the state's task through `Task::run`
+        // (whose context it ignores).
+        let run = |state: &mut P, cmd: Cmd| state.run(cmd, &WorkerContext::new(0, 1));
         prop_assert_eq!(pool.try_map_with(run, vals(input.clone())).unwrap(), expected.clone());
         prop_assert_eq!(sorted(pool.try_map_unordered_with(run, vals(input.clone())).unwrap()), sorted(expected.clone()));
         let streamed: Result<Vec<u64>, _> = pool.try_imap_with(run, vals(input.clone())).collect();

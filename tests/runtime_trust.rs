@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use statepool::prelude::*;
-use statepool::{PanicSite, Task};
+use statepool::PanicSite;
 
 /// Runs the tests of this file one at a time: their states share statics.
 fn serial() -> MutexGuard<'static, ()> {
@@ -111,8 +111,8 @@ impl Call {
 /// none) and its failure. A stream must end right after its failure.
 fn run<S, I>(pool: &mut Pool<S>, call: Call, items: I) -> (Vec<S::Output>, Option<PoolError>)
 where
-    S: Task,
-    I: IntoIterator<Item = S::Input>,
+    S: statepool::StreamTask,
+    I: IntoIterator<Item = S::Input<'static>>,
     I::IntoIter: Send + 'static,
 {
     let blocking = match call {
@@ -152,7 +152,7 @@ fn grid(workers: &[usize]) -> impl Iterator<Item = (Call, usize, bool)> + '_ {
     })
 }
 
-fn new_pool<S: statepool::WorkerState>(workers: usize, keep_alive: bool) -> Pool<S> {
+fn new_pool<S: statepool::NoShared>(workers: usize, keep_alive: bool) -> Pool<S> {
     let pool = Pool::new(workers);
     if keep_alive {
         pool.keep_alive()

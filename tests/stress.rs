@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use common::{doubled, vals, Cmd, LifeReport, Probe};
-use statepool::{Pool, PoolError, Task};
+use statepool::{Pool, PoolError, Task, WorkerContext};
 
 type P = Probe<0>;
 
@@ -116,7 +116,7 @@ fn round(rng: &mut Rng) {
         }
         // The state's task, called by the closure forms: the same outputs
         // and the same failures as the `#[task]` calls.
-        let run = |state: &mut P, cmd: Cmd| state.run(cmd);
+        let run = |state: &mut P, cmd: Cmd| state.run(cmd, &WorkerContext::new(0, 1));
         let check_map = |out: Result<Vec<u64>, PoolError>| match out {
             Ok(out) => {
                 assert_eq!(input.first_failure(), None);

@@ -1,10 +1,11 @@
 // A state for the examples of `pool-core`'s docs: hands back each item.
-use pool_core::{BoxError, ExitValue, Task, WorkerContext, WorkerState};
+use pool_core::{BoxError, ExitValue, OwnedInput, Task, WorkerContext, WorkerState};
 
 /// Hands back each item.
 struct Echo;
 
 impl WorkerState for Echo {
+    type Shared = ();
     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
         Ok(Echo)
     }
@@ -14,9 +15,10 @@ impl WorkerState for Echo {
 }
 
 impl Task for Echo {
-    type Input = u64;
+    type Input<'a> = u64;
+    type InputKind = OwnedInput;
     type Output = u64;
-    fn run(&mut self, x: u64) -> Result<u64, BoxError> {
+    fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
         Ok(x)
     }
 }

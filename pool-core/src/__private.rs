@@ -20,7 +20,8 @@
 use std::marker::PhantomData;
 
 pub use crate::{
-    BoxError, ExitValue, Pool, Task, WorkerContext, WorkerExit, WorkerInit, WorkerState,
+    BorrowedInput, BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerExit,
+    WorkerInit, WorkerState,
 };
 
 /// Names a state type for the autoref-specialization probes:
@@ -61,7 +62,7 @@ pub struct InitHook;
 
 impl InitHook {
     /// Runs the hook.
-    pub fn start_life<S: WorkerInit>(self, ctx: &WorkerContext) -> Result<S, BoxError> {
+    pub fn start_life<S: WorkerInit>(self, ctx: &WorkerContext<S::Shared>) -> Result<S, BoxError> {
         S::init(ctx)
     }
 }
@@ -73,7 +74,10 @@ pub struct InitDefault;
 impl InitDefault {
     /// Builds the default state; the bound carries the "neither init nor
     /// `Default`" message.
-    pub fn start_life<S: DefaultState>(self, _ctx: &WorkerContext) -> Result<S, BoxError> {
+    pub fn start_life<S: DefaultState + WorkerState>(
+        self,
+        _ctx: &WorkerContext<S::Shared>,
+    ) -> Result<S, BoxError> {
         Ok(S::default_state())
     }
 }
@@ -141,7 +145,7 @@ impl ExitHook {
     pub fn end_life<S: WorkerExit>(
         self,
         state: S,
-        ctx: &WorkerContext,
+        ctx: &WorkerContext<S::Shared>,
     ) -> Result<Option<ExitValue>, BoxError> {
         S::exit(state, ctx).map(|output| Some(ExitValue::new(output)))
     }
@@ -151,7 +155,7 @@ impl ExitHook {
     pub fn end_life_in_place<S: WorkerExit>(
         self,
         state: &mut S,
-        ctx: &WorkerContext,
+        ctx: &WorkerContext<S::Shared>,
     ) -> Option<Result<Option<ExitValue>, BoxError>> {
         S::exit_in_place(state, ctx).map(|ended| ended.map(|output| Some(ExitValue::new(output))))
     }
@@ -163,10 +167,10 @@ pub struct NoExit;
 
 impl NoExit {
     /// Drops the state.
-    pub fn end_life<S>(
+    pub fn end_life<S: WorkerState>(
         self,
         state: S,
-        _ctx: &WorkerContext,
+        _ctx: &WorkerContext<S::Shared>,
     ) -> Result<Option<ExitValue>, BoxError> {
         drop(state);
         Ok(None)
@@ -174,10 +178,10 @@ impl NoExit {
 
     /// Nothing to run: the pool drops the state itself.
     #[allow(clippy::type_complexity)]
-    pub fn end_life_in_place<S>(
+    pub fn end_life_in_place<S: WorkerState>(
         self,
         _state: &mut S,
-        _ctx: &WorkerContext,
+        _ctx: &WorkerContext<S::Shared>,
     ) -> Option<Result<Option<ExitValue>, BoxError>> {
         Some(Ok(None))
     }
@@ -254,4 +258,26 @@ where
     R::Err: HookError,
 {
     value.into_result().map_err(HookError::into_box_error)
+}
+
+/// The context a hook asks for, as the state's own: the generated impls
+/// pass `<C as HookContext<S>>::of(ctx)` where `C` is the type the user
+/// wrote (`WorkerContext<Config>`), spanned on it, so that a context of
+/// another shared type reads as this one error on that type, and the call
+/// itself type-checks either way.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the context of `{S}`: its shared type is not the state's",
+    label = "not the shared type of `{S}`",
+    note = "a hook of `{S}` takes `&WorkerContext<T>` with the `T` of `#[worker_state(shared = T)]`, or `&WorkerContext` where the state has no shared object"
+)]
+pub trait HookContext<S: WorkerState> {
+    /// The same context, named with the hook's type.
+    fn of(ctx: &WorkerContext<S::Shared>) -> &Self;
+}
+
+impl<S: WorkerState> HookContext<S> for WorkerContext<S::Shared> {
+    #[inline(always)]
+    fn of(ctx: &WorkerContext<S::Shared>) -> &Self {
+        ctx
+    }
 }

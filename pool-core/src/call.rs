@@ -16,11 +16,11 @@ use crate::stop::{Stop, StopMode};
 use crate::sync::{lock, AbortIfPanic};
 use crate::unwind::{catch, drop_quietly};
 use crate::worker::Worker;
-use crate::{BoxError, PoolError, WorkerState};
+use crate::{BoxError, PoolError, WorkerContext, WorkerState};
 
 /// What a worker runs when a call reaches it: the crew hands each call to
 /// every worker (see `crew.rs`).
-pub(crate) trait Call<S>: Sync {
+pub(crate) trait Call<S: WorkerState>: Sync {
     /// Runs this worker's share, returning when no work is left for it.
     fn execute(&self, worker: &mut Worker<S>);
     /// Stops the call: on `failure`, kept if it is the earliest; with none,
@@ -187,7 +187,7 @@ impl<S, In, F, K, O> Call<S> for MapCall<In, F, K>
 where
     S: WorkerState,
     In: Input,
-    F: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+    F: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
     K: Sink<O>,
 {
     fn execute(&self, worker: &mut Worker<S>) {
@@ -230,7 +230,7 @@ impl<S, In, F, O> StreamingCall<S, O> for MapCall<In, F, Stream<O>>
 where
     S: WorkerState,
     In: Input + Send,
-    F: Fn(&mut S, In::Item) -> Result<O, BoxError> + Send + Sync,
+    F: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Send + Sync,
     O: Send,
 {
     fn next_outputs(&self, yielded: usize) -> Option<Result<Vec<O>, PoolError>> {

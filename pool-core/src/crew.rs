@@ -96,7 +96,12 @@ pub(crate) struct Crew<S: WorkerState> {
 impl<S: WorkerState> Crew<S> {
     /// Starts `n` worker threads. Their states start when the first call
     /// reaches them, so that an init failure is that call's error.
-    pub(crate) fn spawn(n: usize, exits: &ExitStore) -> Result<Self, PoolError> {
+    /// Every worker's context holds `shared`.
+    pub(crate) fn spawn(
+        n: usize,
+        exits: &ExitStore,
+        shared: &Arc<S::Shared>,
+    ) -> Result<Self, PoolError> {
         let hub = Arc::new(Hub {
             control: Mutex::new(Control {
                 epoch: 0,
@@ -118,7 +123,7 @@ impl<S: WorkerState> Crew<S> {
         };
         for worker_id in 0..n {
             let hub = Arc::clone(&crew.hub);
-            let ctx = WorkerContext::new(worker_id, n);
+            let ctx = WorkerContext::with_shared(worker_id, n, Arc::clone(shared));
             let exits = Arc::clone(exits);
             let spawned = thread::Builder::new()
                 .name(format!("statepool-worker-{worker_id}"))
@@ -434,6 +439,7 @@ mod tests {
     struct Idle;
 
     impl WorkerState for Idle {
+        type Shared = ();
         fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
             Ok(Idle)
         }
@@ -481,7 +487,7 @@ mod tests {
     }
 
     fn crew() -> Crew<Idle> {
-        Crew::spawn(1, &ExitStore::default()).unwrap()
+        Crew::spawn(1, &ExitStore::default(), &Arc::new(())).unwrap()
     }
 
     #[test]

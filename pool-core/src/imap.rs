@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::runner::{Runner, StreamRef};
-use crate::{BoxError, PoolError, Task, WorkerState};
+use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 
 /// The iterator of [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_unordered`](crate::Pool::imap_unordered) (and their `_with`
@@ -35,7 +35,10 @@ impl<'p, S: WorkerState, O: Send + 'static> Imap<'p, S, O> {
     where
         I: Iterator + Send + 'static,
         I::Item: Send + 'static,
-        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Send + Sync + 'static,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError>
+            + Send
+            + Sync
+            + 'static,
     {
         let (call, last) = match runner.start_stream(iter, task, ordered) {
             Ok(call) => (Some(call), None),

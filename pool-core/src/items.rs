@@ -1,13 +1,14 @@
 //! What the calls that run the state's `#[task]` take.
 
-use crate::{BoxError, Task, WorkerState};
+use crate::{BoxError, Task, WorkerContext, WorkerState};
 
 /// Items that [`Pool::map`](crate::Pool::map) and
 /// [`Pool::map_unordered`](crate::Pool::map_unordered) run the `#[task]` of
 /// `S` on: every `IntoIterator` of the task's input whose iterator is `Send`
-/// (ranges, vectors, any iterator). Implemented for all such types and no
-/// others, so that a state without a `#[task]`, or items that are not its
-/// input, read as such in the compiler's error.
+/// (ranges, vectors, any iterator), borrowing or not (the `&str` items of
+/// `lines.iter().map(String::as_str)`, for a task over `&str`). Implemented
+/// for all such types and no others, so that a state without a `#[task]`,
+/// or items that are not its input, read as such in the compiler's error.
 ///
 /// `map` turns the items into their iterator and runs
 /// [`Task::run`](crate::Task::run) on each item (through this trait's
@@ -42,13 +43,16 @@ pub trait TaskItems<S: WorkerState>: Sized {
     fn __run(
         state: &mut S,
         item: <Self::__Iter as Iterator>::Item,
+        ctx: &WorkerContext<S::Shared>,
     ) -> Result<Self::Output, BoxError>;
 }
 
-impl<S, I> TaskItems<S> for I
+// `'a` is the items' borrow: it names no associated type of the impl, so it
+// is free to be whatever the items borrow for.
+impl<'a, S, I> TaskItems<S> for I
 where
     S: Task,
-    I: IntoIterator<Item = S::Input>,
+    I: IntoIterator<Item = S::Input<'a>>,
     I::IntoIter: Send,
 {
     type Output = S::Output;
@@ -60,7 +64,11 @@ where
     }
 
     #[inline]
-    fn __run(state: &mut S, item: S::Input) -> Result<S::Output, BoxError> {
-        state.run(item)
+    fn __run(
+        state: &mut S,
+        item: S::Input<'a>,
+        ctx: &WorkerContext<S::Shared>,
+    ) -> Result<S::Output, BoxError> {
+        state.run(item, ctx)
     }
 }

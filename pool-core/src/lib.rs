@@ -7,22 +7,27 @@
 //! [`WorkerExit`]; they can also be implemented by hand.
 //!
 //! ```
-//! use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+//! use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
 //!
 //! /// Counts what each worker saw.
 //! #[derive(Default)]
 //! struct Tally(u64);
 //!
 //! impl WorkerState for Tally {
+//!     type Shared = ();
 //!     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Tally(0)) }
 //!     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
 //!         Ok(Some(ExitValue::new(self.0)))
 //!     }
 //! }
 //! impl Task for Tally {
-//!     type Input = u64;
+//!     type Input<'a> = u64;
+//!     type InputKind = OwnedInput;
 //!     type Output = u64;
-//!     fn run(&mut self, x: u64) -> Result<u64, BoxError> { self.0 += x; Ok(x) }
+//!     fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
+//!         self.0 += x;
+//!         Ok(x)
+//!     }
 //! }
 //! # impl pool_core::WorkerExit for Tally {
 //! #     type Output = u64;
@@ -84,9 +89,12 @@ mod pool;
 #[doc(hidden)]
 pub mod __private;
 
-pub use context::WorkerContext;
+pub use context::{IntoShared, WorkerContext};
 pub use error::{BoxError, PanicPayload, PanicSite, PoolError};
 pub use imap::Imap;
 pub use items::TaskItems;
 pub use pool::Pool;
-pub use state::{ExitValue, Task, WorkerExit, WorkerInit, WorkerState};
+pub use state::{
+    BorrowedInput, ExitValue, InputKind, NoShared, OwnedInput, StreamTask, Streamable, Task,
+    UnitShared, WorkerExit, WorkerInit, WorkerState,
+};

@@ -6,7 +6,12 @@ use crate::imap::Imap;
 use crate::input::Lender;
 use crate::runner::{Runner, Settings};
 use crate::sink::{Slots, Unordered};
-use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
+use std::sync::Arc;
+
+use crate::{
+    BoxError, IntoShared, NoShared, PoolError, StreamTask, Task, TaskItems, WorkerContext,
+    WorkerExit, WorkerState,
+};
 
 /// A pool of workers, each owning a state `S` for the length of its life.
 ///
@@ -16,17 +21,19 @@ use crate::{BoxError, PoolError, Task, TaskItems, WorkerExit, WorkerState};
 /// its workers.
 ///
 /// ```
-/// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+/// use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
 ///
 /// struct Squarer;
 /// impl WorkerState for Squarer {
+///     type Shared = ();
 ///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Squarer) }
 ///     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
 /// }
 /// impl Task for Squarer {
-///     type Input = u64;
+///     type Input<'a> = u64;
+///     type InputKind = OwnedInput;
 ///     type Output = u64;
-///     fn run(&mut self, x: u64) -> Result<u64, BoxError> { Ok(x * x) }
+///     fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> { Ok(x * x) }
 /// }
 ///
 /// let mut pool = Pool::<Squarer>::new(4).keep_alive();
@@ -43,6 +50,10 @@ impl<S: WorkerState> Pool<S> {
     /// Starts no thread. More than 65,536 make the first call fail with
     /// [`PoolError::InvalidConfig`].
     ///
+    /// For a state without a shared object; one declared with
+    /// `#[worker_state(shared = T)]` has its pool built by
+    /// [`with_shared`](Pool::with_shared), and `new` does not compile.
+    ///
     /// ```
     /// # include!("../doc/echo.rs");
     /// # fn main() {
@@ -51,19 +62,70 @@ impl<S: WorkerState> Pool<S> {
     /// assert!(Pool::<Echo>::new(0).n_workers() >= 1);
     /// # }
     /// ```
-    pub fn new(n_workers: usize) -> Self {
+    pub fn new(n_workers: usize) -> Self
+    where
+        S: NoShared,
+    {
+        Pool::build(n_workers, Arc::new(S::__no_shared()))
+    }
+
+    /// A pool of `n_workers` workers (`0`: one per available core) whose
+    /// every hook reads `shared` through its
+    /// [`WorkerContext::shared`](crate::WorkerContext::shared): mpire's
+    /// `shared_objects`. `shared` is the state's shared type `T`
+    /// (`#[worker_state(shared = T)]`) or an `Arc<T>`; one `Arc` serves
+    /// every worker and every life of this pool, never copied. Two pools of
+    /// one state type with different shared values are independent.
+    ///
+    /// ```
+    /// use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
+    ///
+    /// /// Adds the pool's offset.
+    /// struct Offset(u64);
+    ///
+    /// impl WorkerState for Offset {
+    ///     type Shared = u64;
+    ///     fn start_life(ctx: &WorkerContext<u64>) -> Result<Self, BoxError> {
+    ///         Ok(Offset(*ctx.shared()))
+    ///     }
+    ///     fn end_life(self, _: &WorkerContext<u64>) -> Result<Option<ExitValue>, BoxError> {
+    ///         Ok(None)
+    ///     }
+    /// }
+    /// impl Task for Offset {
+    ///     type Input<'a> = u64;
+    ///     type InputKind = OwnedInput;
+    ///     type Output = u64;
+    ///     fn run(&mut self, x: u64, _: &WorkerContext<u64>) -> Result<u64, BoxError> {
+    ///         Ok(x + self.0)
+    ///     }
+    /// }
+    ///
+    /// let mut tens = Pool::<Offset>::with_shared(2, 10);
+    /// let mut hundreds = Pool::<Offset>::with_shared(2, std::sync::Arc::new(100));
+    /// assert_eq!(tens.map(0..3).unwrap(), [10, 11, 12]);
+    /// assert_eq!(hundreds.map(0..3).unwrap(), [100, 101, 102]);
+    /// ```
+    pub fn with_shared(n_workers: usize, shared: impl IntoShared<S::Shared>) -> Self {
+        Pool::build(n_workers, shared.into_shared())
+    }
+
+    fn build(n_workers: usize, shared: Arc<S::Shared>) -> Self {
         let n_workers = if n_workers == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             n_workers
         };
         Pool {
-            runner: Runner::new(Settings {
-                n_workers,
-                keep_alive: false,
-                lifespan: None,
-                chunk_size: None,
-            }),
+            runner: Runner::new(
+                Settings {
+                    n_workers,
+                    keep_alive: false,
+                    lifespan: None,
+                    chunk_size: None,
+                },
+                shared,
+            ),
         }
     }
 
@@ -154,7 +216,7 @@ impl<S: WorkerState> Pool<S> {
         F: Fn(&mut S, I::Item) -> O + Sync,
         O: Send,
     {
-        let task = |state: &mut S, item| Ok(f(state, item));
+        let task = |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
         self.runner
             .run_blocking(items.into_iter(), task, Slots::new)
             .map(Slots::into_vec)
@@ -181,7 +243,7 @@ impl<S: WorkerState> Pool<S> {
         F: Fn(&mut S, I::Item) -> O + Sync,
         O: Send,
     {
-        let task = |state: &mut S, item| Ok(f(state, item));
+        let task = |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
         self.run_unordered(items.into_iter(), task)
     }
 
@@ -203,7 +265,7 @@ impl<S: WorkerState> Pool<S> {
         F: Fn(&mut S, T) -> O + Sync,
         O: Send,
     {
-        let task = |state: &mut S, item| Ok(f(state, item));
+        let task = |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
         self.run_one(item, task)
     }
 
@@ -231,7 +293,7 @@ impl<S: WorkerState> Pool<S> {
         F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
         O: Send + 'static,
     {
-        let task = move |state: &mut S, item| Ok(f(state, item));
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
         Imap::start(&mut self.runner, items.into_iter(), task, true)
     }
 
@@ -258,7 +320,7 @@ impl<S: WorkerState> Pool<S> {
         F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
         O: Send + 'static,
     {
-        let task = move |state: &mut S, item| Ok(f(state, item));
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
         Imap::start(&mut self.runner, items.into_iter(), task, false)
     }
 
@@ -290,7 +352,8 @@ impl<S: WorkerState> Pool<S> {
         E: Into<BoxError>,
         O: Send,
     {
-        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        let task =
+            |state: &mut S, item, _: &WorkerContext<S::Shared>| f(state, item).map_err(Into::into);
         self.runner
             .run_blocking(items.into_iter(), task, Slots::new)
             .map(Slots::into_vec)
@@ -321,7 +384,8 @@ impl<S: WorkerState> Pool<S> {
         E: Into<BoxError>,
         O: Send,
     {
-        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        let task =
+            |state: &mut S, item, _: &WorkerContext<S::Shared>| f(state, item).map_err(Into::into);
         self.run_unordered(items.into_iter(), task)
     }
 
@@ -344,7 +408,8 @@ impl<S: WorkerState> Pool<S> {
         E: Into<BoxError>,
         O: Send,
     {
-        let task = |state: &mut S, item| f(state, item).map_err(Into::into);
+        let task =
+            |state: &mut S, item, _: &WorkerContext<S::Shared>| f(state, item).map_err(Into::into);
         self.run_one(item, task)
     }
 
@@ -373,7 +438,9 @@ impl<S: WorkerState> Pool<S> {
         E: Into<BoxError>,
         O: Send + 'static,
     {
-        let task = move |state: &mut S, item| f(state, item).map_err(Into::into);
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| {
+            f(state, item).map_err(Into::into)
+        };
         Imap::start(&mut self.runner, items.into_iter(), task, true)
     }
 
@@ -399,7 +466,9 @@ impl<S: WorkerState> Pool<S> {
         E: Into<BoxError>,
         O: Send + 'static,
     {
-        let task = move |state: &mut S, item| f(state, item).map_err(Into::into);
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| {
+            f(state, item).map_err(Into::into)
+        };
         Imap::start(&mut self.runner, items.into_iter(), task, false)
     }
 
@@ -408,7 +477,7 @@ impl<S: WorkerState> Pool<S> {
     where
         I: Iterator + Send,
         I::Item: Send,
-        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         O: Send,
     {
         let unordered = |_, _: Lender<'_>| Unordered::new();
@@ -421,7 +490,7 @@ impl<S: WorkerState> Pool<S> {
     fn run_one<T, F, O>(&mut self, item: T, task: F) -> Result<O, PoolError>
     where
         T: Send,
-        F: Fn(&mut S, T) -> Result<O, BoxError> + Sync,
+        F: Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         O: Send,
     {
         // A vector, not `iter::once`: its one position is claimed without
@@ -496,7 +565,7 @@ impl<S: WorkerState> Pool<S> {
     /// assert_eq!(Pool::<Echo>::new(1).apply(5).unwrap(), 5);
     /// # }
     /// ```
-    pub fn apply(&mut self, item: S::Input) -> Result<S::Output, PoolError>
+    pub fn apply(&mut self, item: S::Input<'_>) -> Result<S::Output, PoolError>
     where
         S: Task,
     {
@@ -528,8 +597,8 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn imap<I>(&mut self, items: I) -> Imap<'_, S>
     where
-        S: Task,
-        I: IntoIterator<Item = S::Input>,
+        S: StreamTask,
+        I: IntoIterator<Item = S::Input<'static>>,
         I::IntoIter: Send + 'static,
     {
         Imap::start(&mut self.runner, items.into_iter(), S::run, true)
@@ -550,8 +619,8 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn imap_unordered<I>(&mut self, items: I) -> Imap<'_, S>
     where
-        S: Task,
-        I: IntoIterator<Item = S::Input>,
+        S: StreamTask,
+        I: IntoIterator<Item = S::Input<'static>>,
         I::IntoIter: Send + 'static,
     {
         Imap::start(&mut self.runner, items.into_iter(), S::run, false)

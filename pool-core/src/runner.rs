@@ -16,7 +16,7 @@ use crate::stop::StopMode;
 use crate::sync::lock;
 use crate::unwind::{catch, drop_quietly};
 use crate::worker::ExitStore;
-use crate::{BoxError, ExitValue, PoolError, WorkerState};
+use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
 
 /// The longest chunk `map` cuts by itself: long enough that scheduling costs
 /// vanish next to nanosecond tasks, short enough to balance the tail.
@@ -45,6 +45,8 @@ pub(crate) type StreamRef<S, O> = Arc<dyn StreamingCall<S, O>>;
 /// The machinery behind a pool's calls.
 pub(crate) struct Runner<S: WorkerState> {
     pub(crate) settings: Settings,
+    /// The pool's shared object, in every worker's context.
+    shared: Arc<S::Shared>,
     crew: Option<Crew<S>>,
     exits: ExitStore,
     /// The thread that pulls the inputs of streaming calls, once one ran.
@@ -52,9 +54,10 @@ pub(crate) struct Runner<S: WorkerState> {
 }
 
 impl<S: WorkerState> Runner<S> {
-    pub(crate) fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings, shared: Arc<S::Shared>) -> Self {
         Runner {
             settings,
+            shared,
             crew: None,
             exits: Arc::new(Mutex::new(Vec::new())),
             feed_thread: None,
@@ -99,6 +102,7 @@ impl<S: WorkerState> Runner<S> {
             crew,
             exits,
             feed_thread,
+            shared,
             ..
         } = self;
         let crew = match crew {
@@ -107,7 +111,7 @@ impl<S: WorkerState> Runner<S> {
                 crew.halt_outstanding();
                 crew
             }
-            none => none.insert(Crew::spawn(n_workers, exits)?),
+            none => none.insert(Crew::spawn(n_workers, exits, shared)?),
         };
         let chunks = match chunk_size {
             Some(len) => ChunkPolicy::Fixed(len),
@@ -153,7 +157,7 @@ impl<S: WorkerState> Runner<S> {
     where
         I: Iterator + Send,
         I::Item: Send,
-        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Sync,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK)?;
@@ -196,7 +200,10 @@ impl<S: WorkerState> Runner<S> {
     where
         I: Iterator + Send + 'static,
         I::Item: Send + 'static,
-        F: Fn(&mut S, I::Item) -> Result<O, BoxError> + Send + Sync + 'static,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError>
+            + Send
+            + Sync
+            + 'static,
         O: Send + 'static,
     {
         let stop = if ordered {
@@ -282,7 +289,7 @@ impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
     ) -> Result<(), PoolError>
     where
         In: Input,
-        G: Fn(&mut S, In::Item) -> Result<O, BoxError> + Sync,
+        G: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
         crew.run_scoped(&call, || feed(&call));
@@ -316,7 +323,7 @@ impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
 impl<'a, S, F, M, T, O, K> InputVisitor<'a, T> for BlockingCall<'_, S, F, M, T>
 where
     S: WorkerState,
-    F: Fn(&mut S, T) -> Result<O, BoxError> + Sync,
+    F: Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
     M: FnOnce((usize, Option<usize>), Lender<'_>) -> K,
     K: Sink<O>,
 {
@@ -339,7 +346,8 @@ where
         // Made before the call and outliving it: the sink may own the
         // input's buffer, which it frees only after the input is gone.
         let sink = make_sink(hint, &mut |layout, len| input.lend(layout, len));
-        let task = |state: &mut S, item| task(state, cast(item));
+        let task =
+            |state: &mut S, item, ctx: &WorkerContext<S::Shared>| task(state, cast(item), ctx);
         let ran = Self::run(crew, MapCall::new(input, task, &sink, config), |_| {});
         Self::sink_of(ran, sink)
     }
@@ -382,7 +390,7 @@ struct StreamCall<'c, S: WorkerState, F, T, O> {
 impl<S, F, T, O> InputVisitor<'static, T> for StreamCall<'_, S, F, T, O>
 where
     S: WorkerState,
-    F: Fn(&mut S, T) -> Result<O, BoxError> + Send + Sync + 'static,
+    F: Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Send + Sync + 'static,
     T: Send + 'static,
     O: Send + 'static,
 {
@@ -395,7 +403,8 @@ where
         C: Fn(In::Item) -> T + Copy + Send + Sync + 'static,
     {
         let f = self.task;
-        let task = move |state: &mut S, item| f(state, cast(item));
+        let task =
+            move |state: &mut S, item, ctx: &WorkerContext<S::Shared>| f(state, cast(item), ctx);
         let sink = Stream::new(self.ordered, self.window);
         let call = Arc::new(MapCall::new(input, task, sink, self.config));
         self.crew

@@ -13,14 +13,19 @@ use crate::{BoxError, WorkerContext};
 /// A state need not be `Send`: it is created, used and dropped on its worker's
 /// thread.
 ///
+/// [`Shared`](WorkerState::Shared) is the type of the pool's shared object,
+/// which every hook reads through its [`WorkerContext`]; `()` for a pool
+/// built with [`Pool::new`](crate::Pool::new).
+///
 /// Written by hand:
 /// ```
-/// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+/// use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
 ///
 /// #[derive(Default)]
 /// struct Doubler;
 ///
 /// impl WorkerState for Doubler {
+///     type Shared = ();
 ///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
 ///         Ok(Doubler)
 ///     }
@@ -30,9 +35,10 @@ use crate::{BoxError, WorkerContext};
 /// }
 ///
 /// impl Task for Doubler {
-///     type Input = u32;
+///     type Input<'a> = u32;
+///     type InputKind = OwnedInput;
 ///     type Output = u32;
-///     fn run(&mut self, x: u32) -> Result<u32, BoxError> {
+///     fn run(&mut self, x: u32, _: &WorkerContext) -> Result<u32, BoxError> {
 ///         Ok(x * 2)
 ///     }
 /// }
@@ -46,13 +52,17 @@ use crate::{BoxError, WorkerContext};
     note = "add `#[worker_state]` to the definition of `{Self}`"
 )]
 pub trait WorkerState: Sized + 'static {
+    /// The type of the pool's shared object (`#[worker_state(shared = T)]`),
+    /// which hooks read with [`WorkerContext::shared`]; `()` for none.
+    type Shared: Send + Sync + 'static;
+
     /// Starts a worker life: builds the state on the worker's thread.
-    fn start_life(ctx: &WorkerContext) -> Result<Self, BoxError>;
+    fn start_life(ctx: &WorkerContext<Self::Shared>) -> Result<Self, BoxError>;
 
     /// Ends a worker life, returning the exit hook's output (wrapped in an
     /// [`ExitValue`] of the type [`WorkerExit::Output`]) or `None` when the
     /// state has no exit hook.
-    fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError>;
+    fn end_life(self, ctx: &WorkerContext<Self::Shared>) -> Result<Option<ExitValue>, BoxError>;
 
     /// Ends a worker life without taking the state, where the exit hook only
     /// borrows it: `Some` with what [`end_life`](WorkerState::end_life) would
@@ -67,11 +77,12 @@ pub trait WorkerState: Sized + 'static {
     /// or `&State`, and for states without exit hook.
     ///
     /// ```
-    /// use pool_core::{BoxError, ExitValue, Pool, Task, WorkerContext, WorkerState};
+    /// use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
     ///
     /// struct Tally(u64);
     ///
     /// impl WorkerState for Tally {
+    ///     type Shared = ();
     ///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Tally(0)) }
     ///     fn end_life(mut self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
     ///         self.end_life_in_place(ctx).expect("the exit borrows the state")
@@ -90,9 +101,13 @@ pub trait WorkerState: Sized + 'static {
     ///     }
     /// }
     /// # impl Task for Tally {
-    /// #     type Input = u64;
+    /// #     type Input<'a> = u64;
+    /// #     type InputKind = OwnedInput;
     /// #     type Output = ();
-    /// #     fn run(&mut self, x: u64) -> Result<(), BoxError> { self.0 += x; Ok(()) }
+    /// #     fn run(&mut self, x: u64, _: &WorkerContext) -> Result<(), BoxError> {
+    /// #         self.0 += x;
+    /// #         Ok(())
+    /// #     }
     /// # }
     /// # impl pool_core::WorkerExit for Tally {
     /// #     type Output = u64;
@@ -107,7 +122,7 @@ pub trait WorkerState: Sized + 'static {
     #[allow(clippy::type_complexity)]
     fn end_life_in_place(
         &mut self,
-        ctx: &WorkerContext,
+        ctx: &WorkerContext<Self::Shared>,
     ) -> Option<Result<Option<ExitValue>, BoxError>> {
         let _ = ctx;
         None
@@ -117,27 +132,37 @@ pub trait WorkerState: Sized + 'static {
 /// How a state starts a worker life; implemented by `#[worker_init]`.
 ///
 /// ```
-/// use pool_core::{BoxError, WorkerContext, WorkerInit};
+/// use pool_core::{BoxError, ExitValue, WorkerContext, WorkerInit, WorkerState};
 ///
 /// struct Model { weights: Vec<f32> }
 ///
-/// impl WorkerInit for Model {
-///     fn init(ctx: &WorkerContext) -> Result<Self, BoxError> {
-///         Ok(Model { weights: vec![ctx.worker_id() as f32; 4] })
+/// impl WorkerState for Model {
+///     type Shared = f32; // the scale every worker applies
+///     fn start_life(ctx: &WorkerContext<f32>) -> Result<Self, BoxError> {
+///         Self::init(ctx)
+///     }
+///     fn end_life(self, _: &WorkerContext<f32>) -> Result<Option<ExitValue>, BoxError> {
+///         Ok(None)
 ///     }
 /// }
 ///
-/// let model = Model::init(&WorkerContext::new(3, 4)).unwrap();
-/// assert_eq!(model.weights[0], 3.0);
+/// impl WorkerInit for Model {
+///     fn init(ctx: &WorkerContext<f32>) -> Result<Self, BoxError> {
+///         Ok(Model { weights: vec![ctx.worker_id() as f32 * ctx.shared(); 4] })
+///     }
+/// }
+///
+/// let model = Model::init(&WorkerContext::with_shared(3, 4, 0.5)).unwrap();
+/// assert_eq!(model.weights[0], 1.5);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `#[worker_init]` hook",
     label = "no init hook",
     note = "add a `#[worker_init]` function returning `{Self}`, or derive `Default` for `{Self}`"
 )]
-pub trait WorkerInit: Sized {
+pub trait WorkerInit: WorkerState {
     /// Builds the state of a new worker life.
-    fn init(ctx: &WorkerContext) -> Result<Self, BoxError>;
+    fn init(ctx: &WorkerContext<Self::Shared>) -> Result<Self, BoxError>;
 }
 
 /// The task a state's workers run; implemented by `#[task]`.
@@ -149,14 +174,82 @@ pub trait WorkerInit: Sized {
     note = "add a `#[task]` function taking `&mut {Self}` (or `&{Self}`) and an input, or use `map_with`"
 )]
 pub trait Task: WorkerState {
-    /// What one task takes (a tuple for several inputs).
-    type Input: Send + 'static;
+    /// What one task takes (a tuple for several inputs). It may borrow for
+    /// `'a`: a task over `&'a str` runs on `map(lines.iter().map(String::as_str))`,
+    /// and blocking calls return only once every worker let go of their
+    /// items. An input that borrows nothing ignores `'a` (`type Input<'a> =
+    /// u64;`).
+    type Input<'a>: Send;
     /// What one task returns.
     type Output: Send + 'static;
+    /// [`OwnedInput`] where the input borrows nothing, so that streaming
+    /// calls can run the task ([`StreamTask`]); [`BorrowedInput`] where it
+    /// borrows. `#[task]` sets it.
+    type InputKind: InputKind;
 
     /// Runs one task on this worker's state. An `Err` stops the call and is
-    /// returned as [`PoolError::Task`](crate::PoolError::Task).
-    fn run(&mut self, input: Self::Input) -> Result<Self::Output, BoxError>;
+    /// returned as [`PoolError::Task`](crate::PoolError::Task). `ctx` is the
+    /// worker's context, as its hooks see it.
+    fn run(
+        &mut self,
+        input: Self::Input<'_>,
+        ctx: &WorkerContext<Self::Shared>,
+    ) -> Result<Self::Output, BoxError>;
+}
+
+/// A [`Task`] whose input borrows nothing (its
+/// [`InputKind`](Task::InputKind) is [`OwnedInput`]), which streaming calls
+/// ([`Pool::imap`](crate::Pool::imap),
+/// [`Pool::imap_unordered`](crate::Pool::imap_unordered)) can run: their
+/// items outlive the statement that starts them, so they are `'static`.
+/// Implemented for every such task.
+///
+/// ```
+/// # include!("../doc/echo.rs");
+/// # fn main() {
+/// use pool_core::{Pool, StreamTask};
+///
+/// fn first_three<S: StreamTask<Input<'static> = u64>>(pool: &mut Pool<S>) -> usize {
+///     pool.imap(0u64..).take(3).count()
+/// }
+/// assert_eq!(first_three(&mut Pool::<Echo>::new(2)), 3);
+/// # }
+/// ```
+pub trait StreamTask: Task {}
+
+impl<S: Task> StreamTask for S where S::InputKind: Streamable {}
+
+/// Whether a task's input borrows: [`OwnedInput`] or [`BorrowedInput`].
+pub trait InputKind: sealed::Sealed {}
+
+/// The [`InputKind`] of a task whose input borrows nothing (`u64`,
+/// `String`, `&'static str`).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedInput;
+
+/// The [`InputKind`] of a task whose input borrows (`&str`, `&Item`): it
+/// runs in blocking calls only.
+#[derive(Debug, Clone, Copy)]
+pub struct BorrowedInput;
+
+impl InputKind for OwnedInput {}
+impl InputKind for BorrowedInput {}
+
+/// The input kinds streaming calls accept: [`OwnedInput`]. The compiler
+/// names it in the error of `imap` over a task whose input borrows.
+#[diagnostic::on_unimplemented(
+    message = "this `#[task]` takes a borrowed input, which a streaming call cannot run",
+    label = "the items of `imap` and `imap_unordered` are `'static`",
+    note = "a blocking call borrows: use `map` or `map_unordered`, or stream owned items with `imap_with(|state, line: String| ..)`"
+)]
+pub trait Streamable: InputKind {}
+
+impl Streamable for OwnedInput {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::OwnedInput {}
+    impl Sealed for super::BorrowedInput {}
 }
 
 /// How a state ends a worker life; implemented by `#[worker_exit]`.
@@ -168,6 +261,7 @@ pub trait Task: WorkerState {
 /// struct Sum(u64);
 ///
 /// impl WorkerState for Sum {
+///     type Shared = ();
 ///     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Sum(0)) }
 ///     fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
 ///         Ok(Some(ExitValue::new(<Self as WorkerExit>::exit(self, ctx)?)))
@@ -191,7 +285,7 @@ pub trait WorkerExit: WorkerState {
     type Output: Send + 'static;
 
     /// Ends a worker life.
-    fn exit(self, ctx: &WorkerContext) -> Result<Self::Output, BoxError>;
+    fn exit(self, ctx: &WorkerContext<Self::Shared>) -> Result<Self::Output, BoxError>;
 
     /// Ends a worker life without taking the state, where the hook only
     /// borrows it: `Some` with what [`exit`](WorkerExit::exit) would return,
@@ -200,7 +294,10 @@ pub trait WorkerExit: WorkerState {
     /// it for hooks taking `&mut State` or `&State`, so that the pool keeps
     /// the hook's output even if the state's `Drop` panics afterwards (see
     /// [`WorkerState::end_life_in_place`]).
-    fn exit_in_place(&mut self, ctx: &WorkerContext) -> Option<Result<Self::Output, BoxError>> {
+    fn exit_in_place(
+        &mut self,
+        ctx: &WorkerContext<Self::Shared>,
+    ) -> Option<Result<Self::Output, BoxError>> {
         let _ = ctx;
         None
     }
@@ -233,4 +330,53 @@ impl fmt::Debug for ExitValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExitValue").finish_non_exhaustive()
     }
+}
+
+/// A state without a shared object (`type Shared = ()`), whose pool
+/// [`Pool::new`](crate::Pool::new) builds. Implemented for every such state;
+/// a state with `#[worker_state(shared = T)]` has its pool built by
+/// [`Pool::with_shared`](crate::Pool::with_shared) instead. Generic code
+/// that builds pools with `new` bounds its state with it.
+///
+/// ```
+/// # include!("../doc/echo.rs");
+/// # fn main() {
+/// use pool_core::{NoShared, Pool};
+///
+/// fn two_workers<S: NoShared>() -> Pool<S> {
+///     Pool::new(2)
+/// }
+/// assert_eq!(two_workers::<Echo>().n_workers(), 2);
+/// # }
+/// ```
+pub trait NoShared: WorkerState {
+    /// The shared object of a pool built by `new`: `()`.
+    #[doc(hidden)]
+    fn __no_shared() -> Self::Shared;
+}
+
+impl<S: WorkerState> NoShared for S
+where
+    S::Shared: UnitShared,
+{
+    fn __no_shared() -> S::Shared {
+        UnitShared::unit()
+    }
+}
+
+/// The shared type of a state without a shared object: `()`. The compiler
+/// names it in the error of `Pool::new` on a state with one.
+#[diagnostic::on_unimplemented(
+    message = "this state has a shared object, of type `{Self}`: its pool is built with `with_shared(n_workers, value)`",
+    label = "`new` builds the pool of a state without a shared object",
+    note = "a state with `#[worker_state(shared = {Self})]` gets its `{Self}` from the pool: `with_shared(n_workers, value)` takes a `{Self}` or an `Arc<{Self}>`"
+)]
+pub trait UnitShared {
+    /// `()`.
+    #[doc(hidden)]
+    fn unit() -> Self;
+}
+
+impl UnitShared for () {
+    fn unit() -> Self {}
 }

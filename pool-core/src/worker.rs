@@ -16,15 +16,15 @@ pub(crate) type ExitStore = Arc<Mutex<Vec<ExitValue>>>;
 
 /// The thread-local half of a worker: owns the state of the current life.
 /// Never leaves its thread, so `S` needs not be `Send`.
-pub(crate) struct Worker<S> {
-    ctx: WorkerContext,
+pub(crate) struct Worker<S: WorkerState> {
+    ctx: WorkerContext<S::Shared>,
     state: Option<S>,
     tasks_in_life: usize,
     exits: ExitStore,
 }
 
 impl<S: WorkerState> Worker<S> {
-    pub(crate) fn new(ctx: WorkerContext, exits: ExitStore) -> Self {
+    pub(crate) fn new(ctx: WorkerContext<S::Shared>, exits: ExitStore) -> Self {
         Worker {
             ctx,
             state: None,
@@ -40,8 +40,7 @@ impl<S: WorkerState> Worker<S> {
     /// Starts a life unless one is running.
     pub(crate) fn ensure_life(&mut self) -> Result<&mut S, PoolError> {
         if self.state.is_none() {
-            let ctx = self.ctx;
-            let state = match catch(|| S::start_life(&ctx)) {
+            let state = match catch(|| S::start_life(&self.ctx)) {
                 Ok(Ok(state)) => state,
                 Ok(Err(source)) => {
                     return Err(PoolError::Init {
@@ -68,8 +67,8 @@ impl<S: WorkerState> Worker<S> {
         let Some(mut state) = self.state.take() else {
             return Ok(());
         };
-        let ctx = self.ctx;
-        match catch(|| state.end_life_in_place(&ctx)) {
+        let ctx = &self.ctx;
+        match catch(|| state.end_life_in_place(ctx)) {
             Ok(Some(ended)) => {
                 let kept = self.keep_exit(ended);
                 match catch(move || drop(state)) {
@@ -79,7 +78,7 @@ impl<S: WorkerState> Worker<S> {
                     _ => kept,
                 }
             }
-            Ok(None) => match catch(move || state.end_life(&ctx)) {
+            Ok(None) => match catch(move || state.end_life(ctx)) {
                 Ok(ended) => self.keep_exit(ended),
                 Err(caught) => Err(self.panic(None, PanicSite::Exit, caught)),
             },
@@ -136,7 +135,7 @@ impl<S: WorkerState> Worker<S> {
         lifespan: Option<usize>,
         block: usize,
         stop: &Stop,
-        task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
+        task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
         out: &mut impl ChunkOutputs<O>,
         report: &dyn Fn(PoolError),
     ) {
@@ -161,11 +160,12 @@ impl<S: WorkerState> Worker<S> {
             let left_in_life =
                 lifespan.map_or(usize::MAX, |k| k.saturating_sub(self.tasks_in_life).max(1));
             let state = self.state.as_mut().expect("a life is running");
+            let ctx = &self.ctx;
             let want = block
                 .min(left_in_life)
                 .min(limit - index)
                 .min(items.size_hint().0.saturating_add(1));
-            let ran = catch(|| run_block(state, first, &mut items, want, task, &mut *out));
+            let ran = catch(|| run_block(state, ctx, first, &mut items, want, task, &mut *out));
             match ran {
                 Ok((done, failure)) => {
                     index += done;
@@ -259,12 +259,13 @@ impl<S: WorkerState> Worker<S> {
 /// end). Returns how many tasks succeeded, and the error of the task that
 /// failed, if one did.
 #[inline]
-fn run_block<S, T, O>(
+fn run_block<S: WorkerState, T, O>(
     state: &mut S,
+    ctx: &WorkerContext<S::Shared>,
     first: T,
     items: &mut impl Iterator<Item = T>,
     want: usize,
-    task: &impl Fn(&mut S, T) -> Result<O, BoxError>,
+    task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
     out: &mut impl ChunkOutputs<O>,
 ) -> (usize, Option<BoxError>) {
     let (slots, room) = out.window(want);
@@ -278,7 +279,7 @@ fn run_block<S, T, O>(
     };
     let mut item = first;
     let failure = loop {
-        match task(state, item) {
+        match task(state, item, ctx) {
             // SAFETY: `written.n < len <= room`: a slot of the window,
             // written once.
             Ok(output) => unsafe { slots.add(written.n).write(output) },
@@ -326,6 +327,7 @@ mod tests {
     }
 
     impl WorkerState for Life {
+        type Shared = ();
         fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
             Ok(Life { ran: 0 })
         }
@@ -392,7 +394,7 @@ mod tests {
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);
         let items = Items { start, items };
-        let task = |life: &mut Life, x| {
+        let task = |life: &mut Life, x, _: &WorkerContext| {
             life.ran += 1;
             task(life, x)
         };

@@ -30,10 +30,10 @@ impl Attr {
     /// Every signature it accepts, for messages.
     pub(crate) fn expected(self) -> &'static str {
         match self {
-            Attr::WorkerState => "`#[worker_state]` or `#[worker_state(pool = Name)]` on a non-generic `struct` or `enum`",
-            Attr::WorkerInit => "`fn() -> State`, `fn(&WorkerContext) -> State`, `fn(&mut State)` or `fn(&mut State, &WorkerContext)`, returning `Result<.., E>` to fail",
-            Attr::Task => "`fn(&mut State, In, ..) -> Out` or `fn(&State, In, ..) -> Out`, returning `Result<Out, E>` to fail",
-            Attr::WorkerExit => "`fn(&mut State) -> T` or `fn(State) -> T`, optionally with a second parameter `&WorkerContext`, returning `Result<T, E>` to fail",
+            Attr::WorkerState => "`#[worker_state]`, `#[worker_state(pool = Name)]`, `#[worker_state(shared = Type)]` or both, on a non-generic `struct` or `enum`",
+            Attr::WorkerInit => "`fn() -> State`, `fn(&WorkerContext<T>) -> State`, `fn(&mut State)` or `fn(&mut State, &WorkerContext<T>)`, returning `Result<.., E>` to fail (`T` is the state's shared type, left out when it has none)",
+            Attr::Task => "`fn(&mut State, In, ..) -> Out` or `fn(&State, In, ..) -> Out`, optionally with a last parameter `&WorkerContext<T>`, returning `Result<Out, E>` to fail",
+            Attr::WorkerExit => "`fn(&mut State) -> T` or `fn(State) -> T`, optionally with a second parameter `&WorkerContext<T>`, returning `Result<T, E>` to fail",
         }
     }
 }
@@ -68,15 +68,43 @@ impl<'a> StateItem<'a> {
 pub(crate) struct StateArgs {
     /// `pool = Name`.
     pub(crate) pool: Option<Ident>,
+    /// `shared = Type`.
+    pub(crate) shared: Option<Type>,
+    /// `shared = ..` given something that is not a type: the state's
+    /// shared type is then the error itself (see `Unnamed`), so the mistake
+    /// reads once.
+    pub(crate) bad_shared: Option<syn::Error>,
 }
 
 impl StateArgs {
-    /// Parses `pool = Name`; an unknown argument is an error naming the
-    /// valid ones.
+    /// Parses `pool = Name` and `shared = Type`; an unknown argument is an
+    /// error naming the valid ones.
     pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
         let mut parsed = StateArgs::default();
         let parser = syn::meta::parser(|meta| {
-            if meta.path.is_ident("pool") {
+            if meta.path.is_ident("shared") {
+                let value = meta.value()?;
+                if parsed.shared.is_some() || parsed.bad_shared.is_some() {
+                    return Err(
+                        meta.error("`shared` is given twice: `#[worker_state(shared = Type)]`")
+                    );
+                }
+                let ahead = value.fork();
+                let is_type = ahead.parse::<Type>().is_ok()
+                    && (ahead.is_empty() || ahead.peek(syn::Token![,]));
+                if is_type {
+                    parsed.shared = Some(value.parse()?);
+                } else {
+                    // Not a type: take the expression it is, to go on with
+                    // the other arguments.
+                    let expr: syn::Expr = value.parse()?;
+                    parsed.bad_shared = Some(syn::Error::new_spanned(
+                        expr,
+                        "expected a type: `#[worker_state(shared = Config)]` names the type of the pool's shared object, whose value `with_shared(n, value)` takes",
+                    ));
+                }
+                Ok(())
+            } else if meta.path.is_ident("pool") {
                 let value = meta.value()?;
                 let name: Ident = value.parse().map_err(|err| {
                     syn::Error::new(
@@ -95,7 +123,7 @@ impl StateArgs {
                     .get_ident()
                     .map_or_else(|| "this".to_owned(), |ident| format!("`{ident}`"));
                 Err(meta.error(format!(
-                    "unknown argument {name} of `#[worker_state]`; the only valid argument is `pool = Name`"
+                    "unknown argument {name} of `#[worker_state]`; the valid arguments are `pool = Name` and `shared = Type`"
                 )))
             }
         });
@@ -366,6 +394,14 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("`pool = Name`"), "{err}");
+        let args = StateArgs::parse(quote::quote!(pool = P, shared = Vec<u8>)).unwrap();
+        assert_eq!(args.pool.unwrap(), "P");
+        let shared = args.shared.unwrap();
+        assert_eq!(quote::quote!(#shared).to_string(), "Vec < u8 >");
+        let args = StateArgs::parse(quote::quote!(shared = 3, pool = P)).unwrap();
+        assert_eq!(args.pool.unwrap(), "P");
+        let err = args.bad_shared.unwrap().to_string();
+        assert!(err.starts_with("expected a type"), "{err}");
         let err = StateArgs::parse(quote::quote!(pool = "Workers"))
             .err()
             .unwrap();

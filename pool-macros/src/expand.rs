@@ -5,6 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
 use syn::{Ident, Item, ItemFn, Type};
 
 use crate::ast::{Attr, HookFn, Output, Param, StateArgs, StateItem};
@@ -22,11 +23,22 @@ pub(crate) fn worker_state(args: TokenStream, input: TokenStream) -> TokenStream
     if let Err(err) = state.validate() {
         return with_error(input, err);
     }
-    // A bad argument still gets the impls (with the default pool name), so
-    // uses of the state report nothing more.
+    // A bad argument still gets the impls (with the default pool name and
+    // no shared type), so uses of the state report nothing more.
     match StateArgs::parse(args) {
-        Ok(args) => generate_state(&state, args.pool.as_ref()),
-        Err(err) => with_error(generate_state(&state, None), err),
+        Ok(args) => {
+            let shared = match (&args.shared, args.bad_shared) {
+                (Some(ty), _) => quote_spanned! {ty.span()=> #ty },
+                // The error is the type: accepted wherever it is used.
+                (None, Some(err)) => {
+                    let err = err.into_compile_error();
+                    quote! { <[(); #err] as ::statepool::__private::Unnamed>::Type }
+                }
+                (None, None) => quote! { () },
+            };
+            generate_state(&state, args.pool.as_ref(), &shared)
+        }
+        Err(err) => with_error(generate_state(&state, None, &quote! { () }), err),
     }
 }
 
@@ -150,7 +162,7 @@ fn fallback_init(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
             #[automatically_derived]
             impl ::statepool::__private::WorkerInit for #state {
                 fn init(
-                    _: &::statepool::__private::WorkerContext,
+                    _: &::statepool::__private::WorkerContext<Self::Shared>,
                 ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
                     #body
                 }
@@ -175,12 +187,14 @@ fn fallback_task(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
         && inputs
             .iter()
             .all(|ty| valid::nameable_outside(ty, generics));
-    let input_type = if named {
+    let mut input_type = if named {
         input_type(&inputs)
     } else {
         let unnamed = errors.unnamed_type();
-        quote! { type Input = #unnamed; }
+        quote! { type Input<'input> = #unnamed; }
     };
+    // A stub streams, so that `imap` reports nothing more.
+    input_type.extend(quote! { type InputKind = ::statepool::__private::OwnedInput; });
     let output_type = match nameable_output(hook, generics) {
         Some(output) => output,
         // One error type serves both.
@@ -190,7 +204,14 @@ fn fallback_task(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
     let assert = assert_worker_state(state);
     let bound = worker_state_bound(state);
     let body = stub_body(hook);
-    let task = task_impl(state, &bound, &input_type, &output_type, quote! { _ }, body);
+    let task = task_impl(
+        state,
+        &bound,
+        &input_type,
+        &output_type,
+        (quote! { _ }, quote! { _ }),
+        body,
+    );
     errors.finish(quote! {
         #assert
         #task
@@ -218,7 +239,7 @@ fn fallback_exit(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
 
             fn exit(
                 self,
-                _: &::statepool::__private::WorkerContext,
+                _: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
                 #body
             }
@@ -275,7 +296,11 @@ fn stub_body(hook: &HookFn<'_>) -> TokenStream {
 
 /// `impl WorkerState` choosing init and exit by autoref specialization,
 /// and the pool alias.
-fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
+fn generate_state(
+    state: &StateItem<'_>,
+    pool: Option<&Ident>,
+    shared: &TokenStream,
+) -> TokenStream {
     let item = state.original;
     let ident = state.ident;
     let vis = state.vis;
@@ -298,8 +323,10 @@ fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
 
         #[automatically_derived]
         impl ::statepool::__private::WorkerState for #ident {
+            type Shared = #shared;
+
             fn start_life(
-                ctx: &::statepool::__private::WorkerContext,
+                ctx: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
                 #[allow(unused_imports)]
                 use ::statepool::__private::{InitViaDefault as _, InitViaHook as _};
@@ -308,7 +335,7 @@ fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
 
             fn end_life(
                 self,
-                ctx: &::statepool::__private::WorkerContext,
+                ctx: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<
                 ::core::option::Option<::statepool::__private::ExitValue>,
                 ::statepool::__private::BoxError,
@@ -322,7 +349,7 @@ fn generate_state(state: &StateItem<'_>, pool: Option<&Ident>) -> TokenStream {
 
             fn end_life_in_place(
                 &mut self,
-                ctx: &::statepool::__private::WorkerContext,
+                ctx: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::option::Option<
                 ::core::result::Result<
                     ::core::option::Option<::statepool::__private::ExitValue>,
@@ -392,31 +419,71 @@ fn output_type(output: &Output<'_>) -> TokenStream {
     }
 }
 
-/// `type Input = ..;` of a task: its one input, or a tuple of several;
+/// `type Input<'input> = ..;` of a task: its one input, or a tuple of
+/// several, every borrow in them made `'input` (`&str` is `&'input str`);
 /// spanned on the written types, where an input that is not `Send` is
 /// reported.
 fn input_type(inputs: &[&Type]) -> TokenStream {
-    match inputs {
-        [one] => quote_spanned! {one.span()=> type Input = #one; },
+    let inputs: Vec<Type> = inputs.iter().map(|ty| with_input_lifetime(ty)).collect();
+    match inputs.as_slice() {
+        [one] => quote_spanned! {one.span()=> type Input<'input> = #one; },
         many => {
             let span = many[0].span().join(many[many.len() - 1].span());
             let span = span.unwrap_or_else(|| many[0].span());
-            quote_spanned! {span=> type Input = (#(#many,)*); }
+            quote_spanned! {span=> type Input<'input> = (#(#many,)*); }
         }
     }
 }
 
-/// The `Task` impl of `state`, whose `run` binds its input to `input_pat`
-/// and runs `body`: the real one of a `#[task]`, and the stub of an invalid
-/// one.
+/// `ty` with every borrow but `'static` ones for `'input`: elided
+/// references, `'_` and named lifetimes.
+fn with_input_lifetime(ty: &Type) -> Type {
+    struct Rename;
+    impl VisitMut for Rename {
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            let keep = reference
+                .lifetime
+                .as_ref()
+                .is_some_and(|lifetime| lifetime.ident == "static");
+            if !keep {
+                let span = reference.and_token.span;
+                reference.lifetime = Some(syn::Lifetime::new("'input", span));
+            }
+            visit_mut::visit_type_reference_mut(self, reference);
+        }
+
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident != "static" {
+                *lifetime = syn::Lifetime::new("'input", lifetime.span());
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Rename.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The context argument of a hook that takes `&C`: the state's context,
+/// named as `C`; spanned on `C`, where a context of another shared type is
+/// reported.
+fn context_arg(ctx_ty: &Type, state: &Type) -> TokenStream {
+    quote_spanned! {ctx_ty.span()=>
+        <#ctx_ty as ::statepool::__private::HookContext<#state>>::of(ctx)
+    }
+}
+
+/// The `Task` impl of `state`, whose `run` binds its input and context to
+/// `pats` and runs `body`: the real one of a `#[task]`, and the stub of an
+/// invalid one.
 fn task_impl(
     state: impl ToTokens,
     bound: &TokenStream,
     input_type: &TokenStream,
     output_type: &TokenStream,
-    input_pat: TokenStream,
+    pats: (TokenStream, TokenStream),
     body: TokenStream,
 ) -> TokenStream {
+    let (input_pat, ctx_pat) = pats;
     quote! {
         #[automatically_derived]
         impl ::statepool::__private::Task for #state where #bound {
@@ -425,7 +492,8 @@ fn task_impl(
 
             fn run(
                 &mut self,
-                #input_pat: Self::Input,
+                #input_pat: Self::Input<'_>,
+                #ctx_pat: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
                 #body
             }
@@ -438,6 +506,7 @@ fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
         func,
         state,
         inputs,
+        ctx,
         output,
     } = plan;
     let assert = assert_worker_state(state);
@@ -445,19 +514,32 @@ fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     let names: Vec<Ident> = (0..inputs.len())
         .map(|i| format_ident!("input_{}", i))
         .collect();
-    let input_type = input_type(inputs);
+    let mut input_type = input_type(inputs);
+    // Streaming calls run a task whose input borrows nothing.
+    input_type.extend(if inputs.iter().any(|ty| valid::borrows(ty)) {
+        quote! { type InputKind = ::statepool::__private::BorrowedInput; }
+    } else {
+        quote! { type InputKind = ::statepool::__private::OwnedInput; }
+    });
     let unpack = match inputs.as_slice() {
         [_] => quote! { let input_0 = input; },
         _ => quote! { let (#(#names,)*) = input; },
     };
     let output_type = output_type(output);
-    let body = wrap_output(output, quote! { #func(self, #(#names),*) });
+    let (ctx_pat, ctx_arg) = match ctx {
+        Some(ty) => {
+            let arg = context_arg(ty, state);
+            (quote!(ctx), quote!(, #arg))
+        }
+        None => (quote!(_), TokenStream::new()),
+    };
+    let body = wrap_output(output, quote! { #func(self, #(#names),* #ctx_arg) });
     let task = task_impl(
         state,
         &bound,
         &input_type,
         &output_type,
-        quote! { input },
+        (quote! { input }, ctx_pat),
         quote! { #unpack #body },
     );
     quote! {
@@ -476,10 +558,14 @@ fn generate_init(item: &ItemFn, plan: &InitPlan<'_>) -> TokenStream {
         fallible,
     } = plan;
     let assert = assert_worker_state(state);
-    let (ctx_param, ctx_arg) = if *ctx {
-        (quote!(ctx), quote!(ctx))
+    let (ctx_param, ctx_arg) = match ctx {
+        Some(ty) => (quote!(ctx), context_arg(ty, state)),
+        None => (quote!(_), TokenStream::new()),
+    };
+    let comma = if ctx.is_some() {
+        quote!(,)
     } else {
-        (quote!(_), TokenStream::new())
+        TokenStream::new()
     };
     let body = if *fills {
         let start = quote_spanned! {state.span()=>
@@ -488,11 +574,11 @@ fn generate_init(item: &ItemFn, plan: &InitPlan<'_>) -> TokenStream {
         let fill = if let Some(ty) = fallible {
             let wrap = quote_spanned! {ty.span()=> ::statepool::__private::fallible(output) };
             quote! {
-                let output = #func(&mut state, #ctx_arg);
+                let output = #func(&mut state #comma #ctx_arg);
                 #wrap?;
             }
         } else {
-            quote! { #func(&mut state, #ctx_arg); }
+            quote! { #func(&mut state #comma #ctx_arg); }
         };
         quote! {
             let mut state = #start;
@@ -515,7 +601,7 @@ fn generate_init(item: &ItemFn, plan: &InitPlan<'_>) -> TokenStream {
         #[automatically_derived]
         impl ::statepool::__private::WorkerInit for #state {
             fn init(
-                #ctx_param: &::statepool::__private::WorkerContext,
+                #ctx_param: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<Self, ::statepool::__private::BoxError> {
                 #body
             }
@@ -533,10 +619,12 @@ fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
     } = plan;
     let assert = assert_worker_state(state);
     let bound = worker_state_bound(state);
-    let (ctx_param, ctx_arg) = if *ctx {
-        (quote!(ctx), quote!(, ctx))
-    } else {
-        (quote!(_), TokenStream::new())
+    let (ctx_param, ctx_arg) = match ctx {
+        Some(ty) => {
+            let arg = context_arg(ty, state);
+            (quote!(ctx), quote!(, #arg))
+        }
+        None => (quote!(_), TokenStream::new()),
     };
     let (receiver, state_arg) = match pass {
         Pass::Mut => (quote!(mut self), quote!(&mut self)),
@@ -558,7 +646,7 @@ fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
             quote! {
                 fn exit_in_place(
                     &mut self,
-                    #ctx_param: &::statepool::__private::WorkerContext,
+                    #ctx_param: &::statepool::__private::WorkerContext<Self::Shared>,
                 ) -> ::core::option::Option<
                     ::core::result::Result<Self::Output, ::statepool::__private::BoxError>,
                 > {
@@ -577,7 +665,7 @@ fn generate_exit(item: &ItemFn, plan: &ExitPlan<'_>) -> TokenStream {
 
             fn exit(
                 #receiver,
-                #ctx_param: &::statepool::__private::WorkerContext,
+                #ctx_param: &::statepool::__private::WorkerContext<Self::Shared>,
             ) -> ::core::result::Result<Self::Output, ::statepool::__private::BoxError> {
                 #body
             }
@@ -637,7 +725,10 @@ mod tests {
             out.contains("impl :: statepool :: __private :: Task for S"),
             "{out}"
         );
-        assert!(out.contains("type Input = (u8 , String ,)"), "{out}");
+        assert!(
+            out.contains("type Input < 'input > = (u8 , String ,)"),
+            "{out}"
+        );
         assert!(out.contains("type Output = u8"), "{out}");
         assert!(!out.contains("Unnamed"), "{out}");
         // The state taken by value is the likely state.
@@ -667,7 +758,7 @@ mod tests {
         let out = expand(task, quote! { fn f(s: &mut S) -> u64 { 1 } });
         assert_eq!(out.matches("compile_error").count(), 1, "{out}");
         assert!(
-            out.contains("type Input = < [() ; :: core :: compile_error !"),
+            out.contains("type Input < 'input > = < [() ; :: core :: compile_error !"),
             "{out}"
         );
         assert!(out.contains("type Output = u64"), "{out}");
@@ -709,7 +800,10 @@ mod tests {
             task,
             quote! { fn f(s: &mut S, a: u8, b: String) -> u8 { a } },
         );
-        assert!(out.contains("type Input = (u8 , String ,)"), "{out}");
+        assert!(
+            out.contains("type Input < 'input > = (u8 , String ,)"),
+            "{out}"
+        );
         assert!(out.contains("f (self , input_0 , input_1)"), "{out}");
     }
 

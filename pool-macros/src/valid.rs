@@ -103,6 +103,9 @@ pub(crate) struct TaskPlan<'a> {
     pub(crate) func: &'a Ident,
     pub(crate) state: &'a Type,
     pub(crate) inputs: Vec<&'a Type>,
+    /// The written context type (`WorkerContext<T>`), when the task takes
+    /// one, last.
+    pub(crate) ctx: Option<&'a Type>,
     pub(crate) output: &'a Output<'a>,
 }
 
@@ -113,7 +116,8 @@ pub(crate) struct InitPlan<'a> {
     /// `fn(&mut State ..)`: the state starts from `Default` and the hook fills
     /// it in; otherwise the hook returns it.
     pub(crate) fills: bool,
-    pub(crate) ctx: bool,
+    /// The written context type, when the hook takes one.
+    pub(crate) ctx: Option<&'a Type>,
     /// The written return type, when it is a `Result`.
     pub(crate) fallible: Option<&'a Type>,
 }
@@ -123,7 +127,8 @@ pub(crate) struct ExitPlan<'a> {
     pub(crate) func: &'a Ident,
     pub(crate) state: &'a Type,
     pub(crate) pass: Pass,
-    pub(crate) ctx: bool,
+    /// The written context type, when the hook takes one.
+    pub(crate) ctx: Option<&'a Type>,
     pub(crate) output: &'a Output<'a>,
 }
 
@@ -222,15 +227,33 @@ impl<'a> HookFn<'a> {
             }
             Some(Param::Receiver(_)) => None,
         };
-        if self.params.len() == 1 && !matches!(self.params[0], Param::Value(_)) {
+        // The context: at most one, last.
+        let rest = self.params.get(1..).unwrap_or_default();
+        let contexts: Vec<usize> = (0..rest.len())
+            .filter(|&i| context_type(&rest[i]).is_some())
+            .collect();
+        if let Some(&second) = contexts.get(1) {
+            errors.push_tokens(
+                &rest[second],
+                "a `#[task]` takes one `&WorkerContext`, as its last parameter",
+            );
+        } else if let Some(&at) = contexts.first().filter(|&&at| at + 1 != rest.len()) {
+            errors.push_tokens(
+                &rest[at],
+                "the `&WorkerContext` of a `#[task]` goes last, after its inputs",
+            );
+        }
+        let ctx = contexts.first().and_then(|&at| context_type(&rest[at]));
+        let inputs: Vec<&Type> = rest
+            .iter()
+            .filter(|param| context_type(param).is_none())
+            .filter_map(Param::ty)
+            .collect();
+        if inputs.is_empty() && !matches!(self.params.first(), None | Some(Param::Value(_))) {
             errors.push_tokens(
                 &self.original.sig.inputs,
                 "`#[task]` needs at least one input after the state",
             );
-        }
-        let inputs: Vec<&Type> = self.params.iter().skip(1).filter_map(Param::ty).collect();
-        for input in &inputs {
-            check_owned(input, "input", &mut errors);
         }
         match &self.output {
             Output::Unit => {}
@@ -243,6 +266,7 @@ impl<'a> HookFn<'a> {
             func: self.ident(),
             state: state.expect("no error means a state parameter"),
             inputs,
+            ctx,
             output: &self.output,
         })
     }
@@ -252,10 +276,23 @@ impl<'a> HookFn<'a> {
         let mut errors = Errors::new(Attr::WorkerInit);
         self.validate_common(&mut errors);
         let (fills, ctx) = match self.params.as_slice() {
-            [] => (None, false),
-            [Param::SharedRef(..)] => (None, true),
-            [Param::MutRef(_, state)] => (Some(*state), false),
-            [Param::MutRef(_, state), Param::SharedRef(..)] => (Some(*state), true),
+            [] => (None, None),
+            [param @ Param::SharedRef(..)] if context_type(param).is_some() => {
+                (None, context_type(param))
+            }
+            [Param::MutRef(_, state)] => (Some(*state), None),
+            [Param::MutRef(_, state), param @ Param::SharedRef(..)]
+                if context_type(param).is_some() =>
+            {
+                (Some(*state), context_type(param))
+            }
+            [param @ Param::SharedRef(..)] => {
+                errors.push_tokens(
+                    param,
+                    "a `#[worker_init]` returning the state takes no parameter or `&WorkerContext<T>`; the shared object it may need comes through the context: `ctx.shared()`",
+                );
+                return errors.bail();
+            }
             // Reported by `validate_common`.
             [Param::Receiver(_), ..] => return errors.bail(),
             [Param::Value(pat_type), ..] => {
@@ -272,7 +309,7 @@ impl<'a> HookFn<'a> {
             [Param::MutRef(..), second] => {
                 errors.push_tokens(
                     second,
-                    "the second parameter of a `#[worker_init]` taking `&mut State` must be `&WorkerContext`",
+                    "the second parameter of a `#[worker_init]` taking `&mut State` must be `&WorkerContext<T>`",
                 );
                 return errors.bail();
             }
@@ -366,15 +403,16 @@ impl<'a> HookFn<'a> {
             check_state_type(state, &mut errors);
         }
         let ctx = match self.params.get(1) {
-            None => false,
-            Some(Param::SharedRef(..)) => true,
-            Some(Param::Receiver(_)) => false,
+            None | Some(Param::Receiver(_)) => None,
             Some(second) => {
-                errors.push_tokens(
-                    second,
-                    "the second parameter of a `#[worker_exit]` must be `&WorkerContext`",
-                );
-                false
+                let ctx = context_type(second);
+                if ctx.is_none() {
+                    errors.push_tokens(
+                        second,
+                        "the second parameter of a `#[worker_exit]` must be `&WorkerContext<T>`",
+                    );
+                }
+                ctx
             }
         };
         if let Some(extra) = self.params.get(2) {
@@ -482,9 +520,45 @@ fn reject_impl_trait(ty: &Type, errors: &mut Errors) {
     }
 }
 
-/// Task inputs and outputs travel between threads: no borrows but
-/// `'static` ones.
+/// The written type of a context parameter, `&WorkerContext<T>`: a shared
+/// reference to a path whose last segment is `WorkerContext`.
+pub(crate) fn context_type<'a>(param: &Param<'a>) -> Option<&'a Type> {
+    let Param::SharedRef(_, ty) = param else {
+        return None;
+    };
+    match ungroup(ty) {
+        Type::Path(path)
+            if path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|last| last.ident == "WorkerContext") =>
+        {
+            Some(*ty)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a type borrows: a reference or a lifetime other than `'static`.
+pub(crate) fn borrows(ty: &Type) -> bool {
+    borrowed_span(ty).is_some()
+}
+
+/// Hook outputs travel between threads: no borrows but `'static` ones.
 fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
+    if let Some(span) = borrowed_span(ty) {
+        let attr = errors.attr.name();
+        errors.push(
+            span,
+            format!("a `{attr}` {what} crosses threads and cannot borrow: use an owned (`'static`) type"),
+        );
+    }
+}
+
+/// Where a type first borrows, if it does.
+fn borrowed_span(ty: &Type) -> Option<Span> {
     let mut borrowed = None;
     visit_types(ty, &mut |ty| match ty {
         Type::Reference(reference)
@@ -510,13 +584,7 @@ fn check_owned(ty: &Type, what: &str, errors: &mut Errors) {
         }
         _ => {}
     });
-    if let Some(span) = borrowed {
-        let attr = errors.attr.name();
-        errors.push(
-            span,
-            format!("a `{attr}` {what} crosses threads and cannot borrow: use an owned (`'static`) type"),
-        );
-    }
+    borrowed
 }
 
 /// Calls `f` on `ty` and every type nested in it.
@@ -598,10 +666,38 @@ mod tests {
         );
         let err = task_error(parse_quote! { fn f(s: &mut S) {} });
         assert!(err.contains("at least one input"), "{err}");
-        let err = task_error(parse_quote! { fn f(s: &mut S, x: &str) {} });
-        assert!(err.contains("cannot borrow"), "{err}");
-        let err = task_error(parse_quote! { fn f(s: &mut S, x: Cow<'_, str>) {} });
-        assert!(err.contains("cannot borrow"), "{err}");
+        // Inputs may borrow; outputs may not.
+        for item in [
+            parse_quote! { fn f(s: &mut S, x: &str) {} },
+            parse_quote! { fn f(s: &mut S, x: Cow<'_, str>, y: &[u8]) {} },
+        ] {
+            let item: ItemFn = item;
+            assert!(HookFn::from_syn(&item).validate_task().is_ok());
+        }
+        let err = task_error(parse_quote! { fn f(s: &mut S, x: u8) -> &str {} });
+        assert!(
+            err.contains("output crosses threads and cannot borrow"),
+            "{err}"
+        );
+        // One context, last.
+        let item: ItemFn = parse_quote! { fn f(s: &mut S, x: u8, c: &WorkerContext<C>) {} };
+        let hook = HookFn::from_syn(&item);
+        let plan = hook.validate_task().unwrap();
+        assert_eq!((plan.inputs.len(), plan.ctx.is_some()), (1, true));
+        let err = task_error(parse_quote! { fn f(s: &mut S, c: &WorkerContext, x: u8) {} });
+        assert!(
+            err.starts_with("the `&WorkerContext` of a `#[task]` goes last"),
+            "{err}"
+        );
+        let err = task_error(
+            parse_quote! { fn f(s: &mut S, x: u8, c: &WorkerContext, d: &WorkerContext) {} },
+        );
+        assert!(
+            err.starts_with("a `#[task]` takes one `&WorkerContext`"),
+            "{err}"
+        );
+        let err = task_error(parse_quote! { fn f(s: &mut S, c: &WorkerContext) {} });
+        assert!(err.contains("at least one input"), "{err}");
         let err = task_error(parse_quote! { async fn f(s: &mut S, x: u8) {} });
         assert!(err.contains("`async fn`"), "{err}");
         let err = task_error(parse_quote! { fn f<T>(s: &mut S, x: T) {} });
@@ -671,7 +767,7 @@ mod tests {
             let hook = HookFn::from_syn(&item);
             let plan = hook.validate_init().unwrap();
             assert_eq!(
-                (plan.fills, plan.ctx, plan.fallible.is_some()),
+                (plan.fills, plan.ctx.is_some(), plan.fallible.is_some()),
                 (fills, ctx, fallible)
             );
         }
@@ -685,7 +781,7 @@ mod tests {
             (parse_quote! { fn f() -> &'static S {} }, "not a reference"),
             (
                 parse_quote! { fn f(s: &mut S, n: u32) {} },
-                "must be `&WorkerContext`",
+                "must be `&WorkerContext<T>`",
             ),
             (
                 parse_quote! { fn f(c: &WorkerContext, n: u32) -> S {} },
@@ -720,7 +816,7 @@ mod tests {
             let item: ItemFn = item;
             let hook = HookFn::from_syn(&item);
             let plan = hook.validate_exit().unwrap();
-            assert_eq!((plan.pass, plan.ctx), (pass, ctx));
+            assert_eq!((plan.pass, plan.ctx.is_some()), (pass, ctx));
         }
         let item: ItemFn = parse_quote! { fn f() -> u64 {} };
         let err = HookFn::from_syn(&item)

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, Mutex};
 
-use statepool::{BoxError, ExitValue, Task, WorkerContext, WorkerExit, WorkerState};
+use statepool::{BoxError, ExitValue, OwnedInput, Task, WorkerContext, WorkerExit, WorkerState};
 
 /// Lifecycle counters and failure switches of one test.
 #[derive(Default)]
@@ -114,6 +114,8 @@ impl<const TAG: usize> Probe<TAG> {
 }
 
 impl<const TAG: usize> WorkerState for Probe<TAG> {
+    type Shared = ();
+
     fn start_life(ctx: &WorkerContext) -> Result<Self, BoxError> {
         let board = Self::board();
         if board.panic_init.load(SeqCst) {
@@ -138,10 +140,11 @@ impl<const TAG: usize> WorkerState for Probe<TAG> {
 }
 
 impl<const TAG: usize> Task for Probe<TAG> {
-    type Input = Cmd;
+    type Input<'a> = Cmd;
+    type InputKind = OwnedInput;
     type Output = u64;
 
-    fn run(&mut self, cmd: Cmd) -> Result<u64, BoxError> {
+    fn run(&mut self, cmd: Cmd, _: &WorkerContext) -> Result<u64, BoxError> {
         Self::board().tasks.fetch_add(1, SeqCst);
         self.tasks += 1;
         match cmd {

@@ -1,6 +1,6 @@
 use statepool::prelude::*;
 
-use statepool::{BoxError, Task};
+use statepool::{BoxError, OwnedInput, Task};
 
 /// `#[worker_state]` and hand-written trait impls mix.
 #[worker_state]
@@ -8,13 +8,15 @@ use statepool::{BoxError, Task};
 struct Echo;
 
 impl Task for Echo {
-    type Input = u8;
+    type Input<'a> = u8;
     type Output = u8;
-    fn run(&mut self, x: u8) -> Result<u8, BoxError> {
+    type InputKind = OwnedInput;
+    fn run(&mut self, x: u8, _: &WorkerContext) -> Result<u8, BoxError> {
         Ok(x)
     }
 }
 
 fn main() {
     assert_eq!(EchoPool::new(1).map([7, 8]).unwrap(), [7, 8]);
+    assert_eq!(EchoPool::new(1).imap([9]).next().unwrap().unwrap(), 9);
 }

@@ -11,5 +11,5 @@ fn len(_state: &mut Counter, text: &str) -> usize {
 
 fn main() {
     let mut pool = CounterPool::new(2);
-    let _: Vec<usize> = pool.map(vec!["one", "two"]).unwrap();
+    let _lens: Vec<_> = pool.imap(["one", "two"]).collect();
 }
