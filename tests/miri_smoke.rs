@@ -122,3 +122,31 @@ fn every_item_and_output_is_dropped_once() {
     assert!(pool.imap(items(6)).any(|r| r.is_err()));
     assert_eq!(Arc::strong_count(&shared), 1);
 }
+
+#[worker_state]
+#[derive(Default)]
+struct Counter;
+
+/// Counts the bytes of a borrowed line.
+#[task]
+fn count(_: &mut Counter, line: &str, ctx: &WorkerContext) -> (usize, usize) {
+    (line.len(), ctx.worker_id())
+}
+
+#[test]
+fn borrowed_items_and_a_leaked_borrowed_stream() {
+    let lines: Vec<String> = vec!["ab".into(), "c".into(), "def".into()];
+    let mut pool = CounterPool::new(2).keep_alive();
+    let lens = pool.map(lines.iter().map(String::as_str)).unwrap();
+    assert_eq!(lens.iter().map(|l| l.0).collect::<Vec<_>>(), [2, 1, 3]);
+    assert!(lens.iter().all(|l| l.1 < 2));
+    // A stream over a borrowing input, leaked, then its input freed: no
+    // thread may read it again (Miri would report the use after free).
+    let owned: Vec<u64> = (0..40).collect();
+    let mut doubled = DoublerPool::new(2).keep_alive();
+    let mut stream = doubled.imap_borrowed(owned.iter().copied());
+    assert_eq!(stream.next().unwrap().unwrap(), 0);
+    std::mem::forget(stream);
+    drop(owned);
+    assert_eq!(doubled.map(0..3u64).unwrap(), [0, 2, 4]);
+}

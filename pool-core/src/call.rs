@@ -248,6 +248,88 @@ where
 }
 
 impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
+    /// One turn of a feeding done in turns by the consumer's thread (the
+    /// input of a streaming call that borrows): pulls `iter` while the call
+    /// has room, publishing each item, then parks the publisher and returns
+    /// without waiting. Returns `true` once the feeding ended (the input
+    /// ran out, panicked, or the call halted; `iter` is then dropped, a
+    /// panic of its `Drop` failing the call), after which turns do nothing.
+    ///
+    /// Between turns no item waits for a later one: every pulled item is
+    /// published. A turn leaves either the feeding ended or an item
+    /// published that the consumer did not yet take (the window or the
+    /// input's room is full), so the consumer's next wait has an output to
+    /// wait for.
+    pub(crate) fn feed_turn<I, O>(&self, iter: &mut Option<I>) -> bool
+    where
+        I: Iterator<Item = T>,
+        K: Sink<O>,
+    {
+        let Some(source) = iter.as_mut() else {
+            return true;
+        };
+        let Some(mut publisher) = self.input.publisher() else {
+            return true;
+        };
+        let window = self.sink.window();
+        // `Some(ran_out)` once the feeding ends, `None` to park.
+        let turn = catch(|| loop {
+            let pos = publisher.pos();
+            let limit = self.stop.limit();
+            if pos >= limit {
+                return Some(false);
+            }
+            let room = self.input.room(pos);
+            let free = window.map_or(usize::MAX, |w| w.free(pos));
+            let batch = room.min(free).min(limit - pos).min(FEED_BATCH);
+            if batch == 0 {
+                return None;
+            }
+            for _ in 0..batch {
+                let Some(item) = source.next() else {
+                    return Some(true);
+                };
+                publisher.push(item);
+            }
+        });
+        if let Ok(None) = turn {
+            publisher.park();
+            return false;
+        }
+        drop(publisher);
+        // As in `feed`: the workers wait for items until the feeding ends.
+        let abort = AbortIfPanic("ending the feeding of an input");
+        let total = self.input.published();
+        self.input.end_feeding();
+        match turn {
+            Ok(ended) => {
+                if ended == Some(true) {
+                    self.sink.end(total);
+                }
+                let source = iter.take();
+                if let Err(caught) = catch(move || drop(source)) {
+                    self.halt(Some(PoolError::Input {
+                        index: None,
+                        message: caught.message,
+                        payload: caught.payload,
+                    }));
+                }
+            }
+            Err(caught) => {
+                // What a panicking input drops is the user's; its panic is
+                // the failure to report.
+                drop_quietly(iter.take());
+                self.halt(Some(PoolError::Input {
+                    index: Some(total),
+                    message: caught.message,
+                    payload: caught.payload,
+                }));
+            }
+        }
+        abort.disarm();
+        true
+    }
+
     /// Pulls `iter` on this thread, publishing each item to the workers as
     /// it comes, until the input ends, the call halts or the input panics.
     /// How far it runs ahead of the workers is bounded by the input's room

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::runner::{Runner, StreamRef};
+use crate::runner::{Runner, StreamRef, Turns};
 use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 
 /// The iterator of [`Pool::imap`](crate::Pool::imap) and
@@ -20,6 +20,8 @@ use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 pub struct Imap<'p, S: WorkerState, O = <S as Task>::Output> {
     runner: &'p mut Runner<S>,
     call: Option<StreamRef<S, O>>,
+    /// For an input that borrows: its feeding, in turns on this thread.
+    turns: Option<Turns<'p>>,
     ordered: bool,
     local: std::vec::IntoIter<O>,
     /// Items yielded so far; in input order, the next position.
@@ -47,6 +49,40 @@ impl<'p, S: WorkerState, O: Send + 'static> Imap<'p, S, O> {
         Imap {
             runner,
             call,
+            turns: None,
+            ordered,
+            local: Vec::new().into_iter(),
+            yielded: 0,
+            last,
+        }
+    }
+}
+
+impl<'p, S: WorkerState, O: Send + 'static> Imap<'p, S, O> {
+    /// Starts the streaming call of `task` over `iter`, an input that may
+    /// borrow for `'p`, pulled in turns by this iterator's `next`.
+    pub(crate) fn start_in_turns<I, F>(
+        runner: &'p mut Runner<S>,
+        iter: I,
+        task: F,
+        ordered: bool,
+    ) -> Self
+    where
+        I: Iterator + Send + 'p,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (call, turns, last) = match runner.start_stream_in_turns(iter, task, ordered) {
+            Ok((call, turns)) => (Some(call), Some(turns), None),
+            Err(err) => (None, None, Some(err)),
+        };
+        Imap {
+            runner,
+            call,
+            turns,
             ordered,
             local: Vec::new().into_iter(),
             yielded: 0,
@@ -94,6 +130,13 @@ impl<S: WorkerState, O> Iterator for Imap<'_, S, O> {
             if let Some(out) = self.local.next() {
                 self.yielded += 1;
                 return Some(Ok(out));
+            }
+            // An input that borrows is pulled here, before the wait: a turn
+            // leaves an output to wait for, or ends the feeding.
+            if let Some(turn) = self.turns.as_mut() {
+                if turn() {
+                    self.turns = None;
+                }
             }
             // Without a call (it ended, or never started) only `last` is left.
             let next = self

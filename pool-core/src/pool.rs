@@ -324,6 +324,63 @@ impl<S: WorkerState> Pool<S> {
         Imap::start(&mut self.runner, items.into_iter(), task, false)
     }
 
+    /// [`imap_with`](Pool::imap_with) over an input that borrows from the
+    /// caller, pulled on this thread inside `next` (see
+    /// [`imap_borrowed`](Pool::imap_borrowed)); `f` and the items stay
+    /// `'static`.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let lines = vec!["a b".to_string(), "c".to_string()];
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let words: Vec<usize> = pool
+    ///     .imap_borrowed_with(|_: &mut Echo, line: String| line.split(' ').count(), lines.iter().cloned())
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(words, [2, 1]);
+    /// # }
+    /// ```
+    pub fn imap_borrowed_with<'p, I, F, O>(&'p mut self, f: F, items: I) -> Imap<'p, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'p,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
+        Imap::start_in_turns(&mut self.runner, items.into_iter(), task, true)
+    }
+
+    /// [`imap_borrowed_with`](Pool::imap_borrowed_with) in completion order.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let sizes = vec![2usize, 4];
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let total: usize = pool
+    ///     .imap_unordered_borrowed_with(|_: &mut Echo, n: usize| n * 10, sizes.iter().copied())
+    ///     .map(Result::unwrap)
+    ///     .sum();
+    /// assert_eq!(total, 60);
+    /// # }
+    /// ```
+    pub fn imap_unordered_borrowed_with<'p, I, F, O>(&'p mut self, f: F, items: I) -> Imap<'p, S, O>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'p,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item) -> O + Send + Sync + 'static,
+        O: Send + 'static,
+    {
+        let task = move |state: &mut S, item, _: &WorkerContext<S::Shared>| Ok(f(state, item));
+        Imap::start_in_turns(&mut self.runner, items.into_iter(), task, false)
+    }
+
     /// [`map_with`](Pool::map_with) for a fallible `f`: an `Err` fails the
     /// call as a `#[task]`'s does, with [`PoolError::Task`] at the item's
     /// index (the earliest in input order where several failed), and the
@@ -602,6 +659,69 @@ impl<S: WorkerState> Pool<S> {
         I::IntoIter: Send + 'static,
     {
         Imap::start(&mut self.runner, items.into_iter(), S::run, true)
+    }
+
+    /// [`imap`](Pool::imap) over an input that borrows from the caller
+    /// (`lines.iter().cloned()`): results in input order, pulled lazily with
+    /// the same bounded look-ahead. The items themselves are `'static`
+    /// (they outlive the statement: the iterator can be leaked).
+    ///
+    /// The input is pulled on this thread, inside the iterator's `next`, as
+    /// far as the look-ahead allows, never by a worker, so the borrow is
+    /// sound even where the iterator is leaked with `mem::forget`: the
+    /// leaked input is never touched again. An input that blocks blocks
+    /// `next` while it does; give such an input by value to
+    /// [`imap`](Pool::imap), which pulls it on a thread of its own and
+    /// never waits for it on drop. Dropping the iterator cancels the call
+    /// as `imap`'s does, and drops the input on this thread.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let numbers: Vec<u64> = (0..10).collect();
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let echoed: Vec<u64> = pool.imap_borrowed(numbers.iter().copied()).map(Result::unwrap).collect();
+    /// assert_eq!(echoed, numbers);
+    /// // Leaked, the iterator never touches `numbers` again.
+    /// std::mem::forget(pool.imap_borrowed(numbers.iter().copied()));
+    /// drop(numbers);
+    /// assert_eq!(pool.map(0..3).unwrap(), [0, 1, 2]);
+    /// # }
+    /// ```
+    pub fn imap_borrowed<'p, I>(&'p mut self, items: I) -> Imap<'p, S>
+    where
+        S: StreamTask,
+        I: IntoIterator<Item = S::Input<'static>>,
+        I::IntoIter: Send + 'p,
+    {
+        Imap::start_in_turns(&mut self.runner, items.into_iter(), S::run, true)
+    }
+
+    /// [`imap_borrowed`](Pool::imap_borrowed) in completion order (as
+    /// [`imap_unordered`](Pool::imap_unordered)).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let numbers = vec![3u64, 1, 2];
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let mut out: Vec<u64> = pool
+    ///     .imap_unordered_borrowed(numbers.iter().copied())
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// out.sort();
+    /// assert_eq!(out, [1, 2, 3]);
+    /// # }
+    /// ```
+    pub fn imap_unordered_borrowed<'p, I>(&'p mut self, items: I) -> Imap<'p, S>
+    where
+        S: StreamTask,
+        I: IntoIterator<Item = S::Input<'static>>,
+        I::IntoIter: Send + 'p,
+    {
+        Imap::start_in_turns(&mut self.runner, items.into_iter(), S::run, false)
     }
 
     /// Like [`imap`](Pool::imap), in completion order; a failure is yielded

@@ -42,6 +42,11 @@ pub(crate) struct Settings {
 /// A streaming call, as its `Imap` holds it.
 pub(crate) type StreamRef<S, O> = Arc<dyn StreamingCall<S, O>>;
 
+/// The turns of a feeding on the consumer's thread (see
+/// [`Runner::start_stream_in_turns`]): each call pulls what the call has
+/// room for, and returns whether the feeding ended.
+pub(crate) type Turns<'i> = Box<dyn FnMut() -> bool + Send + 'i>;
+
 /// The machinery behind a pool's calls.
 pub(crate) struct Runner<S: WorkerState> {
     pub(crate) settings: Settings,
@@ -240,6 +245,51 @@ impl<S: WorkerState> Runner<S> {
             // The call ends before it began; an exit failure would come second.
             let _ = self.end_call();
         })
+    }
+
+    /// Starts a streaming call whose input `iter` may borrow for `'i`: it
+    /// is pulled in turns on the consumer's thread, by the returned
+    /// [`Turns`], never by a worker or the feed thread, so that the call
+    /// (which the crew holds as `'static`) never refers to it. The caller
+    /// ends the call with [`Runner::end_stream`].
+    pub(crate) fn start_stream_in_turns<'i, I, F, O>(
+        &mut self,
+        iter: I,
+        task: F,
+        ordered: bool,
+    ) -> Result<(StreamRef<S, O>, Turns<'i>), PoolError>
+    where
+        I: Iterator + Send + 'i,
+        I::Item: Send + 'static,
+        F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError>
+            + Send
+            + Sync
+            + 'static,
+        O: Send + 'static,
+    {
+        let stop = if ordered {
+            StopMode::FromFailedItem
+        } else {
+            StopMode::AllItems
+        };
+        let hint = size_hint(&iter)?;
+        let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK)?;
+        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
+        let sink = Stream::new(ordered, read_ahead(config));
+        let call = Arc::new(MapCall::new(input, task, sink, config));
+        crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+        let fed = Arc::clone(&call);
+        // Why no worker can touch `iter` once its borrow ends, even where
+        // the `Imap` is leaked: `iter` moves into this closure only, which
+        // the `Imap` owns and calls on its own thread. The crew and the
+        // workers hold `call`, an `Arc<dyn Call<S> + Send>` whose type is
+        // `'static` (the compiler checks it: it could not hold `iter`), and
+        // reach the input only through the items already published, which
+        // are `'static` too. A leaked `Imap` leaks `iter` with it, never
+        // called again; a dropped one drops it on the consumer's thread.
+        let mut iter = Some(iter);
+        let turns: Turns<'i> = Box::new(move || fed.feed_turn(&mut iter));
+        Ok((call, turns))
     }
 
     /// Ends a streaming call: halts what is left of it, waits for its

@@ -276,8 +276,10 @@ pub(crate) struct Fed<T> {
     done: AtomicBool,
     /// Nothing is left to claim, ever.
     exhausted: AtomicBool,
-    /// The feeder's start: the first segment, taken by [`Fed::feeder`].
-    first: Mutex<Option<Arc<Segment<T>>>>,
+    /// Where the feeder starts, or goes on after it parked: the segment of
+    /// the next position and that position. Taken by [`Fed::publisher`],
+    /// given back by [`Publisher::park`].
+    resume: Mutex<Option<(Arc<Segment<T>>, usize)>>,
     /// Most items published and not yet claimed: the feeder's read-ahead.
     ahead: usize,
     n_workers: usize,
@@ -332,7 +334,7 @@ impl<T> Fed<T> {
             claimed: AtomicUsize::new(0),
             done: AtomicBool::new(false),
             exhausted: AtomicBool::new(false),
-            first: Mutex::new(Some(segment)),
+            resume: Mutex::new(Some((segment, 0))),
             ahead: ahead.max(1),
             n_workers: n_workers.max(1),
             items: Waiters::default(),
@@ -346,14 +348,15 @@ impl<T> Fed<T> {
         }
     }
 
-    /// The feeding end. There is one; a second call returns `None`.
+    /// The feeding end. There is one at a time: `None` while it is out,
+    /// and for good once a feeder took it without parking it.
     pub(crate) fn publisher(&self) -> Option<Publisher<'_, T>> {
-        let segment = lock(&self.first).take()?;
+        let (segment, pos) = lock(&self.resume).take()?;
         Some(Publisher {
             fed: self,
             end: segment.end(),
             segment,
-            pos: 0,
+            pos,
         })
     }
 
@@ -468,6 +471,13 @@ impl<T> Publisher<'_, T> {
             let backlog = self.pos - self.fed.claimed.load(Ordering::Relaxed);
             backlog >= self.fed.want().saturating_mul(2)
         }
+    }
+
+    /// Puts the feeding end back where [`Fed::publisher`] finds it, for a
+    /// feeder that pulls in turns (on the consumer's thread, for an input
+    /// that borrows).
+    pub(crate) fn park(self) {
+        *lock(&self.fed.resume) = Some((self.segment, self.pos));
     }
 
     #[inline(always)]
