@@ -194,6 +194,23 @@ impl<S: WorkerState> Pool<S> {
         self.runner.settings.n_workers
     }
 
+    /// The pool's shared object, as its workers read it through
+    /// [`WorkerContext::shared`](crate::WorkerContext::shared): `&()` for a
+    /// pool built with [`new`](Pool::new). Useful to read what the workers
+    /// recorded in it (counters, a log) between calls.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let pool = Pool::<Echo>::new(2);
+    /// assert_eq!(pool.shared(), &());
+    /// # }
+    /// ```
+    pub fn shared(&self) -> &S::Shared {
+        self.runner.shared()
+    }
+
     /// Runs `f` on every item with a worker's state, like [`map`](Pool::map)
     /// with a closure instead of the state's `#[task]`. Results are in input
     /// order. `f` may borrow from the caller.

@@ -69,6 +69,11 @@ impl<S: WorkerState> Runner<S> {
         }
     }
 
+    /// The pool's shared object.
+    pub(crate) fn shared(&self) -> &S::Shared {
+        &self.shared
+    }
+
     /// Whether workers are running.
     pub(crate) fn is_running(&self) -> bool {
         self.crew.is_some()
