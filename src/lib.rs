@@ -64,6 +64,30 @@ pub use pool_core::{
 /// # Ok::<(), PoolError>(())
 /// ```
 ///
+/// A shared object reaches every hook through the context, and two pools
+/// of one state can hold different ones:
+///
+/// ```
+/// use statepool::prelude::*;
+///
+/// struct Greeting(String);
+///
+/// #[worker_state(shared = Greeting, pool = Greeters)]
+/// #[derive(Default)]
+/// struct Greeter;
+///
+/// #[task]
+/// fn greet(_: &Greeter, name: &str, ctx: &WorkerContext<Greeting>) -> String {
+///     format!("{}, {name}", ctx.shared().0)
+/// }
+///
+/// let mut hello = Greeters::with_shared(2, Greeting("hello".into()));
+/// let mut hi = Greeters::with_shared(2, Greeting("hi".into()));
+/// assert_eq!(hello.apply("ada")?, "hello, ada");
+/// assert_eq!(hi.map(["bob", "cy"])?, ["hi, bob", "hi, cy"]);
+/// # Ok::<(), PoolError>(())
+/// ```
+///
 /// # Signatures
 ///
 pub use pool_macros::worker_state;
@@ -168,6 +192,28 @@ pub use pool_macros::worker_init;
 /// }
 ///
 /// assert_eq!(ScalePool::new(2).map([(2, 3), (4, 5)])?, [7, 21]);
+/// # Ok::<(), PoolError>(())
+/// ```
+///
+/// Inputs may borrow from the caller in blocking calls, and a last
+/// parameter `&WorkerContext` tells the task its worker:
+///
+/// ```
+/// use statepool::prelude::*;
+///
+/// #[worker_state]
+/// #[derive(Default)]
+/// struct Lengths;
+///
+/// #[task]
+/// fn len(_: &Lengths, line: &str, ctx: &WorkerContext) -> (usize, usize) {
+///     (line.len(), ctx.worker_id())
+/// }
+///
+/// let lines: Vec<String> = vec!["one".into(), "three".into()];
+/// let out = LengthsPool::new(2).map(lines.iter().map(String::as_str))?;
+/// assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), [3, 5]);
+/// assert!(out.iter().all(|o| o.1 < 2));
 /// # Ok::<(), PoolError>(())
 /// ```
 ///
