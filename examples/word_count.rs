@@ -30,7 +30,10 @@ struct Tally {
 #[task]
 fn count_line(tally: &mut Tally, line: &str) -> usize {
     let mut words = 0;
-    for word in line.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         *tally.counts.entry(word.to_lowercase()).or_default() += 1;
         words += 1;
     }
@@ -61,7 +64,11 @@ fn main() -> Result<(), PoolError> {
     assert_eq!(merged.values().sum::<usize>(), total);
     let mut top: Vec<(&String, &usize)> = merged.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    println!("{} lines, {total} words, {} distinct", per_line.len(), merged.len());
+    println!(
+        "{} lines, {total} words, {} distinct",
+        per_line.len(),
+        merged.len()
+    );
     for (word, n) in top.iter().take(5) {
         println!("  {word:>8} {n}");
     }

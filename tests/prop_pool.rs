@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{vals, Cmd, LifeReport, Probe};
+use common::{vals, Cmd, LifeReport, Probe, Tag, TaggedPool};
 use proptest::prelude::*;
 use statepool::{Pool, Task, WorkerContext};
 
@@ -83,5 +83,44 @@ proptest! {
             prop_assert!(lives.iter().all(|l| l.tasks <= k), "a life ran over its lifespan {}: {:?}", k, lives);
         }
         prop_assert!(lives.iter().all(|l| l.worker_id < config.workers));
+    }
+
+    /// A pool with a shared object computes what sequential code computes
+    /// in every streaming and blocking call, its tasks see its tag and
+    /// their worker's id through the context, and its lives balance.
+    #[test]
+    fn shared_pools_match_sequential_code(config in config(), tag in 1u64..1000, input in prop::collection::vec(0u64..1000, 0..200)) {
+        let expected: Vec<u64> = input.iter().map(|v| 2 * v).collect();
+        let mut pool = TaggedPool::with_shared(config.workers, Tag::new(tag));
+        if let Some(c) = config.chunk {
+            pool = pool.chunk_size(c);
+        }
+        if let Some(k) = config.lifespan {
+            pool = pool.worker_lifespan(k);
+        }
+        if config.keep_alive {
+            pool = pool.keep_alive();
+        }
+        let cmds = vals(input.clone());
+        let calls = [
+            pool.map(cmds.clone()).unwrap(),
+            pool.imap(cmds.clone()).map(Result::unwrap).collect(),
+            pool.imap_borrowed(cmds.iter().cloned()).map(Result::unwrap).collect(),
+        ];
+        for outs in calls {
+            prop_assert!(outs.iter().all(|o| o.tag == tag && o.worker_id < config.workers));
+            prop_assert_eq!(outs.iter().map(|o| o.value).collect::<Vec<_>>(), expected.clone());
+        }
+        let mut unordered: Vec<u64> = pool
+            .imap_unordered_borrowed(cmds.iter().cloned())
+            .map(|o| o.unwrap().value)
+            .collect();
+        unordered.sort_unstable();
+        prop_assert_eq!(unordered, sorted(expected.clone()));
+        pool.join().unwrap();
+        let lives = pool.exit_results();
+        prop_assert_eq!(lives.iter().map(|l| l.1).sum::<usize>(), 4 * input.len());
+        prop_assert!(lives.iter().all(|l| l.0 == tag));
+        prop_assert!(pool.shared().lives_balance());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{doubled, vals, Cmd, LifeReport, Probe};
+use common::{doubled, vals, Cmd, LifeReport, Probe, Tag, TaggedOut, TaggedPool};
 use statepool::{Pool, PoolError, Task, WorkerContext};
 
 type P = Probe<0>;
@@ -296,4 +296,103 @@ fn every_worker_of_a_large_crew_wakes_for_every_call() {
     pool.join().unwrap();
     // Every worker started once, at the first call, and lived on.
     assert_eq!(Q::board().inits(), 16);
+}
+
+/// Two pools of one state with different shared objects, under random
+/// calls with injected failures: every output carries its own pool's tag
+/// (a state never serves the other pool, through lifespans, panics and
+/// re-inits), every worker id is in range, failures are those of failing
+/// items, and each pool's lives balance on its own counters.
+#[test]
+fn shared_pools_stay_apart_under_injected_failures() {
+    let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400) / 2;
+    let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
+    with_watchdog(rounds, |r| {
+        let mut rng = Rng(seed ^ (r + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let pools: Vec<(u64, usize, TaggedPool)> = (1..=2u64)
+            .map(|tag| {
+                let workers = 1 + rng.below(4) as usize;
+                let mut pool = TaggedPool::with_shared(workers, Tag::new(tag));
+                if rng.chance(40) {
+                    pool = pool.chunk_size(1 + rng.below(16) as usize);
+                }
+                if rng.chance(40) {
+                    pool = pool.worker_lifespan(1 + rng.below(30) as usize);
+                }
+                if rng.chance(60) {
+                    pool = pool.keep_alive();
+                }
+                (tag, workers, pool)
+            })
+            .collect();
+        let mut pools = pools;
+        for _ in 0..1 + rng.below(10) {
+            let input = Input::random(&mut rng);
+            let which = rng.below(2) as usize;
+            let (tag, workers, pool) = &mut pools[which];
+            let (tag, workers) = (*tag, *workers);
+            let check = |out: &TaggedOut| {
+                assert_eq!(out.tag, tag, "an output of the other pool");
+                assert!(out.worker_id < workers, "{out:?}");
+            };
+            let values = |outs: Vec<TaggedOut>| -> Vec<u64> {
+                outs.iter().for_each(check);
+                outs.into_iter().map(|o| o.value).collect()
+            };
+            match rng.below(5) {
+                0 => match pool.map(input.cmds.clone()) {
+                    Ok(out) => assert_eq!(values(out), input.expected()),
+                    Err(err) => input.check_error(&err),
+                },
+                1 => match pool.map_unordered(input.cmds.clone().into_iter().filter(|_| true)) {
+                    Ok(out) => {
+                        let mut out = values(out);
+                        out.sort_unstable();
+                        assert_eq!(out, input.expected());
+                    }
+                    Err(err) => input.check_error(&err),
+                },
+                2 | 3 => {
+                    let got: Vec<_> = if rng.chance(50) {
+                        pool.imap(input.cmds.clone()).collect()
+                    } else {
+                        pool.imap_borrowed(input.cmds.iter().cloned()).collect()
+                    };
+                    let ok = input.first_failure().unwrap_or(input.cmds.len());
+                    assert_eq!(got.len(), ok + usize::from(ok < input.cmds.len()));
+                    for (i, r) in got.iter().enumerate() {
+                        match r {
+                            Ok(out) => {
+                                check(out);
+                                assert_eq!(out.value, 2 * i as u64);
+                            }
+                            Err(err) => input.check_error(err),
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(cmd) = input.cmds.first() {
+                        match pool.apply(cmd.clone()) {
+                            Ok(out) => {
+                                check(&out);
+                                assert_eq!(out.value, 0);
+                            }
+                            Err(err) => input.check_error(&err),
+                        }
+                    }
+                }
+            }
+            for (life_tag, _) in pool.exit_results() {
+                assert_eq!(life_tag, tag);
+            }
+        }
+        for (tag, _, mut pool) in pools {
+            pool.join().unwrap();
+            assert!(pool.exit_results().iter().all(|life| life.0 == tag));
+            assert!(
+                pool.shared().lives_balance(),
+                "pool {tag}'s lives do not balance"
+            );
+        }
+    });
 }

@@ -199,3 +199,87 @@ pub fn vals(range: impl IntoIterator<Item = u64>) -> Vec<Cmd> {
 pub fn doubled(range: impl IntoIterator<Item = u64>) -> Vec<u64> {
     range.into_iter().map(|v| 2 * v).collect()
 }
+
+/// The shared object of a [`Tagged`] pool: its tag, and counters of that
+/// pool's lives alone, so that two pools of one state can be told apart.
+#[derive(Default)]
+pub struct Tag {
+    pub tag: u64,
+    pub inits: AtomicUsize,
+    pub exits: AtomicUsize,
+    pub panics: AtomicUsize,
+}
+
+impl Tag {
+    pub fn new(tag: u64) -> Self {
+        Tag {
+            tag,
+            ..Tag::default()
+        }
+    }
+
+    /// Every life of the pool ended once: by its exit hook or by a panic.
+    pub fn lives_balance(&self) -> bool {
+        self.inits.load(SeqCst) == self.exits.load(SeqCst) + self.panics.load(SeqCst)
+    }
+}
+
+/// A state built by the attributes, with a shared object: its init copies
+/// the pool's tag, and its task checks it against the context's.
+#[statepool::worker_state(shared = Tag)]
+pub struct Tagged {
+    tag: u64,
+    tasks: usize,
+}
+
+#[statepool::worker_init]
+fn tagged_init(ctx: &WorkerContext<Tag>) -> Tagged {
+    ctx.shared().inits.fetch_add(1, SeqCst);
+    Tagged {
+        tag: ctx.shared().tag,
+        tasks: 0,
+    }
+}
+
+/// What a tagged task returns: `2 * v`, the pool's tag, the worker's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaggedOut {
+    pub value: u64,
+    pub tag: u64,
+    pub worker_id: usize,
+}
+
+/// Runs `cmd` as `Probe` does, reporting the tag and the worker.
+#[statepool::task]
+fn tagged_run(state: &mut Tagged, cmd: Cmd, ctx: &WorkerContext<Tag>) -> Result<TaggedOut, Oops> {
+    assert_eq!(state.tag, ctx.shared().tag, "a state of another pool");
+    state.tasks += 1;
+    let value = match cmd {
+        Cmd::Val(v) => 2 * v,
+        Cmd::Fail => return Err(Oops),
+        Cmd::Panic => {
+            ctx.shared().panics.fetch_add(1, SeqCst);
+            panic!("task panicked")
+        }
+        Cmd::FailAfter(barrier) => {
+            barrier.wait();
+            return Err(Oops);
+        }
+        Cmd::ValAfter(v, barrier) => {
+            barrier.wait();
+            2 * v
+        }
+    };
+    Ok(TaggedOut {
+        value,
+        tag: state.tag,
+        worker_id: ctx.worker_id(),
+    })
+}
+
+/// Reports the life's tag and task count.
+#[statepool::worker_exit]
+fn tagged_exit(state: Tagged, ctx: &WorkerContext<Tag>) -> (u64, usize) {
+    ctx.shared().exits.fetch_add(1, SeqCst);
+    (state.tag, state.tasks)
+}
