@@ -808,6 +808,48 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_inputs_borrow_for_the_input_lifetime_and_do_not_stream() {
+        let out = expand(
+            task,
+            quote! { fn f(s: &mut S, a: &str, b: Cow<'_, [u8]>, c: &'static str) -> u8 { 1 } },
+        );
+        assert!(
+            out.contains(
+                "type Input < 'input > = (& 'input str , Cow < 'input , [u8] > , & 'static str ,)"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("type InputKind = :: statepool :: __private :: BorrowedInput"),
+            "{out}"
+        );
+        let out = expand(
+            task,
+            quote! { fn f(s: &mut S, a: &'static str) -> u8 { 1 } },
+        );
+        assert!(
+            out.contains("type InputKind = :: statepool :: __private :: OwnedInput"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn contexts_are_passed_as_the_written_type() {
+        let out = expand(
+            task,
+            quote! { fn f(s: &mut S, a: u8, ctx: &WorkerContext<Config>) -> u8 { a } },
+        );
+        assert!(
+            out.contains("f (self , input_0 , < WorkerContext < Config > as :: statepool :: __private :: HookContext < S >> :: of (ctx))"),
+            "{out}"
+        );
+        let out = worker_state(quote!(shared = Config), quote! { struct S; }).to_string();
+        assert!(out.contains("type Shared = Config ;"), "{out}");
+        let out = expand(worker_state, quote! { struct S; });
+        assert!(out.contains("type Shared = () ;"), "{out}");
+    }
+
+    #[test]
     fn result_returns_are_fallible() {
         let out = expand(
             task,
