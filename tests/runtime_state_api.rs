@@ -596,3 +596,41 @@ fn init_and_exit_hooks_read_the_shared_object() {
     assert_eq!(pool.map(0..10).unwrap(), (0..10).collect::<Vec<_>>());
     assert_eq!(sorted(pool.exit_results()), ["gate#0", "gate#1", "gate#2"]);
 }
+
+#[worker_state]
+#[derive(Default)]
+struct Reader {
+    read: usize,
+}
+
+/// Reads a word the caller owns, through a shared reference.
+#[task]
+fn read_word(state: &mut Reader, word: &Word) -> usize {
+    state.read += 1;
+    word.text.len()
+}
+
+/// `pool.map(&words)`: the items are `&Word`, borrowed from the caller's
+/// vector, in `map`, `map_unordered` and `apply`; no word is dropped by the
+/// pool, and the vector is usable again after each call.
+#[test]
+fn a_task_over_references_maps_over_a_borrowed_vector() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let words: Vec<Word> = (0..50)
+        .map(|i| Word {
+            text: "w".repeat(i),
+            drops: Arc::clone(&drops),
+        })
+        .collect();
+    for workers in [1, 3] {
+        let mut pool = ReaderPool::new(workers).chunk_size(4);
+        assert_eq!(pool.map(&words).unwrap(), (0..50).collect::<Vec<_>>());
+        let mut lens = pool.map_unordered(words.iter()).unwrap();
+        lens.sort_unstable();
+        assert_eq!(lens, (0..50).collect::<Vec<_>>());
+        assert_eq!(pool.apply(&words[7]).unwrap(), 7);
+    }
+    assert_eq!(drops.load(SeqCst), 0, "the pool dropped a borrowed word");
+    drop(words);
+    assert_eq!(drops.load(SeqCst), 50);
+}
