@@ -20,6 +20,80 @@ use crate::unwind::{catch, Caught};
 use crate::worker::{ExitStore, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
+/// How the worker threads are made: rayon's `stack_size` and
+/// `thread_name`, mpire's `cpu_ids`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Threads {
+    /// Each thread's stack, in bytes; `None`: std's default (2 MiB).
+    pub(crate) stack_size: Option<usize>,
+    /// Threads are named `<prefix>-<worker id>`; `None`: `statepool-worker`.
+    pub(crate) name_prefix: Option<String>,
+    /// The core of worker `i` is `cpus[i % cpus.len()]`; `None`: unpinned.
+    pub(crate) cpus: Option<Vec<usize>>,
+}
+
+impl Threads {
+    /// Checks what can be checked before a thread starts.
+    pub(crate) fn check(&self) -> Result<(), PoolError> {
+        if self.stack_size == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "stack_size must be at least 1 byte, got 0".into(),
+            ));
+        }
+        let Some(cpus) = &self.cpus else {
+            return Ok(());
+        };
+        if cpus.is_empty() {
+            return Err(PoolError::InvalidConfig(
+                "pin_cpus needs at least one core id, got none".into(),
+            ));
+        }
+        check_cpus(cpus)
+    }
+
+    fn name(&self, worker_id: usize) -> String {
+        let prefix = self.name_prefix.as_deref().unwrap_or("statepool-worker");
+        format!("{prefix}-{worker_id}")
+    }
+
+    fn cpu(&self, worker_id: usize) -> Option<usize> {
+        self.cpus.as_ref().map(|cpus| cpus[worker_id % cpus.len()])
+    }
+}
+
+/// Every id of `cpus` is a core this process may run on.
+#[cfg(feature = "affinity")]
+fn check_cpus(cpus: &[usize]) -> Result<(), PoolError> {
+    let known: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|core| core.id)
+        .collect();
+    match cpus.iter().find(|id| !known.contains(id)) {
+        None => Ok(()),
+        Some(id) => Err(PoolError::InvalidConfig(format!(
+            "pin_cpus: core {id} does not exist or is not available to this process (available: {known:?})"
+        ))),
+    }
+}
+
+#[cfg(not(feature = "affinity"))]
+fn check_cpus(_: &[usize]) -> Result<(), PoolError> {
+    Err(PoolError::InvalidConfig(
+        "pin_cpus needs statepool's `affinity` feature".into(),
+    ))
+}
+
+/// Pins this thread to core `id`; a refusal of the system leaves it
+/// unpinned (the id was checked to exist).
+#[cfg(feature = "affinity")]
+fn pin_to(id: usize) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
+}
+
+#[cfg(not(feature = "affinity"))]
+fn pin_to(_: usize) {}
+
 /// The call being run, as the workers see it.
 struct Current<S> {
     /// The call; valid until every worker has acknowledged it (see
@@ -101,7 +175,9 @@ impl<S: WorkerState> Crew<S> {
         n: usize,
         exits: &ExitStore,
         shared: &Arc<S::Shared>,
+        threads: &Threads,
     ) -> Result<Self, PoolError> {
+        threads.check()?;
         let hub = Arc::new(Hub {
             control: Mutex::new(Control {
                 epoch: 0,
@@ -125,9 +201,17 @@ impl<S: WorkerState> Crew<S> {
             let hub = Arc::clone(&crew.hub);
             let ctx = WorkerContext::with_shared(worker_id, n, Arc::clone(shared));
             let exits = Arc::clone(exits);
-            let spawned = thread::Builder::new()
-                .name(format!("statepool-worker-{worker_id}"))
-                .spawn(move || worker_main(Worker::<S>::new(ctx, exits), &hub));
+            let mut builder = thread::Builder::new().name(threads.name(worker_id));
+            if let Some(bytes) = threads.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let cpu = threads.cpu(worker_id);
+            let spawned = builder.spawn(move || {
+                if let Some(id) = cpu {
+                    pin_to(id);
+                }
+                worker_main(Worker::<S>::new(ctx, exits), &hub)
+            });
             match spawned {
                 Ok(handle) => crew.threads.push(handle),
                 Err(source) => {
@@ -487,7 +571,7 @@ mod tests {
     }
 
     fn crew() -> Crew<Idle> {
-        Crew::spawn(1, &ExitStore::default(), &Arc::new(())).unwrap()
+        Crew::spawn(1, &ExitStore::default(), &Arc::new(()), &Threads::default()).unwrap()
     }
 
     #[test]

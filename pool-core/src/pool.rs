@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::crew::Threads;
 use crate::imap::Imap;
 use crate::input::Lender;
 use crate::runner::{Runner, Settings};
@@ -123,6 +124,7 @@ impl<S: WorkerState> Pool<S> {
                     keep_alive: false,
                     lifespan: None,
                     chunk_size: None,
+                    threads: Threads::default(),
                 },
                 shared,
             ),
@@ -186,6 +188,71 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn chunk_size(mut self, items: usize) -> Self {
         self.runner.settings.chunk_size = Some(items);
+        self
+    }
+
+    /// Gives each worker thread a stack of `bytes` bytes, instead of std's
+    /// default of 2 MiB (rayon's `stack_size`): for tasks that recurse
+    /// deeply or keep large arrays on the stack. `0` makes the next call
+    /// fail with [`PoolError::InvalidConfig`]. Takes effect when workers
+    /// start (the first call, or the first after [`join`](Pool::join)).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// fn depth(n: u64) -> u64 {
+    ///     let frame = std::hint::black_box([n; 64]); // 512 bytes a level
+    ///     if n == 0 { frame[0] } else { 1 + depth(n - 1) }
+    /// }
+    /// let mut pool = Pool::<Echo>::new(1).stack_size(64 << 20);
+    /// assert_eq!(pool.apply_with(|_, n| depth(n), 20_000).unwrap(), 20_000);
+    /// # }
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.runner.settings.threads.stack_size = Some(bytes);
+        self
+    }
+
+    /// Names the worker threads `<prefix>-<worker id>` (rayon's
+    /// `thread_name`), as profilers, debuggers and panic messages show
+    /// them; the default is `statepool-worker-<id>`.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(1).thread_name("decoder");
+    /// let name = pool.apply_with(|_, ()| std::thread::current().name().map(str::to_owned), ());
+    /// assert_eq!(name.unwrap().as_deref(), Some("decoder-0"));
+    /// # }
+    /// ```
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.runner.settings.threads.name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Pins the workers to CPU cores (mpire's `cpu_ids`): worker `i` runs
+    /// on core `cpus[i % cpus.len()]`, so one id a worker pins each to its
+    /// own core and a shorter list is shared round-robin. Core ids are the
+    /// `core_affinity` crate's (on Linux, the CPU numbers of `taskset`). An
+    /// empty list, or an id that does not exist or is not available to the
+    /// process, makes the next call fail with
+    /// [`PoolError::InvalidConfig`] naming it. Needs the `affinity`
+    /// feature (on by default).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::{Pool, PoolError};
+    /// let mut pool = Pool::<Echo>::new(2).pin_cpus([0]); // both workers on core 0
+    /// assert_eq!(pool.map(0..4).unwrap(), [0, 1, 2, 3]);
+    /// let mut pool = Pool::<Echo>::new(2).pin_cpus([1 << 20]);
+    /// assert!(matches!(pool.map(0..4), Err(PoolError::InvalidConfig(_))));
+    /// # }
+    /// ```
+    pub fn pin_cpus(mut self, cpus: impl IntoIterator<Item = usize>) -> Self {
+        self.runner.settings.threads.cpus = Some(cpus.into_iter().collect());
         self
     }
 
@@ -810,6 +877,9 @@ impl<S: WorkerState> fmt::Debug for Pool<S> {
             .field("keep_alive", &settings.keep_alive)
             .field("worker_lifespan", &settings.lifespan)
             .field("chunk_size", &settings.chunk_size)
+            .field("stack_size", &settings.threads.stack_size)
+            .field("thread_name", &settings.threads.name_prefix)
+            .field("pin_cpus", &settings.threads.cpus)
             .field("running", &self.runner.is_running())
             .finish_non_exhaustive()
     }

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::call::{Call, CallConfig, MapCall, StreamingCall};
-use crate::crew::Crew;
+use crate::crew::{Crew, Threads};
 use crate::feed_thread::{FeedThread, Feeding};
 use crate::input::{self, ChunkPolicy, ClaimOrder, Fed, Input, InputVisitor, Lender};
 use crate::sink::{Sink, Stream};
@@ -31,12 +31,13 @@ const STREAM_WINDOW_CHUNKS: usize = 4;
 pub(crate) const MAX_WORKERS: usize = 1 << 16;
 
 /// What the user set on the pool.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) n_workers: usize,
     pub(crate) keep_alive: bool,
     pub(crate) lifespan: Option<usize>,
     pub(crate) chunk_size: Option<usize>,
+    pub(crate) threads: Threads,
 }
 
 /// A streaming call, as its `Imap` holds it.
@@ -113,7 +114,7 @@ impl<S: WorkerState> Runner<S> {
             exits,
             feed_thread,
             shared,
-            ..
+            settings,
         } = self;
         let crew = match crew {
             Some(crew) => {
@@ -121,7 +122,7 @@ impl<S: WorkerState> Runner<S> {
                 crew.halt_outstanding();
                 crew
             }
-            none => none.insert(Crew::spawn(n_workers, exits, shared)?),
+            none => none.insert(Crew::spawn(n_workers, exits, shared, &settings.threads)?),
         };
         let chunks = match chunk_size {
             Some(len) => ChunkPolicy::Fixed(len),
