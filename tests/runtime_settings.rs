@@ -192,3 +192,57 @@ fn a_size_hint_that_lies_still_gives_every_result() {
         }
     }
 }
+
+/// `max_active(k)` bounds what a stream pulled and has not yielded, over
+/// an input it pulls (counted as it is pulled) and over a range (counted as
+/// tasks start), for every streaming form and worker count.
+#[test]
+fn max_active_bounds_what_a_stream_holds() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    for workers in [1, 2, 4] {
+        for bound in [1, 2, 5, 64] {
+            let limit = bound.max(2);
+            let mut pool = TriplerPool::new(workers).keep_alive().max_active(bound);
+            // An input pulled by the pool, borrowing its counter.
+            let pulled = AtomicUsize::new(0);
+            let input = (0u64..).inspect(|_| {
+                pulled.fetch_add(1, SeqCst);
+            });
+            let mut stream = pool.imap_borrowed(input);
+            for yielded in 1..=300 {
+                assert_eq!(stream.next().unwrap().unwrap(), 3 * (yielded as u64 - 1));
+                let held = pulled.load(SeqCst) - yielded;
+                assert!(
+                    held <= limit,
+                    "{workers} workers, max_active({bound}): {held} held"
+                );
+            }
+            drop(stream);
+            // A range: its items are made by the workers, counted as they run.
+            let started = Arc::new(AtomicUsize::new(0));
+            let counter = Arc::clone(&started);
+            let task = move |_: &mut Tripler, x: u64| {
+                counter.fetch_add(1, SeqCst);
+                x
+            };
+            let mut stream = pool.imap_unordered_with(task, 0u64..1_000_000);
+            for yielded in 1..=300 {
+                stream.next().unwrap().unwrap();
+                let held = started.load(SeqCst) - yielded;
+                assert!(
+                    held <= limit,
+                    "{workers} workers, max_active({bound}): {held} running or held"
+                );
+            }
+        }
+    }
+    let mut pool = TriplerPool::new(2).max_active(0);
+    assert!(matches!(
+        pool.imap(0..3).next(),
+        Some(Err(PoolError::InvalidConfig(message))) if message.contains("max_active")
+    ));
+    // Blocking calls are not bounded by it.
+    assert_eq!(pool.map(0..3).unwrap(), [0, 3, 6]);
+}

@@ -46,6 +46,9 @@ pub(crate) struct CallConfig {
     pub(crate) lifespan: Option<usize>,
     pub(crate) chunks: ChunkPolicy,
     pub(crate) stop: StopMode,
+    /// How far the input is pulled ahead: of the consumer for a streaming
+    /// call (its window), of the workers' claims for a fed input.
+    pub(crate) read_ahead: usize,
 }
 
 /// Items a feeder pulls between two looks at its room.

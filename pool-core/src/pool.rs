@@ -124,6 +124,7 @@ impl<S: WorkerState> Pool<S> {
                     keep_alive: false,
                     lifespan: None,
                     chunk_size: None,
+                    max_active: None,
                     threads: Threads::default(),
                 },
                 shared,
@@ -188,6 +189,30 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn chunk_size(mut self, items: usize) -> Self {
         self.runner.settings.chunk_size = Some(items);
+        self
+    }
+
+    /// Bounds the look-ahead of streaming calls ([`imap`](Pool::imap) and
+    /// its neighbours): at most `items` items pulled from the input and not
+    /// yet yielded (running, queued, or done and waiting to be yielded;
+    /// `max(items, 2)` for `items` below 2), for tasks whose outputs are
+    /// large or whose items hold resources. The default window is four
+    /// chunks a worker. Chunks are cut small enough that every worker has
+    /// work within the bound. `0` makes the next streaming call fail with
+    /// [`PoolError::InvalidConfig`]; blocking calls are not bounded by it.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2).max_active(8);
+    /// let mut stream = pool.imap(0u64..);
+    /// assert!(stream.look_ahead() <= 8);
+    /// assert_eq!(stream.next().unwrap().unwrap(), 0);
+    /// # }
+    /// ```
+    pub fn max_active(mut self, items: usize) -> Self {
+        self.runner.settings.max_active = Some(items);
         self
     }
 
@@ -877,6 +902,7 @@ impl<S: WorkerState> fmt::Debug for Pool<S> {
             .field("keep_alive", &settings.keep_alive)
             .field("worker_lifespan", &settings.lifespan)
             .field("chunk_size", &settings.chunk_size)
+            .field("max_active", &settings.max_active)
             .field("stack_size", &settings.threads.stack_size)
             .field("thread_name", &settings.threads.name_prefix)
             .field("pin_cpus", &settings.threads.cpus)

@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub(crate) keep_alive: bool,
     pub(crate) lifespan: Option<usize>,
     pub(crate) chunk_size: Option<usize>,
+    /// The most items a streaming call pulls and does not yield yet.
+    pub(crate) max_active: Option<usize>,
     pub(crate) threads: Threads,
 }
 
@@ -86,14 +88,26 @@ impl<S: WorkerState> Runner<S> {
     }
 
     /// Checks the settings and makes sure workers are running, with no
-    /// call outstanding.
-    fn begin(&mut self, stop: StopMode, max_chunk: usize) -> Result<Begun<'_, S>, PoolError> {
+    /// call outstanding. `stream`: the call is a streaming one, which
+    /// `max_active` bounds.
+    fn begin(
+        &mut self,
+        stop: StopMode,
+        max_chunk: usize,
+        stream: bool,
+    ) -> Result<Begun<'_, S>, PoolError> {
         let Settings {
             n_workers,
             lifespan,
             chunk_size,
+            max_active,
             ..
         } = self.settings;
+        if stream && max_active == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "max_active must be at least 1 item, got 0".into(),
+            ));
+        }
         if chunk_size == Some(0) {
             return Err(PoolError::InvalidConfig(
                 "chunk_size must be at least 1, got 0".into(),
@@ -124,15 +138,34 @@ impl<S: WorkerState> Runner<S> {
             }
             none => none.insert(Crew::spawn(n_workers, exits, shared, &settings.threads)?),
         };
-        let chunks = match chunk_size {
+        let mut chunks = match chunk_size {
             Some(len) => ChunkPolicy::Fixed(len),
             None => ChunkPolicy::Adaptive { max: max_chunk },
+        };
+        let read_ahead = match max_active.filter(|_| stream) {
+            // Pulled and not yielded: at most the window, plus the chunk the
+            // consumer yields from. Chunks of at most a `2 * n_workers`th
+            // of the bound keep every worker busy within it.
+            Some(bound) => {
+                let chunk = (bound / n_workers.saturating_mul(2)).max(1);
+                chunks = match chunks {
+                    ChunkPolicy::Fixed(len) => ChunkPolicy::Fixed(len.min(chunk)),
+                    ChunkPolicy::Adaptive { max } => ChunkPolicy::Adaptive {
+                        max: max.min(chunk),
+                    },
+                };
+                bound.saturating_sub(chunks.max_len()).max(1)
+            }
+            None => STREAM_WINDOW_CHUNKS
+                .saturating_mul(n_workers)
+                .saturating_mul(chunks.max_len()),
         };
         let config = CallConfig {
             n_workers,
             lifespan,
             chunks,
             stop,
+            read_ahead,
         };
         Ok(Begun {
             crew,
@@ -171,7 +204,7 @@ impl<S: WorkerState> Runner<S> {
         F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
-        let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK)?;
+        let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
         let outcome = size_hint(&iter).and_then(|hint| {
             let call = BlockingCall {
                 crew,
@@ -226,7 +259,7 @@ impl<S: WorkerState> Runner<S> {
             crew,
             feed_thread,
             config,
-        } = self.begin(stop, STREAM_MAX_CHUNK)?;
+        } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let started = size_hint(&iter).and_then(|hint| {
             let call = StreamCall {
                 crew,
@@ -279,7 +312,7 @@ impl<S: WorkerState> Runner<S> {
             StopMode::AllItems
         };
         let hint = size_hint(&iter)?;
-        let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK)?;
+        let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
         let sink = Stream::new(ordered, read_ahead(config));
         let call = Arc::new(MapCall::new(input, task, sink, config));
@@ -518,9 +551,7 @@ fn start_feeding(thread: &mut Option<FeedThread>, feeding: Feeding) -> Result<()
 /// How far a streaming call runs ahead of its consumer (its window), and a
 /// feeder ahead of the workers' claims, in items.
 fn read_ahead(config: CallConfig) -> usize {
-    STREAM_WINDOW_CHUNKS
-        .saturating_mul(config.n_workers)
-        .saturating_mul(config.chunks.max_len())
+    config.read_ahead
 }
 
 /// The input's `size_hint`, or the failure of a `size_hint` that panicked.
