@@ -99,3 +99,111 @@ fn invalid_thread_settings_are_config_errors() {
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }
+
+/// Counts the visits of each key, per worker.
+#[worker_state]
+#[derive(Default)]
+struct Memo {
+    seen: std::collections::HashMap<u64, u32>,
+}
+
+#[task]
+fn visit(memo: &mut Memo, key: u64, ctx: &WorkerContext) -> (u32, usize) {
+    let count = memo.seen.entry(key).or_insert(0);
+    *count += 1;
+    (*count, ctx.worker_id())
+}
+
+/// With `order_tasks`, item `i` runs on worker `i % n` in every call, so it
+/// finds the state it left there: the `k`th call sees every key for the
+/// `k`th time, in every blocking call kind.
+#[test]
+fn order_tasks_brings_each_item_back_to_its_state() {
+    for workers in [1, 2, 4] {
+        let mut pool = MemoPool::new(workers).keep_alive().order_tasks();
+        for call in 1..=3u32 {
+            let out = pool.map(0..40).unwrap();
+            for (i, &(count, worker)) in out.iter().enumerate() {
+                assert_eq!(worker, i % workers, "{workers} workers, call {call}");
+                assert_eq!(count, call, "{workers} workers, call {call}, item {i}");
+            }
+        }
+        let mut out = pool.map_unordered(0..40).unwrap();
+        out.sort_unstable();
+        assert!(out.iter().all(|&(count, _)| count == 4), "{out:?}");
+        // One item: worker 0, whose state has seen key 0 four times.
+        assert_eq!(pool.apply(0).unwrap(), (5, 0));
+        let keys: Vec<u64> = (0..40).collect();
+        let out = pool
+            .map_with(|memo: &mut Memo, key: &u64| memo.seen[key], &keys)
+            .unwrap();
+        let want: Vec<u32> = (0..40).map(|i| if i == 0 { 5 } else { 4 }).collect();
+        assert_eq!(out, want, "{workers} workers");
+        // A streaming call cannot keep items to their workers.
+        assert!(matches!(
+            pool.imap(0..3).next(),
+            Some(Err(PoolError::InvalidConfig(message))) if message.contains("order_tasks")
+        ));
+        pool.join().unwrap();
+    }
+}
+
+/// A lifespan still restarts the state: an item then finds a fresh one.
+#[test]
+fn order_tasks_with_a_lifespan_starts_fresh_states() {
+    let mut pool = MemoPool::new(2)
+        .keep_alive()
+        .order_tasks()
+        .worker_lifespan(10);
+    for _ in 0..3 {
+        // 20 items, 10 a worker: each life ends with its call.
+        let out = pool.map(0..20).unwrap();
+        assert!(out.iter().all(|&(count, _)| count == 1), "{out:?}");
+    }
+}
+
+/// Counts its drops.
+struct Counted(u64, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Failures of a dealt call: a task's `Err` is the earliest failing item's
+/// error, every item is dropped once, and an input that panics is the
+/// call's `PoolError::Input` at its position.
+#[test]
+fn order_tasks_fails_as_other_calls_do() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    for workers in [1, 3] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let items: Vec<Counted> = (0..50).map(|i| Counted(i, Arc::clone(&drops))).collect();
+        let mut pool = MemoPool::new(workers).order_tasks();
+        let failing = |_: &mut Memo, item: Counted| match item.0 {
+            13 | 31 => Err(std::io::Error::other(format!("item {}", item.0))),
+            v => Ok(v),
+        };
+        match pool.try_map_with(failing, items) {
+            Err(PoolError::Task { index, source, .. }) => {
+                assert_eq!(index, 13);
+                assert_eq!(source.to_string(), "item 13");
+            }
+            other => panic!("expected item 13's failure, got {other:?}"),
+        }
+        assert_eq!(drops.load(SeqCst), 50, "{workers} workers");
+
+        let input = (0..10u64).inspect(|&i| assert!(i != 6, "input broke"));
+        match pool.map(input) {
+            Err(PoolError::Input { index, message, .. }) => {
+                assert_eq!(index, Some(6));
+                assert!(message.contains("input broke"), "{message}");
+            }
+            other => panic!("expected the input's failure, got {other:?}"),
+        }
+        assert_eq!(pool.map(0..4).unwrap().len(), 4);
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use crossbeam_utils::Backoff;
 
-use crate::input::{Chunk, ChunkPolicy, Fed, Input, Pull};
+use crate::input::{Chunk, ChunkPolicy, Dealt, Fed, Input, Pull};
 use crate::sink::{Sink, Stream};
 use crate::stop::{Stop, StopMode};
 use crate::sync::{lock, AbortIfPanic};
@@ -71,6 +71,9 @@ pub(crate) struct MapCall<In: Input, F, K> {
     input: In,
     task: F,
     lifespan: Option<usize>,
+    /// Whether a worker whose deque is empty takes chunks from its peers'
+    /// and the injector (off for a dealt input: each item has its worker).
+    stealing: bool,
     pub(crate) stop: Stop,
     pub(crate) sink: K,
 }
@@ -99,6 +102,7 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             stealers,
             task,
             lifespan: config.lifespan,
+            stealing: true,
             stop: Stop::new(config.stop),
             sink,
         }
@@ -122,7 +126,8 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             // already in a deque, so an empty scan means the end.
             let exhausted = self.input.is_exhausted();
             let pulled = self.input.pulled();
-            if let Some(chunk) = local.pop().or_else(|| self.steal(me, local)) {
+            let stolen = || self.stealing.then(|| self.steal(me, local)).flatten();
+            if let Some(chunk) = local.pop().or_else(stolen) {
                 return Some(chunk);
             }
             if exhausted {
@@ -247,6 +252,24 @@ where
 
     fn look_ahead(&self) -> usize {
         self.sink.window().map_or(0, |w| w.len())
+    }
+}
+
+impl<T: Send, F, K> MapCall<Dealt<T>, F, K> {
+    /// A call whose item `i` runs on worker `i % n_workers`, after the
+    /// others of that worker with a lower position (see `input/dealt.rs`).
+    pub(crate) fn dealt(input: Dealt<T>, task: F, sink: K, config: CallConfig) -> Self {
+        let mut call = MapCall::new(input, task, sink, config);
+        {
+            let deques: Vec<_> = call.deques.iter().map(lock).collect();
+            let deques: Vec<_> = deques
+                .iter()
+                .map(|deque| deque.as_ref().expect("a new call's deques are there"))
+                .collect();
+            call.input.deal(&deques);
+        }
+        call.stealing = false;
+        call
     }
 }
 

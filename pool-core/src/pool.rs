@@ -124,6 +124,7 @@ impl<S: WorkerState> Pool<S> {
                     keep_alive: false,
                     lifespan: None,
                     chunk_size: None,
+                    order_tasks: false,
                     max_active: None,
                     threads: Threads::default(),
                 },
@@ -189,6 +190,33 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn chunk_size(mut self, items: usize) -> Self {
         self.runner.settings.chunk_size = Some(items);
+        self
+    }
+
+    /// Runs item `i` of every blocking call on worker `i % n_workers`
+    /// (mpire's `order_tasks`), in input order on each worker: the state a
+    /// worker built for an item is the one that sees that item in the next
+    /// call. The call pulls its whole input before it starts, runs each item
+    /// as a chunk of its own and does not steal, so an uneven item holds up
+    /// its worker's share: it trades balance for affinity (see
+    /// BENCHMARKS.md). A lifespan restart or a re-init after a panic gives
+    /// the worker a fresh state, as always. Applies to `map`,
+    /// `map_unordered`, `apply` and their `_with` forms; a streaming call
+    /// on such a pool fails with [`PoolError::InvalidConfig`].
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(3).order_tasks();
+    /// let who = |_: &mut Echo, _: u64| std::thread::current().name().map(str::to_owned);
+    /// let first = pool.map_with(who, 0..9).unwrap();
+    /// assert_eq!(first[4].as_deref(), Some("statepool-worker-1")); // 4 % 3
+    /// assert_eq!(pool.map_with(who, 0..9).unwrap(), first);
+    /// # }
+    /// ```
+    pub fn order_tasks(mut self) -> Self {
+        self.runner.settings.order_tasks = true;
         self
     }
 
@@ -902,6 +930,7 @@ impl<S: WorkerState> fmt::Debug for Pool<S> {
             .field("keep_alive", &settings.keep_alive)
             .field("worker_lifespan", &settings.lifespan)
             .field("chunk_size", &settings.chunk_size)
+            .field("order_tasks", &settings.order_tasks)
             .field("max_active", &settings.max_active)
             .field("stack_size", &settings.threads.stack_size)
             .field("thread_name", &settings.threads.name_prefix)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::call::{Call, CallConfig, MapCall, StreamingCall};
 use crate::crew::{Crew, Threads};
 use crate::feed_thread::{FeedThread, Feeding};
-use crate::input::{self, ChunkPolicy, ClaimOrder, Fed, Input, InputVisitor, Lender};
+use crate::input::{self, ChunkPolicy, ClaimOrder, Dealt, Fed, Input, InputVisitor, Lender};
 use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
 use crate::sync::lock;
@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub(crate) keep_alive: bool,
     pub(crate) lifespan: Option<usize>,
     pub(crate) chunk_size: Option<usize>,
+    /// Item `i` of a blocking call runs on worker `i % n_workers`.
+    pub(crate) order_tasks: bool,
     /// The most items a streaming call pulls and does not yield yet.
     pub(crate) max_active: Option<usize>,
     pub(crate) threads: Threads,
@@ -103,6 +105,11 @@ impl<S: WorkerState> Runner<S> {
             max_active,
             ..
         } = self.settings;
+        if stream && self.settings.order_tasks {
+            return Err(PoolError::InvalidConfig(
+                "order_tasks applies to map, map_unordered, apply and their _with forms: a streaming call (imap) deals its items as they come, and cannot keep them to their workers".into(),
+            ));
+        }
         if stream && max_active == Some(0) {
             return Err(PoolError::InvalidConfig(
                 "max_active must be at least 1 item, got 0".into(),
@@ -204,7 +211,13 @@ impl<S: WorkerState> Runner<S> {
         F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
+        let order_tasks = self.settings.order_tasks;
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
+        if order_tasks {
+            let outcome = run_dealt(crew, config, iter, task, make_sink);
+            let ended = self.end_call();
+            return outcome.and_then(|sink| ended.map(|()| sink));
+        }
         let outcome = size_hint(&iter).and_then(|hint| {
             let call = BlockingCall {
                 crew,
@@ -347,6 +360,55 @@ impl<S: WorkerState> Runner<S> {
         let ended = self.end_call();
         failure.map_or(ended, Err)
     }
+}
+
+/// Runs a blocking call whose item `i` runs on worker `i % n_workers`
+/// (`order_tasks`): pulls the whole input on this thread, deals it, and
+/// runs it without stealing. A panic of the input is the call's failure at
+/// the position it was asked for.
+fn run_dealt<S, I, F, O, K>(
+    crew: &Crew<S>,
+    config: CallConfig,
+    mut iter: I,
+    task: F,
+    make_sink: impl FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+) -> Result<K, PoolError>
+where
+    S: WorkerState,
+    I: Iterator + Send,
+    I::Item: Send,
+    F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
+    K: Sink<O>,
+{
+    let mut items = Vec::with_capacity(size_hint(&iter)?.0.min(1 << 16));
+    let pulled = catch(|| {
+        for item in &mut iter {
+            items.push(item);
+        }
+    });
+    if let Err(caught) = pulled {
+        let index = items.len();
+        drop_quietly(items);
+        return Err(PoolError::Input {
+            index: Some(index),
+            message: caught.message,
+            payload: caught.payload,
+        });
+    }
+    if let Err(caught) = catch(move || drop(iter)) {
+        drop_quietly(items);
+        return Err(PoolError::Input {
+            index: None,
+            message: caught.message,
+            payload: caught.payload,
+        });
+    }
+    let total = items.len();
+    let sink = make_sink((total, Some(total)), &mut |_, _| None);
+    let input = Dealt::new(items, config.chunks, config.n_workers);
+    let ran =
+        BlockingCall::<S, F, (), ()>::run(crew, MapCall::dealt(input, task, &sink, config), |_| {});
+    BlockingCall::<S, F, (), ()>::sink_of(ran, sink)
 }
 
 /// A call's start: the running crew, the pool's feed thread and the

@@ -9,6 +9,7 @@
 //! are made (or moved out) by the worker that runs them, so that no one
 //! touches an item twice.
 
+mod dealt;
 mod fed;
 mod indexed;
 mod vec_of;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
+pub(crate) use dealt::Dealt;
 pub(crate) use fed::Fed;
 pub(crate) use indexed::ClaimOrder;
 use indexed::{Indexed, RangeOf};
