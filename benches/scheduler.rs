@@ -432,9 +432,36 @@ fn config() -> Criterion {
     }
 }
 
+/// Group 7, what `order_tasks` costs: item `i` on worker `i % n`, one item
+/// a chunk, no stealing; over uniform 1 µs items and heavy-tailed ones,
+/// against the same pool without it.
+fn order_tasks(c: &mut Criterion) {
+    let n: u64 = if quick() { 4_000 } else { 20_000 };
+    let unit = rounds_per_micro();
+    for (name, cost) in [
+        ("7_order_tasks_uniform_1us", (|_, unit| unit) as fn(u64, u64) -> u64),
+        ("7_order_tasks_heavy_tailed", tail_cost),
+    ] {
+        let mut g = c.benchmark_group(name);
+        let work = move |x: u64| spin(x, cost(x, unit));
+        let mut stealing = Pool::<Uniform>::new(workers()).keep_alive();
+        g.bench_function("statepool", |b| {
+            b.iter(|| stealing.map_with(|_, x| work(x), 0..n).unwrap())
+        });
+        let mut dealt = Pool::<Uniform>::new(workers()).keep_alive().order_tasks();
+        g.bench_function("statepool_order_tasks", |b| {
+            b.iter(|| dealt.map_with(|_, x| work(x), 0..n).unwrap())
+        });
+        g.bench_function("sequential", |b| {
+            b.iter(|| (0..n).map(work).collect::<Vec<_>>())
+        });
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks
 }
 criterion_main!(benches);
