@@ -439,7 +439,10 @@ fn order_tasks(c: &mut Criterion) {
     let n: u64 = if quick() { 4_000 } else { 20_000 };
     let unit = rounds_per_micro();
     for (name, cost) in [
-        ("7_order_tasks_uniform_1us", (|_, unit| unit) as fn(u64, u64) -> u64),
+        (
+            "7_order_tasks_uniform_1us",
+            (|_, unit| unit) as fn(u64, u64) -> u64,
+        ),
         ("7_order_tasks_heavy_tailed", tail_cost),
     ] {
         let mut g = c.benchmark_group(name);

@@ -79,7 +79,7 @@ fn pinned_workers_run_on_their_cores() {
 fn invalid_thread_settings_are_config_errors() {
     let missing = usize::MAX / 2;
     let cases = [
-        (ProbePool::new(1).stack_size(0), "stack_size"),
+        (ProbePool::new(1).stack_size(16 << 10), "stack_size"),
         (ProbePool::new(1).pin_cpus([]), "pin_cpus"),
         (ProbePool::new(2).pin_cpus([0, missing]), "core"),
     ];

@@ -20,6 +20,11 @@ use crate::unwind::{catch, Caught};
 use crate::worker::{ExitStore, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
+/// The smallest stack a worker gets: the pool's own frames (a call, a
+/// chunk, a caught panic's) need some tens of KiB; below, a worker would
+/// overflow and abort the process before its first task.
+const MIN_STACK: usize = 64 << 10;
+
 /// How the worker threads are made: rayon's `stack_size` and
 /// `thread_name`, mpire's `cpu_ids`.
 #[derive(Debug, Clone, Default)]
@@ -35,10 +40,10 @@ pub(crate) struct Threads {
 impl Threads {
     /// Checks what can be checked before a thread starts.
     pub(crate) fn check(&self) -> Result<(), PoolError> {
-        if self.stack_size == Some(0) {
-            return Err(PoolError::InvalidConfig(
-                "stack_size must be at least 1 byte, got 0".into(),
-            ));
+        if let Some(bytes) = self.stack_size.filter(|&bytes| bytes < MIN_STACK) {
+            return Err(PoolError::InvalidConfig(format!(
+                "stack_size must be at least {MIN_STACK} bytes (64 KiB), got {bytes}"
+            )));
         }
         let Some(cpus) = &self.cpus else {
             return Ok(());

@@ -246,9 +246,11 @@ impl<S: WorkerState> Pool<S> {
 
     /// Gives each worker thread a stack of `bytes` bytes, instead of std's
     /// default of 2 MiB (rayon's `stack_size`): for tasks that recurse
-    /// deeply or keep large arrays on the stack. `0` makes the next call
-    /// fail with [`PoolError::InvalidConfig`]. Takes effect when workers
-    /// start (the first call, or the first after [`join`](Pool::join)).
+    /// deeply or keep large arrays on the stack. Below 64 KiB, which the
+    /// pool's own frames need, the next call fails with
+    /// [`PoolError::InvalidConfig`] rather than overflow. Takes effect when
+    /// workers start (the first call, or the first after
+    /// [`join`](Pool::join)).
     ///
     /// ```
     /// # include!("../doc/echo.rs");
@@ -329,6 +331,25 @@ impl<S: WorkerState> Pool<S> {
     /// ```
     pub fn shared(&self) -> &S::Shared {
         self.runner.shared()
+    }
+
+    /// The [`Arc`] that holds the shared object: clone it to use the object
+    /// in a closure given to the pool's own calls (`map_with`), which
+    /// borrow the pool mutably.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// # use std::sync::Arc;
+    /// let mut pool = Pool::<Echo>::new(2);
+    /// let shared = Arc::clone(pool.shared_arc());
+    /// let out = pool.map_with(move |_, x: u32| (x, *shared), 0..2).unwrap();
+    /// assert_eq!(out, [(0, ()), (1, ())]);
+    /// # }
+    /// ```
+    pub fn shared_arc(&self) -> &Arc<S::Shared> {
+        self.runner.shared_arc()
     }
 
     /// Runs `f` on every item with a worker's state, like [`map`](Pool::map)
@@ -750,7 +771,9 @@ impl<S: WorkerState> Pool<S> {
         self.run_unordered(items.__into_iter(), I::__run)
     }
 
-    /// Runs one task.
+    /// Runs one task. Without [`keep_alive`](Pool::keep_alive), every call
+    /// starts and ends every worker (init and exit each time): a loop of
+    /// `apply`, as a server's, wants `keep_alive`.
     ///
     /// ```
     /// # include!("../doc/echo.rs");
@@ -768,6 +791,9 @@ impl<S: WorkerState> Pool<S> {
 
     /// A lazy iterator over the results, in input order. The input is pulled
     /// as workers need it, with a bounded look-ahead, so it may be endless.
+    /// It is owned (`'static`): an input that borrows from the caller
+    /// (`lines.iter().cloned()`) goes to
+    /// [`imap_borrowed`](Pool::imap_borrowed) instead.
     ///
     /// An input other than a range or a vector is pulled on a thread of its
     /// own, and each item goes to the workers as soon as `next()` returns it:

@@ -79,6 +79,11 @@ impl<S: WorkerState> Runner<S> {
         &self.shared
     }
 
+    /// The `Arc` of the pool's shared object.
+    pub(crate) fn shared_arc(&self) -> &Arc<S::Shared> {
+        &self.shared
+    }
+
     /// Whether workers are running.
     pub(crate) fn is_running(&self) -> bool {
         self.crew.is_some()

@@ -239,8 +239,8 @@ impl InputKind for BorrowedInput {}
 /// names it in the error of `imap` over a task whose input borrows.
 #[diagnostic::on_unimplemented(
     message = "this `#[task]` takes a borrowed input, which a streaming call cannot run",
-    label = "the items of `imap` and `imap_unordered` are `'static`",
-    note = "a blocking call borrows: use `map` or `map_unordered`, or stream owned items with `imap_with(|state, line: String| ..)`"
+    label = "the items of a streaming call are `'static`",
+    note = "a blocking call borrows: use `map` or `map_unordered`; or stream owned items through a closure, `imap_borrowed_with(|state, line: String| ..., text.lines().map(String::from))` (or `imap_with` for an input that borrows nothing)"
 )]
 pub trait Streamable: InputKind {}
 

@@ -182,7 +182,15 @@ fn fallback_task(hook: &HookFn<'_>, error: syn::Error) -> TokenStream {
     };
     let mut errors = FallbackErrors::from(error);
     let generics = &hook.original.sig.generics;
-    let inputs: Vec<&Type> = hook.params.iter().skip(1).filter_map(Param::ty).collect();
+    // A context taken by value or `&mut` is reported as such, not as an
+    // input of the stub.
+    let inputs: Vec<&Type> = hook
+        .params
+        .iter()
+        .skip(1)
+        .filter(|param| valid::context_type(param).is_none() && !valid::misses_context_ref(param))
+        .filter_map(Param::ty)
+        .collect();
     let named = !inputs.is_empty()
         && inputs
             .iter()

@@ -158,7 +158,13 @@ impl<'a> HookFn<'a> {
         if let Some(abi) = sig.abi.as_ref().filter(|_| !variadic) {
             errors.push_tokens(abi, format!("`{attr}` cannot be on an `extern` function"));
         }
-        if !sig.generics.params.is_empty() {
+        // Lifetime parameters alone name borrows, which the inputs may have.
+        let only_lifetimes = sig
+            .generics
+            .params
+            .iter()
+            .all(|param| matches!(param, syn::GenericParam::Lifetime(_)));
+        if !only_lifetimes {
             errors.push_tokens(
                 &sig.generics,
                 format!("`{attr}` cannot be on a generic function: the state and every type in the signature must be concrete"),
@@ -185,6 +191,7 @@ impl<'a> HookFn<'a> {
                     if let Some(ty) = param.ty() {
                         reject_impl_trait(ty, errors);
                     }
+                    reject_context_not_by_ref(param, errors);
                 }
             }
         }
@@ -246,7 +253,7 @@ impl<'a> HookFn<'a> {
         let ctx = contexts.first().and_then(|&at| context_type(&rest[at]));
         let inputs: Vec<&Type> = rest
             .iter()
-            .filter(|param| context_type(param).is_none())
+            .filter(|param| context_type(param).is_none() && !misses_context_ref(param))
             .filter_map(Param::ty)
             .collect();
         if inputs.is_empty() && !matches!(self.params.first(), None | Some(Param::Value(_))) {
@@ -295,6 +302,9 @@ impl<'a> HookFn<'a> {
             }
             // Reported by `validate_common`.
             [Param::Receiver(_), ..] => return errors.bail(),
+            // Reported by `validate_common`.
+            [first, ..] if misses_context_ref(first) => return errors.bail(),
+            [Param::MutRef(..), second, ..] if misses_context_ref(second) => return errors.bail(),
             [Param::Value(pat_type), ..] => {
                 errors.push_tokens(
                     &pat_type.ty,
@@ -406,7 +416,7 @@ impl<'a> HookFn<'a> {
             None | Some(Param::Receiver(_)) => None,
             Some(second) => {
                 let ctx = context_type(second);
-                if ctx.is_none() {
+                if ctx.is_none() && !misses_context_ref(second) {
                     errors.push_tokens(
                         second,
                         "the second parameter of a `#[worker_exit]` must be `&WorkerContext<T>`",
@@ -538,6 +548,35 @@ pub(crate) fn context_type<'a>(param: &Param<'a>) -> Option<&'a Type> {
             Some(*ty)
         }
         _ => None,
+    }
+}
+
+/// A `WorkerContext` taken otherwise than by shared reference (by value,
+/// `&mut`) would be taken for an input or a state: say how to take it.
+fn reject_context_not_by_ref(param: &Param<'_>, errors: &mut Errors) {
+    if misses_context_ref(param) {
+        let attr = errors.attr.name();
+        errors.push_tokens(
+            param,
+            format!("a `{attr}` takes its context by shared reference: write `&WorkerContext<T>` (`&WorkerContext` where the state has no shared object)"),
+        );
+    }
+}
+
+/// Whether `param` is a `WorkerContext` taken by value or by `&mut`.
+pub(crate) fn misses_context_ref(param: &Param<'_>) -> bool {
+    let ty = match param {
+        Param::Value(pat_type) => &*pat_type.ty,
+        Param::MutRef(_, ty) => ty,
+        Param::SharedRef(..) | Param::Receiver(_) => return false,
+    };
+    match ungroup(ty) {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "WorkerContext"),
+        _ => false,
     }
 }
 
