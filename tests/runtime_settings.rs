@@ -246,3 +246,32 @@ fn max_active_bounds_what_a_stream_holds() {
     // Blocking calls are not bounded by it.
     assert_eq!(pool.map(0..3).unwrap(), [0, 3, 6]);
 }
+
+/// A stream halted in the middle of a chunk of 2^62 positions drops the
+/// rest of the chunk at once: the drop returns, and the pool goes on. (It
+/// used to walk the positions left one by one, for ever.)
+#[test]
+fn a_stream_halted_inside_a_huge_chunk_drops_its_rest_at_once() {
+    use std::sync::mpsc::channel;
+    use std::sync::Mutex;
+
+    for workers in WORKERS {
+        let mut pool = TriplerPool::new(workers).chunk_size(1 << 62).keep_alive();
+        let (started_tx, started) = channel();
+        let (go, go_rx) = channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let task = move |_: &mut Tripler, x: u64| {
+            if x == 0 {
+                started_tx.send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            }
+            x
+        };
+        let stream = pool.imap_with(task, 0u64..u64::MAX);
+        // A worker is inside the first chunk, at its first item.
+        started.recv().unwrap();
+        go.send(()).unwrap();
+        drop(stream);
+        assert_eq!(pool.map(0..3u64).unwrap(), [0, 3, 6]);
+    }
+}

@@ -211,6 +211,12 @@ impl<S: WorkerState> Worker<S> {
         mut index: usize,
         report: &dyn Fn(PoolError),
     ) {
+        if !std::mem::needs_drop::<T>() {
+            // No item's drop can do anything, or panic: the rest goes at
+            // once with its chunk, however long (a stream over `0..u64::MAX`
+            // halted in a chunk of 2^62 positions), never item by item.
+            return;
+        }
         let mut items = items;
         let mut reported = false;
         loop {
