@@ -462,9 +462,23 @@ fn order_tasks(c: &mut Criterion) {
     }
 }
 
+/// Group 8: one `apply` on a warm pool, against the number of workers. A
+/// call with work for one worker wakes one and waits for one.
+fn apply_cost(c: &mut Criterion) {
+    let mut g = c.benchmark_group("8_apply_cost");
+    for workers in [1, 4, 64, 256] {
+        let mut pool = Pool::<Fine>::new(workers).keep_alive();
+        pool.map(0..workers as u64).unwrap(); // every worker started
+        g.bench_with_input(BenchmarkId::new("statepool", workers), &workers, |b, _| {
+            b.iter(|| pool.apply(black_box(7)).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost
 }
 criterion_main!(benches);

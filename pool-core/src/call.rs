@@ -4,7 +4,7 @@
 //! peers', then a fresh pull from the input), run them with their state and
 //! hand the outputs to the call's sink.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
@@ -66,8 +66,10 @@ type OwnDeque<C> = Mutex<Option<Deque<C>>>;
 pub(crate) struct MapCall<In: Input, F, K> {
     injector: Injector<In::Chunk>,
     /// Each worker's own deque, taken by that worker when the call reaches it.
+    /// Made by each worker as it takes part (a call with work for few
+    /// workers makes few), or up front for a dealt input.
     deques: Vec<OwnDeque<In::Chunk>>,
-    stealers: Vec<Stealer<In::Chunk>>,
+    stealers: Vec<OnceLock<Stealer<In::Chunk>>>,
     input: In,
     task: F,
     lifespan: Option<usize>,
@@ -93,12 +95,12 @@ impl<In: Input, F, K> Drop for MapCall<In, F, K> {
 
 impl<In: Input, F, K> MapCall<In, F, K> {
     pub(crate) fn new(input: In, task: F, sink: K, config: CallConfig) -> Self {
-        let deques: Vec<_> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
-        let stealers = deques.iter().map(Deque::stealer).collect();
+        let deques = (0..config.n_workers).map(|_| Mutex::new(None)).collect();
+        let stealers = (0..config.n_workers).map(|_| OnceLock::new()).collect();
         MapCall {
             input,
             injector: Injector::new(),
-            deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
+            deques,
             stealers,
             task,
             lifespan: config.lifespan,
@@ -168,7 +170,10 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             }
             let n = self.stealers.len();
             for peer in (1..n).map(|k| (me + k) % n) {
-                match self.stealers[peer].steal() {
+                let Some(stealer) = self.stealers[peer].get() else {
+                    continue; // takes no part, or not yet
+                };
+                match stealer.steal() {
                     Steal::Success(chunk) => return Some(chunk),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
@@ -206,9 +211,12 @@ where
             return;
         }
         let me = worker.id();
-        let Some(local) = lock(&self.deques[me]).take() else {
-            return;
-        };
+        let local = lock(&self.deques[me]).take().unwrap_or_else(|| {
+            let local = Deque::new_fifo();
+            // Set once: a worker runs its share of a call once.
+            let _ = self.stealers[me].set(local.stealer());
+            local
+        });
         let report = |err| MapCall::halt(self, Some(err));
         while let Some(chunk) = self.find_chunk(me, &local) {
             let len = chunk.size_hint().0;
@@ -261,12 +269,14 @@ impl<T: Send, F, K> MapCall<Dealt<T>, F, K> {
     pub(crate) fn dealt(input: Dealt<T>, task: F, sink: K, config: CallConfig) -> Self {
         let mut call = MapCall::new(input, task, sink, config);
         {
-            let deques: Vec<_> = call.deques.iter().map(lock).collect();
-            let deques: Vec<_> = deques
-                .iter()
-                .map(|deque| deque.as_ref().expect("a new call's deques are there"))
-                .collect();
-            call.input.deal(&deques);
+            let made: Vec<Deque<_>> = (0..config.n_workers).map(|_| Deque::new_fifo()).collect();
+            for (stealer, deque) in call.stealers.iter().zip(&made) {
+                let _ = stealer.set(deque.stealer());
+            }
+            call.input.deal(&made.iter().collect::<Vec<_>>());
+            for (slot, deque) in call.deques.iter().zip(made) {
+                *lock(slot) = Some(deque);
+            }
         }
         call.stealing = false;
         call

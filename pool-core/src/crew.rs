@@ -137,6 +137,10 @@ struct Control<S> {
     sleepers: usize,
     /// Workers that have taken the current call.
     taken: usize,
+    /// Workers the current call has work for: the first this many to see
+    /// it take it; the others let it pass and neither run nor acknowledge
+    /// it.
+    participants: usize,
 }
 
 /// What the caller and the workers share.
@@ -170,6 +174,11 @@ pub(crate) struct Crew<S: WorkerState> {
     /// Whether a call is published and not yet waited for. Only the caller
     /// side (which holds the crew) reads and writes it.
     outstanding: AtomicBool,
+    /// Whether no call was published yet: the first one starts every
+    /// worker's life, whatever its work, so that an init failure is its
+    /// error (the contract's "a call that starts workers waits until each
+    /// has finished init").
+    fresh: AtomicBool,
 }
 
 impl<S: WorkerState> Crew<S> {
@@ -190,6 +199,7 @@ impl<S: WorkerState> Crew<S> {
                 ending: false,
                 sleepers: 0,
                 taken: 0,
+                participants: 0,
             }),
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
@@ -201,6 +211,7 @@ impl<S: WorkerState> Crew<S> {
             threads: Vec::with_capacity(n),
             last_short: AtomicBool::new(true),
             outstanding: AtomicBool::new(false),
+            fresh: AtomicBool::new(true),
         };
         for worker_id in 0..n {
             let hub = Arc::clone(&crew.hub);
@@ -232,7 +243,22 @@ impl<S: WorkerState> Crew<S> {
     /// returns once every worker has acknowledged it; if `during` unwinds,
     /// the unwind waits for them too. `call` may borrow from the caller's
     /// frame: no worker touches it after this returns.
+    #[cfg(test)]
     pub(crate) fn run_scoped<R>(&self, call: &(dyn Call<S> + '_), during: impl FnOnce() -> R) -> R {
+        self.run_scoped_on(call, self.threads.len(), during)
+    }
+
+    /// [`Crew::run_scoped`] on `participants` workers only (at least one,
+    /// at most all): a call with work for fewer workers than the crew has
+    /// wakes no more, and waits for no more acknowledgements. Which
+    /// workers take part is not chosen: the first to see the call. The
+    /// crew's first call takes every worker, to start every life.
+    pub(crate) fn run_scoped_on<R>(
+        &self,
+        call: &(dyn Call<S> + '_),
+        participants: usize,
+        during: impl FnOnce() -> R,
+    ) -> R {
         /// Waits for the workers when dropped: on return and on unwind.
         struct WaitOnDrop<'c, S: WorkerState>(&'c Crew<S>);
         impl<S: WorkerState> Drop for WaitOnDrop<'_, S> {
@@ -247,7 +273,7 @@ impl<S: WorkerState> Crew<S> {
         // function returns or unwinds past it, waits for every
         // acknowledgement, so the borrow outlives every use.
         let call: NonNull<dyn Call<S> + 'static> = unsafe { std::mem::transmute(call) };
-        self.publish_raw(call, None);
+        self.publish_raw(call, None, participants);
         let waiting = WaitOnDrop(self);
         let out = during();
         drop(waiting);
@@ -258,21 +284,30 @@ impl<S: WorkerState> Crew<S> {
     /// returns: the call of an `imap`, which ends after the caller's frame.
     pub(crate) fn publish(&self, call: Arc<dyn Call<S> + Send>) {
         let ptr = NonNull::from(&*call);
-        self.publish_raw(ptr, Some(call));
+        self.publish_raw(ptr, Some(call), self.threads.len());
     }
 
     /// Publishes `call`, valid until every worker has acknowledged it: kept
     /// alive by `owned`, or by the caller (see `run_scoped`).
-    fn publish_raw(&self, call: NonNull<dyn Call<S>>, owned: Option<Arc<dyn Call<S> + Send>>) {
+    fn publish_raw(
+        &self,
+        call: NonNull<dyn Call<S>>,
+        owned: Option<Arc<dyn Call<S> + Send>>,
+        participants: usize,
+    ) {
+        let all = self.threads.len().max(1);
+        let participants = if self.fresh.swap(false, Ordering::Relaxed) {
+            all
+        } else {
+            participants.clamp(1, all)
+        };
         let mut control = self.hub.control();
         debug_assert!(control.current.is_none(), "a call is already running");
         self.outstanding.store(true, Ordering::Relaxed);
         // Before the epoch moves, under the lock: a worker takes the call
         // only after it saw the new epoch under this lock, and acknowledges
         // after that, so no acknowledgement counts against an old call.
-        self.hub
-            .pending
-            .store(self.threads.len(), Ordering::Relaxed);
+        self.hub.pending.store(participants, Ordering::Relaxed);
         control.current = Some(Current {
             call,
             owned,
@@ -281,6 +316,7 @@ impl<S: WorkerState> Crew<S> {
         });
         control.epoch += 1;
         control.taken = 0;
+        control.participants = participants;
         // Relaxed: a hint for spinning workers, which then take the lock
         // (whose acquire orders everything above) before reading the call.
         self.hub.epoch.store(control.epoch, Ordering::Relaxed);
@@ -492,23 +528,37 @@ fn next_call<S>(hub: &Hub<S>, seen: &mut u64, after_short_call: bool) -> Option<
         if control.epoch != *seen {
             if let Some(current) = &control.current {
                 *seen = control.epoch;
-                let taken = Taken {
-                    call: current.call,
-                    caller: current.caller.clone(),
-                };
-                // The first to take the call wakes every sleeper, from the
-                // CPU of a running worker rather than the caller's (wake-ups
-                // all from the caller's tend to pile the sleepers onto one
-                // CPU). No sleeper counted now has taken this call, as this
-                // is its first taker; every one wakes (a counted sleeper is
-                // blocked, or about to block and returns at once); and a
-                // worker not counted checks the epoch under this lock
-                // before it sleeps.
-                control.taken += 1;
-                if control.taken == 1 && control.sleepers > 0 {
-                    hub.wake.notify_all();
+                // A call with work for fewer workers than the crew has is
+                // taken by the first to see it; the others let it pass.
+                if control.taken < control.participants {
+                    let taken = Taken {
+                        call: current.call,
+                        caller: current.caller.clone(),
+                    };
+                    // The first to take the call wakes as many sleepers as
+                    // the call still needs, from the CPU of a running worker
+                    // rather than the caller's (wake-ups all from the
+                    // caller's tend to pile the sleepers onto one CPU). No
+                    // sleeper counted now has taken this call, as this is
+                    // its first taker; a woken one takes it if the call
+                    // still needs a worker (spinning workers may have come
+                    // first), else sleeps again; and a worker not counted
+                    // checks the epoch under this lock before it sleeps.
+                    control.taken += 1;
+                    if control.taken == 1 {
+                        let wanted = control.participants - 1;
+                        if wanted >= control.sleepers {
+                            if control.sleepers > 0 {
+                                hub.wake.notify_all();
+                            }
+                        } else {
+                            for _ in 0..wanted {
+                                hub.wake.notify_one();
+                            }
+                        }
+                    }
+                    return Some(taken);
                 }
-                return Some(taken);
             }
         }
         control.sleepers += 1;

@@ -233,11 +233,11 @@ impl<S: WorkerState> Runner<S> {
                 items: PhantomData,
             };
             // Nothing bounds the look-ahead: each worker takes a part of
-            // its own.
+            // its own, one part for each worker the call has work for.
             input::visit(
                 iter,
                 config.chunks,
-                config.n_workers,
+                participants(hint, config),
                 ClaimOrder::Spread,
                 call,
             )
@@ -411,8 +411,9 @@ where
     let total = items.len();
     let sink = make_sink((total, Some(total)), &mut |_, _| None);
     let input = Dealt::new(items, config.chunks, config.n_workers);
-    let ran =
-        BlockingCall::<S, F, (), ()>::run(crew, MapCall::dealt(input, task, &sink, config), |_| {});
+    // Every worker holds its dealt items: all take part.
+    let call = MapCall::dealt(input, task, &sink, config);
+    let ran = BlockingCall::<S, F, (), ()>::run(crew, call, config.n_workers, |_| {});
     BlockingCall::<S, F, (), ()>::sink_of(ran, sink)
 }
 
@@ -441,6 +442,7 @@ impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
     fn run<In, G, O, K>(
         crew: &Crew<S>,
         call: MapCall<In, G, &K>,
+        participants: usize,
         feed: impl FnOnce(&MapCall<In, G, &K>),
     ) -> Result<(), PoolError>
     where
@@ -448,7 +450,7 @@ impl<S: WorkerState, F, M, T> BlockingCall<'_, S, F, M, T> {
         G: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
-        crew.run_scoped(&call, || feed(&call));
+        crew.run_scoped_on(&call, participants, || feed(&call));
         match call.stop.take() {
             None => Ok(()),
             Some(err) => {
@@ -504,7 +506,8 @@ where
         let sink = make_sink(hint, &mut |layout, len| input.lend(layout, len));
         let task =
             |state: &mut S, item, ctx: &WorkerContext<S::Shared>| task(state, cast(item), ctx);
-        let ran = Self::run(crew, MapCall::new(input, task, &sink, config), |_| {});
+        let call = MapCall::new(input, task, &sink, config);
+        let ran = Self::run(crew, call, participants(hint, config), |_| {});
         Self::sink_of(ran, sink)
     }
 
@@ -525,7 +528,9 @@ where
         // This thread pulls the input while the workers run its items.
         let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
         let call = MapCall::new(input, task, &sink, config);
-        let ran = Self::run(crew, call, |call| call.feed(iter));
+        let ran = Self::run(crew, call, participants(hint, config), |call| {
+            call.feed(iter)
+        });
         Self::sink_of(ran, sink)
     }
 }
@@ -613,6 +618,16 @@ fn start_feeding(thread: &mut Option<FeedThread>, feeding: Feeding) -> Result<()
         .map_err(|_| PoolError::Feeder(std::io::Error::other("the feed thread ended")))?;
     *thread = Some(fresh);
     Ok(())
+}
+
+/// The workers a blocking call has work for: one per item where the
+/// input's length is known (`apply`: one), else all of them. The others are
+/// not woken and do not acknowledge it.
+fn participants(hint: (usize, Option<usize>), config: CallConfig) -> usize {
+    match hint {
+        (lo, Some(hi)) if lo == hi => lo.clamp(1, config.n_workers),
+        _ => config.n_workers,
+    }
 }
 
 /// How far a streaming call runs ahead of its consumer (its window), and a
