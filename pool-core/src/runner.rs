@@ -233,11 +233,13 @@ impl<S: WorkerState> Runner<S> {
                 items: PhantomData,
             };
             // Nothing bounds the look-ahead: each worker takes a part of
-            // its own, one part for each worker the call has work for.
+            // its own. One part for every worker of the crew, not only for
+            // those the call has work for: a worker fills its own part when
+            // it splits a peer's, which needs the part to be its alone.
             input::visit(
                 iter,
                 config.chunks,
-                participants(hint, config),
+                config.n_workers,
                 ClaimOrder::Spread,
                 call,
             )
