@@ -33,7 +33,11 @@ fn config() -> impl Strategy<Value = Config> {
 }
 
 fn pool(config: &Config) -> Pool<P> {
-    let mut pool = Pool::<P>::new(config.workers);
+    configured(Pool::<P>::new(config.workers), config)
+}
+
+/// `pool` with the chunk size, lifespan and keep_alive of `config`.
+fn configured<S: statepool::WorkerState>(mut pool: Pool<S>, config: &Config) -> Pool<S> {
     if let Some(c) = config.chunk {
         pool = pool.chunk_size(c);
     }
@@ -91,16 +95,7 @@ proptest! {
     #[test]
     fn shared_pools_match_sequential_code(config in config(), tag in 1u64..1000, input in prop::collection::vec(0u64..1000, 0..200)) {
         let expected: Vec<u64> = input.iter().map(|v| 2 * v).collect();
-        let mut pool = TaggedPool::with_shared(config.workers, Tag::new(tag));
-        if let Some(c) = config.chunk {
-            pool = pool.chunk_size(c);
-        }
-        if let Some(k) = config.lifespan {
-            pool = pool.worker_lifespan(k);
-        }
-        if config.keep_alive {
-            pool = pool.keep_alive();
-        }
+        let mut pool = configured(TaggedPool::with_shared(config.workers, Tag::new(tag)), &config);
         let cmds = vals(input.clone());
         let calls = [
             pool.map(cmds.clone()).unwrap(),

@@ -270,11 +270,7 @@ impl<S: WorkerState> Runner<S> {
             + 'static,
         O: Send + 'static,
     {
-        let stop = if ordered {
-            StopMode::FromFailedItem
-        } else {
-            StopMode::AllItems
-        };
+        let stop = stream_stop(ordered);
         let Begun {
             crew,
             feed_thread,
@@ -326,11 +322,7 @@ impl<S: WorkerState> Runner<S> {
             + 'static,
         O: Send + 'static,
     {
-        let stop = if ordered {
-            StopMode::FromFailedItem
-        } else {
-            StopMode::AllItems
-        };
+        let stop = stream_stop(ordered);
         let hint = size_hint(&iter)?;
         let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
@@ -620,6 +612,16 @@ fn start_feeding(thread: &mut Option<FeedThread>, feeding: Feeding) -> Result<()
         .map_err(|_| PoolError::Feeder(std::io::Error::other("the feed thread ended")))?;
     *thread = Some(fresh);
     Ok(())
+}
+
+/// How a streaming call stops: in input order, from the failed item on
+/// (the items before it are still yielded); out of order, at once.
+fn stream_stop(ordered: bool) -> StopMode {
+    if ordered {
+        StopMode::FromFailedItem
+    } else {
+        StopMode::AllItems
+    }
 }
 
 /// The workers a blocking call has work for: one per item where the
