@@ -1,10 +1,11 @@
 //! The worker threads of a pool, and the hand-off that gives each call to
-//! every one of them (publish, wake, acknowledge, park: see `PROTOCOL.md`).
+//! the workers it has work for (publish, wake, acknowledge, park: see
+//! `PROTOCOL.md`).
 //!
-//! One call runs at a time. A caller publishes it, every worker runs its
-//! share and acknowledges, and the caller waits for the last
+//! One call runs at a time. A caller publishes it, each worker that takes
+//! part runs its share and acknowledges, and the caller waits for the last
 //! acknowledgement. A call borrowed from the caller's frame runs inside
-//! [`Crew::run_scoped`], which waits before it returns or unwinds; a
+//! [`Crew::run_scoped_on`], which waits before it returns or unwinds; a
 //! streaming call, which outlives the caller's frame, is handed over in an
 //! `Arc` ([`Crew::publish`]) that the crew keeps until [`Crew::wait`].
 
@@ -101,12 +102,12 @@ fn pin_to(_: usize) {}
 
 /// The call being run, as the workers see it.
 struct Current<S> {
-    /// The call; valid until every worker has acknowledged it (see
-    /// `Crew::run_scoped` and `Crew::publish`).
+    /// The call; valid until every worker taking part has acknowledged it
+    /// (see `Crew::run_scoped_on` and `Crew::publish`).
     call: NonNull<dyn Call<S>>,
     /// Keeps a published streaming call alive until `wait`.
     owned: Option<Arc<dyn Call<S> + Send>>,
-    /// The thread to unpark once every worker has acknowledged.
+    /// The thread to unpark once every worker taking part has acknowledged.
     caller: Thread,
     /// When it was published.
     published: Instant,
