@@ -519,8 +519,14 @@ where
             ..
         } = self;
         let sink = make_sink(hint, &mut |_, _| None);
-        // This thread pulls the input while the workers run its items.
-        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
+        // This thread pulls the input while the workers run its items; it
+        // wakes a sleeping one when every worker taking part sleeps.
+        let input = Fed::new(
+            hint,
+            read_ahead(config),
+            config.chunks,
+            participants(hint, config),
+        );
         let call = MapCall::new(input, task, &sink, config);
         let ran = Self::run(crew, call, participants(hint, config), |call| {
             call.feed(iter)
