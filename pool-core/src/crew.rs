@@ -4,11 +4,14 @@
 //!
 //! One call runs at a time. A caller publishes it, each worker that takes
 //! part runs its share and acknowledges, and the caller waits for the last
-//! acknowledgement. A call borrowed from the caller's frame runs inside
+//! acknowledgement. Beside calls, the crew takes jobs: single tasks that
+//! handles submit from any thread ([`Crew::submit`]), queued and run by
+//! whichever worker is free, each reporting to its own handle. A call borrowed from the caller's frame runs inside
 //! [`Crew::run_scoped_on`], which waits before it returns or unwinds; a
 //! streaming call, which outlives the caller's frame, is handed over in an
 //! `Arc` ([`Crew::publish`]) that the crew keeps until [`Crew::wait`].
 
+use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -129,8 +132,15 @@ struct Taken<S> {
 // its validity is the publisher's (see `Crew::run_scoped`).
 unsafe impl<S> Send for Taken<S> {}
 
-struct Control<S> {
+/// A task submitted through a handle: owned, run once by one worker on
+/// its state, reporting to its handle by itself.
+pub(crate) type Job<S> = Box<dyn FnOnce(&mut Worker<S>) + Send>;
+
+struct Control<S: WorkerState> {
     epoch: u64,
+    /// Jobs not yet taken, oldest first. Workers run them between calls,
+    /// and all of them before the crew ends.
+    jobs: VecDeque<Job<S>>,
     current: Option<Current<S>>,
     /// The crew is ending: workers leave their loop.
     ending: bool,
@@ -145,7 +155,7 @@ struct Control<S> {
 }
 
 /// What the caller and the workers share.
-struct Hub<S> {
+struct Hub<S: WorkerState> {
     control: Mutex<Control<S>>,
     wake: Condvar,
     /// Mirror of `control.epoch`, read while spinning. Not padded: the
@@ -154,11 +164,13 @@ struct Hub<S> {
     epoch: AtomicU64,
     /// Workers that have not yet acknowledged the current call.
     pending: AtomicUsize,
+    /// Mirror of `control.jobs.len()`, read while spinning.
+    queued: AtomicUsize,
     /// Failures of exit hooks run as the crew ends, by worker.
     exit_errors: Mutex<Vec<PoolError>>,
 }
 
-impl<S> Hub<S> {
+impl<S: WorkerState> Hub<S> {
     fn control(&self) -> MutexGuard<'_, Control<S>> {
         lock(&self.control)
     }
@@ -167,7 +179,10 @@ impl<S> Hub<S> {
 /// The live worker threads of a pool.
 pub(crate) struct Crew<S: WorkerState> {
     hub: Arc<Hub<S>>,
-    threads: Vec<JoinHandle<()>>,
+    /// Emptied as the crew ends.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// How many workers the crew has.
+    n_workers: usize,
     /// Whether the last call was short: the caller then spins and yields a
     /// little before it parks, expecting this one to be short too. After a
     /// long call it parks at once, leaving its CPU to a worker.
@@ -196,6 +211,7 @@ impl<S: WorkerState> Crew<S> {
         let hub = Arc::new(Hub {
             control: Mutex::new(Control {
                 epoch: 0,
+                jobs: VecDeque::new(),
                 current: None,
                 ending: false,
                 sleepers: 0,
@@ -205,11 +221,13 @@ impl<S: WorkerState> Crew<S> {
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             exit_errors: Mutex::new(Vec::new()),
         });
-        let mut crew = Crew {
+        let crew = Crew {
             hub,
-            threads: Vec::with_capacity(n),
+            threads: Mutex::new(Vec::with_capacity(n)),
+            n_workers: n,
             last_short: AtomicBool::new(true),
             outstanding: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
@@ -230,7 +248,7 @@ impl<S: WorkerState> Crew<S> {
                 worker_main(Worker::<S>::new(ctx, exits), &hub)
             });
             match spawned {
-                Ok(handle) => crew.threads.push(handle),
+                Ok(handle) => lock(&crew.threads).push(handle),
                 Err(source) => {
                     // Dropping the partial crew ends what did start.
                     return Err(PoolError::Spawn { worker_id, source });
@@ -246,7 +264,7 @@ impl<S: WorkerState> Crew<S> {
     /// frame: no worker touches it after this returns.
     #[cfg(test)]
     pub(crate) fn run_scoped<R>(&self, call: &(dyn Call<S> + '_), during: impl FnOnce() -> R) -> R {
-        self.run_scoped_on(call, self.threads.len(), during)
+        self.run_scoped_on(call, self.n_workers, during)
     }
 
     /// [`Crew::run_scoped`] on `participants` workers only (at least one,
@@ -285,7 +303,7 @@ impl<S: WorkerState> Crew<S> {
     /// returns: the call of an `imap`, which ends after the caller's frame.
     pub(crate) fn publish(&self, call: Arc<dyn Call<S> + Send>) {
         let ptr = NonNull::from(&*call);
-        self.publish_raw(ptr, Some(call), self.threads.len());
+        self.publish_raw(ptr, Some(call), self.n_workers);
     }
 
     /// Publishes `call`, valid until every worker has acknowledged it: kept
@@ -296,7 +314,7 @@ impl<S: WorkerState> Crew<S> {
         owned: Option<Arc<dyn Call<S> + Send>>,
         participants: usize,
     ) {
-        let all = self.threads.len().max(1);
+        let all = self.n_workers.max(1);
         let participants = if self.fresh.swap(false, Ordering::Relaxed) {
             all
         } else {
@@ -387,18 +405,39 @@ impl<S: WorkerState> Crew<S> {
         }
     }
 
-    /// Ends the workers, running each live state's exit hook; returns the
-    /// failures in worker order.
-    pub(crate) fn end(mut self) -> Vec<PoolError> {
+    /// Queues `job` for the first free worker; gives it back if the crew is
+    /// ending (it takes no new job then; the queued ones all run).
+    pub(crate) fn submit(&self, job: Job<S>) -> Result<(), Job<S>> {
+        let mut control = self.hub.control();
+        if control.ending {
+            return Err(job);
+        }
+        control.jobs.push_back(job);
+        self.hub.queued.store(control.jobs.len(), Ordering::Relaxed);
+        // As in `publish_raw`: a worker not counted as a sleeper looks at
+        // the queue under this lock before it sleeps.
+        let sleepers = control.sleepers;
+        drop(control);
+        if sleepers > 0 {
+            self.hub.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Ends the workers once they have run every queued job, running each
+    /// live state's exit hook; returns the failures in worker order. A
+    /// second end returns nothing.
+    pub(crate) fn end(&self) -> Vec<PoolError> {
         self.end_threads()
     }
 
-    fn end_threads(&mut self) -> Vec<PoolError> {
+    fn end_threads(&self) -> Vec<PoolError> {
         self.halt_outstanding();
         self.hub.control().ending = true;
         self.hub.wake.notify_all();
+        let threads = std::mem::take(&mut *lock(&self.threads));
         let mut errors = Vec::new();
-        for (worker_id, handle) in self.threads.drain(..).enumerate() {
+        for (worker_id, handle) in threads.into_iter().enumerate() {
             if let Err(payload) = handle.join() {
                 // Unreachable: a worker's loop aborts rather than unwind.
                 let caught = Caught::from_payload(payload);
@@ -420,7 +459,7 @@ impl<S: WorkerState> Crew<S> {
 
 impl<S: WorkerState> Drop for Crew<S> {
     fn drop(&mut self) {
-        if !self.threads.is_empty() {
+        if !crate::sync::get_mut(&mut self.threads).is_empty() {
             let _ = self.end_threads();
         }
     }
@@ -429,18 +468,18 @@ impl<S: WorkerState> Drop for Crew<S> {
 impl<S: WorkerState> std::fmt::Debug for Crew<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Crew")
-            .field("workers", &self.threads.len())
+            .field("workers", &self.n_workers)
             .finish_non_exhaustive()
     }
 }
 
 /// Acknowledges the current call when dropped.
-struct Ack<'a, S> {
+struct Ack<'a, S: WorkerState> {
     hub: &'a Hub<S>,
     caller: Thread,
 }
 
-impl<S> Drop for Ack<'_, S> {
+impl<S: WorkerState> Drop for Ack<'_, S> {
     fn drop(&mut self) {
         // Release: publishes this worker's writes for the call to the
         // caller, whose acquire load of 0 (see `Crew::wait`) reads the end
@@ -459,7 +498,16 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: &Hub<S>) {
     let abort = AbortIfPanic("running a worker's loop");
     let mut seen = 0;
     let mut short = true;
-    while let Some(Taken { call, caller }) = next_call(hub, &mut seen, short) {
+    while let Some(next) = next_call(hub, &mut seen, short) {
+        let Taken { call, caller } = match next {
+            Next::Call(taken) => taken,
+            Next::Job(job) => {
+                // A job runs its user code under catches of its own, and
+                // reports to its handle by itself.
+                job(&mut worker);
+                continue;
+            }
+        };
         let started = Instant::now();
         let ack = Ack { hub, caller };
         // SAFETY: the publisher keeps the call alive until every worker has
@@ -515,17 +563,27 @@ fn spin_until(yields: u32, done: impl Fn() -> bool) {
 /// have a large result to drop.
 const LONG_CALL: Duration = Duration::from_millis(2);
 
-/// Waits for a call newer than `seen`; `None` once the crew ends. After a
-/// short call, backs off (spins, then yields) a little first, to catch
-/// back-to-back calls without a sleep.
-fn next_call<S>(hub: &Hub<S>, seen: &mut u64, after_short_call: bool) -> Option<Taken<S>> {
+/// What a worker runs next.
+enum Next<S: WorkerState> {
+    Call(Taken<S>),
+    Job(Job<S>),
+}
+
+/// Waits for a call newer than `seen` or a queued job, the call first;
+/// `None` once the crew ends and no job is left. After a short call, backs
+/// off (spins, then yields) a little first, to catch back-to-back calls
+/// without a sleep.
+fn next_call<S: WorkerState>(
+    hub: &Hub<S>,
+    seen: &mut u64,
+    after_short_call: bool,
+) -> Option<Next<S>> {
     let yields = if after_short_call { YIELDS } else { 0 };
-    spin_until(yields, || hub.epoch.load(Ordering::Relaxed) != *seen);
+    spin_until(yields, || {
+        hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0
+    });
     let mut control = hub.control();
     loop {
-        if control.ending {
-            return None;
-        }
         if control.epoch != *seen {
             if let Some(current) = &control.current {
                 *seen = control.epoch;
@@ -558,9 +616,16 @@ fn next_call<S>(hub: &Hub<S>, seen: &mut u64, after_short_call: bool) -> Option<
                             }
                         }
                     }
-                    return Some(taken);
+                    return Some(Next::Call(taken));
                 }
             }
+        }
+        if let Some(job) = control.jobs.pop_front() {
+            hub.queued.store(control.jobs.len(), Ordering::Relaxed);
+            return Some(Next::Job(job));
+        }
+        if control.ending {
+            return None;
         }
         control.sleepers += 1;
         control = wait(&hub.wake, control);

@@ -104,6 +104,11 @@ pub enum PoolError {
     /// input of a streaming call (`imap`, `imap_unordered`).
     #[error("could not start the thread that pulls the input")]
     Feeder(#[source] std::io::Error),
+    /// A [`PoolHandle`](crate::PoolHandle) submitted a task after its pool
+    /// was dropped, or a [`TaskHandle`](crate::TaskHandle) lost its task
+    /// that way. Tasks submitted before the drop still run.
+    #[error("the pool was dropped")]
+    Closed,
 }
 
 struct InputSite(Option<usize>);
@@ -267,7 +272,10 @@ impl PoolError {
             | PoolError::Init { worker_id, .. }
             | PoolError::Exit { worker_id, .. }
             | PoolError::Spawn { worker_id, .. } => Some(*worker_id),
-            PoolError::InvalidConfig(_) | PoolError::Input { .. } | PoolError::Feeder(_) => None,
+            PoolError::InvalidConfig(_)
+            | PoolError::Input { .. }
+            | PoolError::Feeder(_)
+            | PoolError::Closed => None,
         }
     }
 }

@@ -82,6 +82,8 @@ mod feed_thread;
 
 mod runner;
 
+mod handle;
+
 mod imap;
 mod items;
 mod pool;
@@ -91,6 +93,7 @@ pub mod __private;
 
 pub use context::{IntoShared, WorkerContext};
 pub use error::{BoxError, PanicPayload, PanicSite, PoolError};
+pub use handle::{PoolHandle, TaskHandle};
 pub use imap::Imap;
 pub use items::TaskItems;
 pub use pool::Pool;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::crew::Threads;
+use crate::handle::PoolHandle;
 use crate::imap::Imap;
 use crate::input::Lender;
 use crate::runner::{Runner, Settings};
@@ -146,7 +147,7 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn keep_alive(mut self) -> Self {
-        self.runner.settings.keep_alive = true;
+        self.runner.configure(|settings| settings.keep_alive = true);
         self
     }
 
@@ -168,7 +169,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn worker_lifespan(mut self, tasks: usize) -> Self {
-        self.runner.settings.lifespan = Some(tasks);
+        self.runner
+            .configure(|settings| settings.lifespan = Some(tasks));
         self
     }
 
@@ -189,7 +191,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn chunk_size(mut self, items: usize) -> Self {
-        self.runner.settings.chunk_size = Some(items);
+        self.runner
+            .configure(|settings| settings.chunk_size = Some(items));
         self
     }
 
@@ -216,7 +219,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn order_tasks(mut self) -> Self {
-        self.runner.settings.order_tasks = true;
+        self.runner
+            .configure(|settings| settings.order_tasks = true);
         self
     }
 
@@ -240,7 +244,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn max_active(mut self, items: usize) -> Self {
-        self.runner.settings.max_active = Some(items);
+        self.runner
+            .configure(|settings| settings.max_active = Some(items));
         self
     }
 
@@ -265,7 +270,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.runner.settings.threads.stack_size = Some(bytes);
+        self.runner
+            .configure(|settings| settings.threads.stack_size = Some(bytes));
         self
     }
 
@@ -283,7 +289,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
-        self.runner.settings.threads.name_prefix = Some(prefix.into());
+        self.runner
+            .configure(|settings| settings.threads.name_prefix = Some(prefix.into()));
         self
     }
 
@@ -307,7 +314,8 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn pin_cpus(mut self, cpus: impl IntoIterator<Item = usize>) -> Self {
-        self.runner.settings.threads.cpus = Some(cpus.into_iter().collect());
+        self.runner
+            .configure(|settings| settings.threads.cpus = Some(cpus.into_iter().collect()));
         self
     }
 
@@ -721,10 +729,38 @@ impl<S: WorkerState> Pool<S> {
     }
 
     /// Stops the live workers, running each one's exit hook; the pool stays
-    /// usable and starts fresh workers on its next call. Returns the first
-    /// failure of an exit hook, by worker id.
+    /// usable and starts fresh workers on its next call. Tasks submitted
+    /// through a [`PoolHandle`] before the join all run first. Returns the
+    /// first failure of an exit hook, by worker id.
     pub fn join(&mut self) -> Result<(), PoolError> {
         self.runner.end_crew()
+    }
+
+    /// A handle through which many threads submit tasks to this pool's
+    /// workers at once, while the pool keeps its own calls (see
+    /// [`PoolHandle`] for how the two share the workers). Handles are cheap
+    /// to clone; every one of a pool reaches the same workers.
+    ///
+    /// ```
+    /// # use pool_core::{BoxError, ExitValue, Pool, WorkerContext, WorkerState};
+    /// # struct Idle;
+    /// # impl WorkerState for Idle {
+    /// #     type Shared = ();
+    /// #     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> { Ok(Idle) }
+    /// #     fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> { Ok(None) }
+    /// # }
+    /// use pool_core::PoolError;
+    ///
+    /// let pool = Pool::<Idle>::new(2);
+    /// let handle = pool.handle();
+    /// let task = handle.apply_async_with(|_: &mut Idle, x: u8| x * 2, 21);
+    /// assert_eq!(task.wait().unwrap(), 42);
+    /// drop(pool);
+    /// let late = handle.apply_async_with(|_: &mut Idle, x: u8| x, 1);
+    /// assert!(matches!(late.wait(), Err(PoolError::Closed)));
+    /// ```
+    pub fn handle(&self) -> PoolHandle<S> {
+        PoolHandle::new(std::sync::Arc::clone(self.runner.slot()))
     }
 }
 
@@ -942,8 +978,9 @@ impl<S: WorkerState> Pool<S> {
 
 impl<S: WorkerState> Drop for Pool<S> {
     fn drop(&mut self) {
-        // Failures of exit hooks have no caller left to go to.
-        let _ = self.join();
+        // Failures of exit hooks have no caller left to go to. Handles
+        // still held submit nothing after this: they get `Closed`.
+        let _ = self.runner.close();
     }
 }
 

@@ -52,65 +52,19 @@ pub(crate) type StreamRef<S, O> = Arc<dyn StreamingCall<S, O>>;
 /// room for, and returns whether the feeding ended.
 pub(crate) type Turns<'i> = Box<dyn FnMut() -> bool + Send + 'i>;
 
-/// The machinery behind a pool's calls.
-pub(crate) struct Runner<S: WorkerState> {
-    pub(crate) settings: Settings,
-    /// The pool's shared object, in every worker's context.
-    shared: Arc<S::Shared>,
-    crew: Option<Crew<S>>,
-    exits: ExitStore,
-    /// The thread that pulls the inputs of streaming calls, once one ran.
-    feed_thread: Option<FeedThread>,
-}
-
-impl<S: WorkerState> Runner<S> {
-    pub(crate) fn new(settings: Settings, shared: Arc<S::Shared>) -> Self {
-        Runner {
-            settings,
-            shared,
-            crew: None,
-            exits: Arc::new(Mutex::new(Vec::new())),
-            feed_thread: None,
-        }
-    }
-
-    /// The pool's shared object.
-    pub(crate) fn shared(&self) -> &S::Shared {
-        &self.shared
-    }
-
-    /// The `Arc` of the pool's shared object.
-    pub(crate) fn shared_arc(&self) -> &Arc<S::Shared> {
-        &self.shared
-    }
-
-    /// Whether workers are running.
-    pub(crate) fn is_running(&self) -> bool {
-        self.crew.is_some()
-    }
-
-    /// The exit hooks' outputs so far, drained.
-    pub(crate) fn take_exits(&self) -> Vec<ExitValue> {
-        std::mem::take(&mut *lock(&self.exits))
-    }
-
-    /// Checks the settings and makes sure workers are running, with no
-    /// call outstanding. `stream`: the call is a streaming one, which
-    /// `max_active` bounds.
-    fn begin(
-        &mut self,
-        stop: StopMode,
-        max_chunk: usize,
-        stream: bool,
-    ) -> Result<Begun<'_, S>, PoolError> {
+impl Settings {
+    /// Checks the settings every call needs; `stream`: for a streaming
+    /// call, which `max_active` bounds and `order_tasks` cannot apply to.
+    fn check(&self, stream: bool) -> Result<(), PoolError> {
         let Settings {
             n_workers,
             lifespan,
             chunk_size,
             max_active,
+            order_tasks,
             ..
-        } = self.settings;
-        if stream && self.settings.order_tasks {
+        } = *self;
+        if stream && order_tasks {
             return Err(PoolError::InvalidConfig(
                 "order_tasks applies to map, map_unordered, apply and their _with forms: a streaming call (imap) deals its items as they come, and cannot keep them to their workers".into(),
             ));
@@ -135,21 +89,157 @@ impl<S: WorkerState> Runner<S> {
                 "n_workers must be at most {MAX_WORKERS}, got {n_workers}"
             )));
         }
-        let Runner {
-            crew,
+        Ok(())
+    }
+}
+
+/// The running crew, shared by a pool and its handles: calls run on it, a
+/// handle submits jobs into it, and either starts one where none runs.
+/// Only the pool ends it (after a call without keep_alive, at `join`, at
+/// drop), and takes it out of the slot first: a crew that ends is never
+/// handed out again.
+pub(crate) struct CrewSlot<S: WorkerState> {
+    /// The pool's shared object, in every worker's context.
+    shared: Arc<S::Shared>,
+    inner: Mutex<SlotInner<S>>,
+}
+
+struct SlotInner<S: WorkerState> {
+    crew: Option<Arc<Crew<S>>>,
+    /// The pool is gone: no crew starts any more.
+    closed: bool,
+    /// The pool's settings, as last configured.
+    settings: Settings,
+    exits: ExitStore,
+}
+
+impl<S: WorkerState> CrewSlot<S> {
+    /// The running crew, started where none runs (the settings checked
+    /// first), and the lifespan its workers run with.
+    pub(crate) fn crew(&self) -> Result<(Arc<Crew<S>>, Option<usize>), PoolError> {
+        let mut inner = lock(&self.inner);
+        let lifespan = inner.settings.lifespan;
+        if let Some(crew) = &inner.crew {
+            return Ok((Arc::clone(crew), lifespan));
+        }
+        if inner.closed {
+            return Err(PoolError::Closed);
+        }
+        inner.settings.check(false)?;
+        let SlotInner {
+            settings, exits, ..
+        } = &*inner;
+        let crew = Arc::new(Crew::spawn(
+            settings.n_workers,
             exits,
-            feed_thread,
+            &self.shared,
+            &settings.threads,
+        )?);
+        inner.crew = Some(Arc::clone(&crew));
+        Ok((crew, lifespan))
+    }
+
+    /// Takes the running crew out, to end it; with `close`, no crew starts
+    /// after.
+    fn take(&self, close: bool) -> Option<Arc<Crew<S>>> {
+        let mut inner = lock(&self.inner);
+        inner.closed |= close;
+        inner.crew.take()
+    }
+
+    fn is_running(&self) -> bool {
+        lock(&self.inner).crew.is_some()
+    }
+}
+
+/// The machinery behind a pool's calls.
+pub(crate) struct Runner<S: WorkerState> {
+    pub(crate) settings: Settings,
+    /// The crew of the call under way, taken from `slot` as it began.
+    crew: Option<Arc<Crew<S>>>,
+    slot: Arc<CrewSlot<S>>,
+    exits: ExitStore,
+    /// The thread that pulls the inputs of streaming calls, once one ran.
+    feed_thread: Option<FeedThread>,
+}
+
+impl<S: WorkerState> Runner<S> {
+    pub(crate) fn new(settings: Settings, shared: Arc<S::Shared>) -> Self {
+        let exits: ExitStore = Arc::new(Mutex::new(Vec::new()));
+        let slot = Arc::new(CrewSlot {
             shared,
+            inner: Mutex::new(SlotInner {
+                crew: None,
+                closed: false,
+                settings: settings.clone(),
+                exits: Arc::clone(&exits),
+            }),
+        });
+        Runner {
             settings,
+            crew: None,
+            slot,
+            exits,
+            feed_thread: None,
+        }
+    }
+
+    /// Changes the settings (a builder method of the pool); crews started
+    /// from now on, by a call or a handle, take them.
+    pub(crate) fn configure(&mut self, change: impl FnOnce(&mut Settings)) {
+        change(&mut self.settings);
+        lock(&self.slot.inner).settings = self.settings.clone();
+    }
+
+    /// The crew's slot, for a handle.
+    pub(crate) fn slot(&self) -> &Arc<CrewSlot<S>> {
+        &self.slot
+    }
+
+    /// The pool's shared object.
+    pub(crate) fn shared(&self) -> &S::Shared {
+        &self.slot.shared
+    }
+
+    /// The `Arc` of the pool's shared object.
+    pub(crate) fn shared_arc(&self) -> &Arc<S::Shared> {
+        &self.slot.shared
+    }
+
+    /// Whether workers are running.
+    pub(crate) fn is_running(&self) -> bool {
+        self.slot.is_running()
+    }
+
+    /// The exit hooks' outputs so far, drained.
+    pub(crate) fn take_exits(&self) -> Vec<ExitValue> {
+        std::mem::take(&mut *lock(&self.exits))
+    }
+
+    /// Checks the settings and makes sure workers are running, with no
+    /// call outstanding. `stream`: the call is a streaming one, which
+    /// `max_active` bounds.
+    fn begin(
+        &mut self,
+        stop: StopMode,
+        max_chunk: usize,
+        stream: bool,
+    ) -> Result<Begun<'_, S>, PoolError> {
+        self.settings.check(stream)?;
+        let Settings {
+            n_workers,
+            lifespan,
+            chunk_size,
+            max_active,
+            ..
+        } = self.settings;
+        let (running, _) = self.slot.crew()?;
+        let Runner {
+            crew, feed_thread, ..
         } = self;
-        let crew = match crew {
-            Some(crew) => {
-                // The call of an `imap` that was leaked rather than dropped.
-                crew.halt_outstanding();
-                crew
-            }
-            none => none.insert(Crew::spawn(n_workers, exits, shared, &settings.threads)?),
-        };
+        let crew = &**crew.insert(running);
+        // The call of an `imap` that was leaked rather than dropped.
+        crew.halt_outstanding();
         let mut chunks = match chunk_size {
             Some(len) => ChunkPolicy::Fixed(len),
             None => ChunkPolicy::Adaptive { max: max_chunk },
@@ -194,10 +284,26 @@ impl<S: WorkerState> Runner<S> {
         self.end_crew()
     }
 
-    /// Ends the workers, if any (halting a leaked `imap`'s call first);
-    /// the first failure of their exit hooks.
+    /// Ends the workers, if any (halting a leaked `imap`'s call first, and
+    /// after every job handles submitted to them); the first failure of
+    /// their exit hooks.
     pub(crate) fn end_crew(&mut self) -> Result<(), PoolError> {
-        let errors = self.crew.take().map(Crew::end).unwrap_or_default();
+        self.end_crew_and(false)
+    }
+
+    /// Ends the workers, as [`Runner::end_crew`], and lets no crew start
+    /// after: a handle's submission then fails with [`PoolError::Closed`].
+    pub(crate) fn close(&mut self) -> Result<(), PoolError> {
+        self.end_crew_and(true)
+    }
+
+    fn end_crew_and(&mut self, close: bool) -> Result<(), PoolError> {
+        self.crew = None;
+        let errors = self
+            .slot
+            .take(close)
+            .map(|crew| crew.end())
+            .unwrap_or_default();
         errors.into_iter().next().map_or(Ok(()), Err)
     }
 

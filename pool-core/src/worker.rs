@@ -3,9 +3,9 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use crate::input::Chunk;
-use crate::sink::ChunkOutputs;
-use crate::stop::Stop;
+use crate::input::{Chunk, OneItem};
+use crate::sink::{ChunkOutputs, VecOutputs};
+use crate::stop::{Stop, StopMode};
 use crate::sync::lock;
 use crate::unwind::{catch, drop_quietly, Caught};
 use crate::{BoxError, ExitValue, PanicSite, PoolError, WorkerContext, WorkerState};
@@ -201,6 +201,29 @@ impl<S: WorkerState> Worker<S> {
         self.discard(items, index, report);
     }
 
+    /// Runs one task on `item` at position 0, as a call of one item would
+    /// (the same lifespan, failure and panic rules): a handle's job.
+    pub(crate) fn run_one<T: Send, O>(
+        &mut self,
+        item: T,
+        lifespan: Option<usize>,
+        task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
+    ) -> Result<O, PoolError> {
+        let stop = Stop::new(StopMode::AllItems);
+        let mut out = VecOutputs::new(0, 1);
+        let report = |err| stop.halt(Some(err));
+        let chunk = OneItem::new(0, item);
+        self.run_chunk(chunk, lifespan, 1, &stop, task, &mut out, &report);
+        match (stop.take(), out.items.pop()) {
+            (None, Some(output)) => Ok(output),
+            (Some(err), output) => {
+                drop_quietly(output);
+                Err(err)
+            }
+            (None, None) => unreachable!("a task that ran neither gave an output nor failed"),
+        }
+    }
+
     /// Drops items the call will not run, the first at position `index`,
     /// each under a catch of its own: a panic in one `Drop` is reported as
     /// that item's ([`PanicSite::DropItem`]) and the others are still
@@ -324,8 +347,6 @@ impl<O, R: ChunkOutputs<O>> Drop for CommitOnDrop<'_, O, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::VecOutputs;
-    use crate::stop::StopMode;
 
     /// Counts the tasks of each life; its exit hands the count over.
     struct Life {

@@ -73,6 +73,16 @@ pub(crate) struct OneItem<T> {
     item: Option<T>,
 }
 
+impl<T> OneItem<T> {
+    /// `item`, at position `at`.
+    pub(crate) fn new(at: usize, item: T) -> Self {
+        OneItem {
+            at,
+            item: Some(item),
+        }
+    }
+}
+
 impl<T> Iterator for OneItem<T> {
     type Item = T;
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
-pub(crate) use dealt::Dealt;
+pub(crate) use dealt::{Dealt, OneItem};
 pub(crate) use fed::Fed;
 pub(crate) use indexed::ClaimOrder;
 use indexed::{Indexed, RangeOf};

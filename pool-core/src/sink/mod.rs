@@ -13,7 +13,6 @@ mod stream;
 mod window;
 
 pub(crate) use outputs::Unordered;
-#[cfg(test)]
 pub(crate) use outputs::VecOutputs;
 pub(crate) use slots::Slots;
 pub(crate) use stream::Stream;
