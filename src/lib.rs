@@ -38,8 +38,8 @@
 
 pub use pool_core::{
     BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
-    PanicPayload, PanicSite, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task, TaskHandle,
-    TaskItems, UnitShared, WorkerContext, WorkerExit, WorkerInit, WorkerState,
+    PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task,
+    TaskHandle, TaskItems, UnitShared, WorkerContext, WorkerExit, WorkerInit, WorkerState,
 };
 
 /// Makes a struct or enum a worker state and names its pool.

@@ -21,4 +21,7 @@ impl Task for Echo {
     fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
         Ok(x)
     }
+    fn into_static(x: u64) -> Option<u64> {
+        Some(x)
+    }
 }

@@ -207,7 +207,9 @@ where
         // Every worker starts its life before the call can end, so an init
         // failure is this call's error.
         if let Err(err) = worker.ensure_life() {
-            MapCall::halt(self, Some(err));
+            if !worker.is_abandoned() {
+                MapCall::halt(self, Some(err));
+            }
             return;
         }
         let me = worker.id();
@@ -232,6 +234,12 @@ where
                 &mut outputs,
                 &report,
             );
+            if worker.is_abandoned() {
+                // Left behind by a timeout, which failed the call: these
+                // outputs go nowhere.
+                drop_quietly(outputs);
+                return;
+            }
             self.input.sizer().record(len, started.elapsed());
             self.sink.deliver(outputs);
         }

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::call::Call;
 use crate::sync::{lock, wait, AbortIfPanic};
-use crate::unwind::{catch, Caught};
+use crate::unwind::{catch, drop_quietly, Caught};
+use crate::watch::{any_running, watchdog_loop, Alarm, OnAbandon, Seen, Timeouts, Watch};
 use crate::worker::{ExitStore, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
@@ -125,6 +126,10 @@ unsafe impl<S> Send for Current<S> {}
 struct Taken<S> {
     call: NonNull<dyn Call<S>>,
     caller: Thread,
+    /// A count of an owned call, held by a worker while it runs it where
+    /// the pool has time limits: an abandoned worker may still be inside
+    /// the call after its caller let go of it.
+    owned: Option<Arc<dyn Call<S> + Send>>,
 }
 
 // SAFETY: `Taken` is only dereferenced as `&dyn Call<S>`, and `Call<S>:
@@ -168,21 +173,101 @@ struct Hub<S: WorkerState> {
     queued: AtomicUsize,
     /// Failures of exit hooks run as the crew ends, by worker.
     exit_errors: Mutex<Vec<PoolError>>,
+    /// Each worker's thread, by worker id; `None` once given up.
+    threads: Mutex<Vec<Option<JoinHandle<()>>>>,
+    /// Worker threads the crew started (not counting replacements).
+    started: AtomicUsize,
+    /// Worker threads that finished: a replacement finishes for the worker
+    /// it replaced.
+    finished: Mutex<usize>,
+    all_finished: Condvar,
+    /// What starts a worker's thread, and a replacement's.
+    spawner: Spawner<S>,
+    /// The watchdog's, where the pool has time limits.
+    alarm: Option<Arc<Alarm>>,
+    /// Each worker's watch, by worker id, where the pool has time limits.
+    watches: Mutex<Vec<Option<Arc<Watch>>>>,
+    /// Threads left behind by the watchdog, over the pool's life.
+    abandoned: Arc<AtomicUsize>,
+    /// A replacement could not start: the crew has fewer workers than its
+    /// calls expect, and is replaced as a whole before the next.
+    broken: AtomicBool,
+}
+
+/// What a worker's thread is started with.
+struct Spawner<S: WorkerState> {
+    n: usize,
+    /// Kept only where the pool has time limits, for replacements: the
+    /// workers' contexts hold the others.
+    shared: Option<Arc<S::Shared>>,
+    exits: ExitStore,
+    threads: Threads,
 }
 
 impl<S: WorkerState> Hub<S> {
     fn control(&self) -> MutexGuard<'_, Control<S>> {
         lock(&self.control)
     }
+
+    /// Acknowledges the current call for one worker, waking the caller at
+    /// the last.
+    fn acknowledge(&self, caller: &Thread) {
+        // Release: publishes this worker's writes for the call to the
+        // caller, whose acquire load of 0 (see `Crew::wait`) reads the end
+        // of a release sequence of decrements, and so synchronises with
+        // every worker's, not only the last.
+        if self.pending.fetch_sub(1, Ordering::Release) == 1 {
+            caller.unpark();
+        }
+    }
+
+    /// Counts a worker thread finished.
+    fn finish_one(&self) {
+        *lock(&self.finished) += 1;
+        self.all_finished.notify_all();
+    }
+}
+
+/// Starts the thread of worker `worker_id`, which takes calls newer than
+/// `seen`, with a fresh watch where the pool has time limits.
+fn spawn_worker<S: WorkerState>(
+    hub: &Arc<Hub<S>>,
+    worker_id: usize,
+    seen: u64,
+    shared: &Arc<S::Shared>,
+) -> std::io::Result<JoinHandle<()>> {
+    let spawner = &hub.spawner;
+    let watch = hub
+        .alarm
+        .as_ref()
+        .map(|alarm| Arc::new(Watch::new(Arc::clone(alarm))));
+    lock(&hub.watches)[worker_id].clone_from(&watch);
+    let ctx = WorkerContext::with_shared(worker_id, spawner.n, Arc::clone(shared));
+    let exits = Arc::clone(&spawner.exits);
+    let mut builder = thread::Builder::new().name(spawner.threads.name(worker_id));
+    if let Some(bytes) = spawner.threads.stack_size {
+        builder = builder.stack_size(bytes);
+    }
+    let cpu = spawner.threads.cpu(worker_id);
+    let hub = Arc::clone(hub);
+    builder.spawn(move || {
+        if let Some(id) = cpu {
+            pin_to(id);
+        }
+        // Made on its thread: a state needs not be `Send`.
+        worker_main(Worker::<S>::new(ctx, exits, watch), hub, seen)
+    })
 }
 
 /// The live worker threads of a pool.
 pub(crate) struct Crew<S: WorkerState> {
     hub: Arc<Hub<S>>,
-    /// Emptied as the crew ends.
-    threads: Mutex<Vec<JoinHandle<()>>>,
     /// How many workers the crew has.
     n_workers: usize,
+    /// The watchdog's thread, where the pool has time limits.
+    watchdog: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the crew has ended.
+    ended: AtomicBool,
     /// Whether the last call was short: the caller then spins and yields a
     /// little before it parks, expecting this one to be short too. After a
     /// long call it parks at once, leaving its CPU to a worker.
@@ -206,6 +291,8 @@ impl<S: WorkerState> Crew<S> {
         exits: &ExitStore,
         shared: &Arc<S::Shared>,
         threads: &Threads,
+        timeouts: Timeouts,
+        abandoned: &Arc<AtomicUsize>,
     ) -> Result<Self, PoolError> {
         threads.check()?;
         let hub = Arc::new(Hub {
@@ -223,39 +310,64 @@ impl<S: WorkerState> Crew<S> {
             pending: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             exit_errors: Mutex::new(Vec::new()),
+            threads: Mutex::new((0..n).map(|_| None).collect()),
+            started: AtomicUsize::new(0),
+            finished: Mutex::new(0),
+            all_finished: Condvar::new(),
+            spawner: Spawner {
+                n,
+                shared: timeouts.any().then(|| Arc::clone(shared)),
+                exits: Arc::clone(exits),
+                threads: threads.clone(),
+            },
+            alarm: timeouts.any().then(|| Arc::new(Alarm::new(timeouts))),
+            watches: Mutex::new((0..n).map(|_| None).collect()),
+            abandoned: Arc::clone(abandoned),
+            broken: AtomicBool::new(false),
         });
         let crew = Crew {
             hub,
-            threads: Mutex::new(Vec::with_capacity(n)),
             n_workers: n,
+            watchdog: Mutex::new(None),
+            ended: AtomicBool::new(false),
             last_short: AtomicBool::new(true),
             outstanding: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
         };
         for worker_id in 0..n {
-            let hub = Arc::clone(&crew.hub);
-            let ctx = WorkerContext::with_shared(worker_id, n, Arc::clone(shared));
-            let exits = Arc::clone(exits);
-            let mut builder = thread::Builder::new().name(threads.name(worker_id));
-            if let Some(bytes) = threads.stack_size {
-                builder = builder.stack_size(bytes);
-            }
-            let cpu = threads.cpu(worker_id);
-            let spawned = builder.spawn(move || {
-                if let Some(id) = cpu {
-                    pin_to(id);
+            match spawn_worker(&crew.hub, worker_id, 0, shared) {
+                Ok(handle) => {
+                    lock(&crew.hub.threads)[worker_id] = Some(handle);
+                    crew.hub.started.fetch_add(1, Ordering::Relaxed);
                 }
-                worker_main(Worker::<S>::new(ctx, exits), &hub)
-            });
-            match spawned {
-                Ok(handle) => lock(&crew.threads).push(handle),
                 Err(source) => {
                     // Dropping the partial crew ends what did start.
                     return Err(PoolError::Spawn { worker_id, source });
                 }
             }
         }
+        if crew.hub.alarm.is_some() {
+            let hub = Arc::clone(&crew.hub);
+            let watchdog = thread::Builder::new()
+                .name("statepool-watchdog".into())
+                .spawn(move || watchdog_main(&hub));
+            match watchdog {
+                Ok(handle) => *lock(&crew.watchdog) = Some(handle),
+                Err(source) => {
+                    return Err(PoolError::Spawn {
+                        worker_id: n,
+                        source,
+                    })
+                }
+            }
+        }
         Ok(crew)
+    }
+
+    /// Whether a worker the watchdog replaced could not be: the crew must
+    /// be ended and started afresh.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.hub.broken.load(Ordering::Relaxed)
     }
 
     /// Runs `call` on every worker while `during` runs on this thread, and
@@ -432,12 +544,34 @@ impl<S: WorkerState> Crew<S> {
     }
 
     fn end_threads(&self) -> Vec<PoolError> {
+        if self.ended.swap(true, Ordering::Relaxed) {
+            return Vec::new();
+        }
         self.halt_outstanding();
         self.hub.control().ending = true;
         self.hub.wake.notify_all();
-        let threads = std::mem::take(&mut *lock(&self.threads));
+        // Every worker finishes, or is left behind by the watchdog (an
+        // exit past its limit) and replaced by one that finishes for it:
+        // only then are the threads joined, none of them a stuck one.
+        let started = self.hub.started.load(Ordering::Relaxed);
+        let mut finished = lock(&self.hub.finished);
+        while *finished < started {
+            finished = wait(&self.hub.all_finished, finished);
+        }
+        drop(finished);
+        let threads = std::mem::take(&mut *lock(&self.hub.threads));
+        if let Some(alarm) = &self.hub.alarm {
+            alarm.end();
+        }
+        if let Some(watchdog) = lock(&self.watchdog).take() {
+            // Its loop does not unwind: it catches nothing of the user's.
+            let _ = watchdog.join();
+        }
         let mut errors = Vec::new();
         for (worker_id, handle) in threads.into_iter().enumerate() {
+            let Some(handle) = handle else {
+                continue;
+            };
             if let Err(payload) = handle.join() {
                 // Unreachable: a worker's loop aborts rather than unwind.
                 let caught = Caught::from_payload(payload);
@@ -459,9 +593,7 @@ impl<S: WorkerState> Crew<S> {
 
 impl<S: WorkerState> Drop for Crew<S> {
     fn drop(&mut self) {
-        if !crate::sync::get_mut(&mut self.threads).is_empty() {
-            let _ = self.end_threads();
-        }
+        let _ = self.end_threads();
     }
 }
 
@@ -481,39 +613,63 @@ struct Ack<'a, S: WorkerState> {
 
 impl<S: WorkerState> Drop for Ack<'_, S> {
     fn drop(&mut self) {
-        // Release: publishes this worker's writes for the call to the
-        // caller, whose acquire load of 0 (see `Crew::wait`) reads the end
-        // of a release sequence of decrements, and so synchronises with
-        // every worker's, not only the last.
-        if self.hub.pending.fetch_sub(1, Ordering::Release) == 1 {
-            self.caller.unpark();
-        }
+        self.hub.acknowledge(&self.caller);
     }
 }
 
-fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: &Hub<S>) {
+fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen: u64) {
     // Every piece of user code runs under a catch of its own, and the call
     // runs under one more: what is left here is the crew's own code, whose
     // unwind would leave the caller waiting for an acknowledgement.
     let abort = AbortIfPanic("running a worker's loop");
-    let mut seen = 0;
     let mut short = true;
-    while let Some(next) = next_call(hub, &mut seen, short) {
-        let Taken { call, caller } = match next {
+    while let Some(next) = next_call(&hub, &mut seen, short) {
+        let Taken {
+            call,
+            caller,
+            owned,
+        } = match next {
             Next::Call(taken) => taken,
             Next::Job(job) => {
                 // A job runs its user code under catches of its own, and
                 // reports to its handle by itself.
                 job(&mut worker);
+                if worker.is_abandoned() {
+                    break;
+                }
                 continue;
             }
         };
         let started = Instant::now();
-        let ack = Ack { hub, caller };
+        if let Some(owned) = &owned {
+            // Where this worker's code runs past its limit, the watchdog
+            // fails the call and acknowledges it for the worker, which may
+            // be inside it for long after: `owned` keeps the call alive.
+            worker.arm(|| {
+                let (call, caller, hub) = (Arc::clone(owned), caller.clone(), Arc::clone(&hub));
+                Box::new(move |err| {
+                    call.halt(Some(err));
+                    hub.acknowledge(&caller);
+                })
+            });
+        }
+        let ack = Ack { hub: &hub, caller };
         // SAFETY: the publisher keeps the call alive until every worker has
-        // acknowledged it, which this one does only when `ack` drops below.
+        // acknowledged it, which this one does only when `ack` drops below;
+        // an abandoned worker, acknowledged for by the watchdog, holds
+        // `owned` instead (only owned calls arm the watchdog).
         let call = unsafe { call.as_ref() };
-        if let Err(caught) = catch(|| call.execute(&mut worker)) {
+        let ran = catch(|| call.execute(&mut worker));
+        worker.disarm();
+        if worker.is_abandoned() {
+            // Acknowledged for already; what the call left here is the
+            // user's, dropped quietly on this thread.
+            std::mem::forget(ack);
+            drop_quietly(ran);
+            drop_quietly(owned);
+            break;
+        }
+        if let Err(caught) = ran {
             // Every piece of user code a call runs has a catch of its own
             // (tasks, hooks, the input, the items it drops), so only the
             // pool's own code gets here. No user code held the state when it
@@ -526,13 +682,91 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: &Hub<S>) {
                 payload: caught.payload,
             }));
         }
+        // Before the acknowledgement: the caller's count is then the last.
+        drop(owned);
         drop(ack);
         short = started.elapsed() < LONG_CALL;
     }
-    if let Err(err) = worker.end_life() {
-        lock(&hub.exit_errors).push(err);
+    if worker.is_abandoned() {
+        // Left behind: its replacement finishes for it. The state goes
+        // without its exit hook, on this thread.
+        worker.discard_life();
+        abort.disarm();
+        return;
+    }
+    let ended = worker.end_life();
+    if !worker.is_abandoned() {
+        if let Err(err) = ended {
+            lock(&hub.exit_errors).push(err);
+        }
+        hub.finish_one();
     }
     abort.disarm();
+}
+
+/// The watchdog's thread: looks at every worker's watch, abandons those
+/// past their limit, and sleeps until the next deadline (or until a run
+/// starts, where none runs).
+fn watchdog_main<S: WorkerState>(hub: &Arc<Hub<S>>) {
+    let Some(alarm) = hub.alarm.clone() else {
+        return;
+    };
+    let look = |now| {
+        let ending = hub.control().ending;
+        let watches: Vec<(usize, Arc<Watch>)> = lock(&hub.watches)
+            .iter()
+            .enumerate()
+            .filter_map(|(id, watch)| Some((id, Arc::clone(watch.as_ref()?))))
+            .collect();
+        let mut next: Option<u64> = None;
+        for (worker_id, watch) in watches {
+            match watch.look(now, worker_id, ending) {
+                (Seen::Idle, _) => {}
+                (Seen::Running(deadline), _) => {
+                    next = Some(next.map_or(deadline, |next| next.min(deadline)));
+                }
+                (Seen::Abandoned(err), fail) => abandon(hub, worker_id, err, fail),
+            }
+        }
+        next
+    };
+    let running = || any_running(lock(&hub.watches).iter().flatten().map(|w| &**w));
+    watchdog_loop(&alarm, look, running);
+}
+
+/// Gives up on worker `worker_id`, whose code ran past its limit: starts a
+/// fresh thread in its place (first, so that nothing waits for the stuck
+/// one: not the next call, not the crew's end), then fails what it worked
+/// for with `err` (`fail`: its call, acknowledged for it, or its job), or,
+/// with nothing armed (an exit as the crew ends), the crew's end.
+fn abandon<S: WorkerState>(
+    hub: &Arc<Hub<S>>,
+    worker_id: usize,
+    err: PoolError,
+    fail: Option<OnAbandon>,
+) {
+    hub.abandoned.fetch_add(1, Ordering::Relaxed);
+    let seen = hub.control().epoch;
+    let shared = hub.spawner.shared.as_ref();
+    let spawned = shared.map(|shared| spawn_worker(hub, worker_id, seen, shared));
+    match spawned.expect("a crew with a watchdog keeps its shared object") {
+        Ok(fresh) => {
+            let stuck = lock(&hub.threads)[worker_id].replace(fresh);
+            // Detached: it ends on its own, whenever its code returns.
+            drop(stuck);
+        }
+        Err(_) => {
+            let stuck = lock(&hub.threads)[worker_id].take();
+            drop(stuck);
+            lock(&hub.watches)[worker_id] = None;
+            hub.broken.store(true, Ordering::Relaxed);
+            hub.finish_one();
+        }
+    }
+    match fail {
+        Some(fail) => fail(err),
+        None => lock(&hub.exit_errors).push(err),
+    }
 }
 
 /// Rounds of busy spinning, then of yielding, before a thread sleeps.
@@ -593,6 +827,11 @@ fn next_call<S: WorkerState>(
                     let taken = Taken {
                         call: current.call,
                         caller: current.caller.clone(),
+                        owned: hub
+                            .alarm
+                            .as_ref()
+                            .and(current.owned.as_ref())
+                            .map(Arc::clone),
                     };
                     // The first to take the call wakes as many sleepers as
                     // the call still needs, from the CPU of a running worker
@@ -692,7 +931,15 @@ mod tests {
     }
 
     fn crew() -> Crew<Idle> {
-        Crew::spawn(1, &ExitStore::default(), &Arc::new(()), &Threads::default()).unwrap()
+        Crew::spawn(
+            1,
+            &ExitStore::default(),
+            &Arc::new(()),
+            &Threads::default(),
+            Timeouts::default(),
+            &Arc::default(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -109,6 +109,70 @@ pub enum PoolError {
     /// that way. Tasks submitted before the drop still run.
     #[error("the pool was dropped")]
     Closed,
+    /// User code ran past its limit (`task_timeout`, `worker_init_timeout`,
+    /// `worker_exit_timeout`). Its worker was abandoned: a fresh one took
+    /// its place, and the stuck code's output and state are dropped on its
+    /// own thread whenever it returns. A timeout stops its call at once:
+    /// unlike other failures, even in `imap` no item after the timeout's
+    /// is yielded, whatever its position.
+    #[error("the {phase} of worker {worker_id}{} ran past its limit of {limit:?}", ItemOf(*.index))]
+    Timeout {
+        /// The code that ran too long: an init, a task or an exit hook.
+        phase: Phase,
+        /// The position of the task's item in its call (0 for a task
+        /// submitted through a handle); `None` for a hook.
+        index: Option<usize>,
+        /// The worker that was abandoned.
+        worker_id: usize,
+        /// The limit that passed.
+        limit: std::time::Duration,
+    },
+}
+
+struct ItemOf(Option<usize>);
+
+impl std::fmt::Display for ItemOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(index) => write!(f, " for item {index}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which of a worker's user code a [`PoolError::Timeout`] stopped waiting
+/// for.
+///
+/// ```
+/// use std::time::Duration;
+/// use pool_core::{Phase, PoolError};
+///
+/// let err = PoolError::Timeout {
+///     phase: Phase::Task,
+///     index: Some(3),
+///     worker_id: 1,
+///     limit: Duration::from_millis(50),
+/// };
+/// assert_eq!(err.to_string(), "the task of worker 1 for item 3 ran past its limit of 50ms");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// A `#[worker_init]` hook (`worker_init_timeout`).
+    Init = 0,
+    /// A task (`task_timeout`).
+    Task = 1,
+    /// A `#[worker_exit]` hook (`worker_exit_timeout`).
+    Exit = 2,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Init => "init hook",
+            Phase::Task => "task",
+            Phase::Exit => "exit hook",
+        })
+    }
 }
 
 struct InputSite(Option<usize>);
@@ -213,7 +277,9 @@ impl PoolError {
     pub fn index(&self) -> Option<usize> {
         match self {
             PoolError::Task { index, .. } => Some(*index),
-            PoolError::Panic { index, .. } | PoolError::Input { index, .. } => *index,
+            PoolError::Panic { index, .. }
+            | PoolError::Input { index, .. }
+            | PoolError::Timeout { index, .. } => *index,
             _ => None,
         }
     }
@@ -271,7 +337,8 @@ impl PoolError {
             | PoolError::Panic { worker_id, .. }
             | PoolError::Init { worker_id, .. }
             | PoolError::Exit { worker_id, .. }
-            | PoolError::Spawn { worker_id, .. } => Some(*worker_id),
+            | PoolError::Spawn { worker_id, .. }
+            | PoolError::Timeout { worker_id, .. } => Some(*worker_id),
             PoolError::InvalidConfig(_)
             | PoolError::Input { .. }
             | PoolError::Feeder(_)

@@ -147,9 +147,14 @@ impl<S: WorkerState> PoolHandle<S> {
     {
         let reply = Arc::new(Reply::new(callback));
         let promise = Promise(Some(Arc::clone(&reply)));
+        let on_timeout = Arc::clone(&reply);
         self.submit(&reply, move |lifespan| {
             Box::new(move |worker: &mut Worker<S>| {
+                // Where the task runs past a timeout, the watchdog answers
+                // with it; the late output then goes nowhere.
+                worker.arm(|| Box::new(move |err| on_timeout.fulfil(Err(err))));
                 let out = worker.run_one(item, lifespan, &task);
+                worker.disarm();
                 promise.fulfil(out);
             })
         });
@@ -188,7 +193,9 @@ impl<S: Task> PoolHandle<S> {
     /// in one). The callback runs on the worker's thread, right after the
     /// task, so keep it short; a panic in it is caught and dropped, it does
     /// not touch the worker. Where the submission cannot be made, it runs
-    /// on this thread, with the error.
+    /// on this thread, with the error; where the task runs past a
+    /// [`task_timeout`](crate::Pool::task_timeout), on the pool's watchdog
+    /// thread, with the timeout.
     ///
     /// ```
     /// # use pool_core::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};

@@ -1,6 +1,6 @@
 //! What the calls that run the state's `#[task]` take.
 
-use crate::{BoxError, Task, WorkerContext, WorkerState};
+use crate::{BoxError, InputKind, Task, WorkerContext, WorkerState};
 
 /// Items that [`Pool::map`](crate::Pool::map) and
 /// [`Pool::map_unordered`](crate::Pool::map_unordered) run the `#[task]` of
@@ -29,7 +29,7 @@ use crate::{BoxError, Task, WorkerContext, WorkerState};
 /// ```
 pub trait TaskItems<S: WorkerState>: Sized {
     /// The task's output.
-    type Output: Send;
+    type Output: Send + 'static;
 
     /// The items' iterator.
     #[doc(hidden)]
@@ -43,6 +43,26 @@ pub trait TaskItems<S: WorkerState>: Sized {
     fn __run(
         state: &mut S,
         item: <Self::__Iter as Iterator>::Item,
+        ctx: &WorkerContext<S::Shared>,
+    ) -> Result<Self::Output, BoxError>;
+
+    /// Whether the task's input borrows nothing.
+    #[doc(hidden)]
+    const __OWNED: bool;
+
+    /// The task's input, owned (`'static`).
+    #[doc(hidden)]
+    type __Owned: Send + 'static;
+
+    /// An item as owned, where the task's input borrows nothing.
+    #[doc(hidden)]
+    fn __owned(item: <Self::__Iter as Iterator>::Item) -> Option<Self::__Owned>;
+
+    /// Runs the task on one owned item.
+    #[doc(hidden)]
+    fn __run_owned(
+        state: &mut S,
+        item: Self::__Owned,
         ctx: &WorkerContext<S::Shared>,
     ) -> Result<Self::Output, BoxError>;
 }
@@ -67,6 +87,24 @@ where
     fn __run(
         state: &mut S,
         item: S::Input<'a>,
+        ctx: &WorkerContext<S::Shared>,
+    ) -> Result<S::Output, BoxError> {
+        state.run(item, ctx)
+    }
+
+    const __OWNED: bool = <S::InputKind as InputKind>::OWNED;
+
+    type __Owned = S::Input<'static>;
+
+    #[inline]
+    fn __owned(item: S::Input<'a>) -> Option<S::Input<'static>> {
+        S::into_static(item)
+    }
+
+    #[inline]
+    fn __run_owned(
+        state: &mut S,
+        item: S::Input<'static>,
         ctx: &WorkerContext<S::Shared>,
     ) -> Result<S::Output, BoxError> {
         state.run(item, ctx)

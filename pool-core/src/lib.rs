@@ -72,6 +72,7 @@ mod stop;
 
 mod sink;
 
+mod watch;
 mod worker;
 
 mod call;
@@ -92,7 +93,7 @@ mod pool;
 pub mod __private;
 
 pub use context::{IntoShared, WorkerContext};
-pub use error::{BoxError, PanicPayload, PanicSite, PoolError};
+pub use error::{BoxError, PanicPayload, PanicSite, Phase, PoolError};
 pub use handle::{PoolHandle, TaskHandle};
 pub use imap::Imap;
 pub use items::TaskItems;

@@ -1,6 +1,7 @@
 //! `Pool<S>`: the typed pool and every call of its contract.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::crew::Threads;
 use crate::handle::PoolHandle;
@@ -8,6 +9,7 @@ use crate::imap::Imap;
 use crate::input::Lender;
 use crate::runner::{Runner, Settings};
 use crate::sink::{Slots, Unordered};
+use crate::watch::Timeouts;
 use std::sync::Arc;
 
 use crate::{
@@ -128,6 +130,7 @@ impl<S: WorkerState> Pool<S> {
                     order_tasks: false,
                     max_active: None,
                     threads: Threads::default(),
+                    timeouts: Timeouts::default(),
                 },
                 shared,
             ),
@@ -317,6 +320,117 @@ impl<S: WorkerState> Pool<S> {
         self.runner
             .configure(|settings| settings.threads.cpus = Some(cpus.into_iter().collect()));
         self
+    }
+
+    /// Limits each task to `limit` (mpire's `task_timeout`). A task that
+    /// runs longer ends its call within the limit plus a few milliseconds,
+    /// with [`PoolError::Timeout`] (phase [`Phase::Task`](crate::Phase),
+    /// the item's index, the worker): its worker is abandoned, as a thread
+    /// cannot be killed. A fresh worker (fresh thread, fresh init) takes its
+    /// place, the pool stays usable, and when the stuck task returns at
+    /// last, its output and its state are dropped on its own thread, without
+    /// the exit hook. [`abandoned`](Pool::abandoned) counts such threads.
+    ///
+    /// # Which calls can time out
+    /// Only calls whose every piece a stuck task can still reach is owned,
+    /// so that nothing it touches is freed under it when its call returns:
+    /// - `map`, `map_unordered` and `apply` of the `#[task]`, over inputs
+    ///   that borrow nothing (`u64`, `String`; the iterator itself may
+    ///   borrow: it is pulled on the caller's thread). They then run as an
+    ///   `imap` does: items go to workers as they come free, and, as a
+    ///   timeout stops its call at once, the first failure returned is the
+    ///   first met rather than the earliest in input order.
+    /// - `imap`, `imap_unordered`, their `_borrowed` and `_with` forms
+    ///   (their closures are `'static`), and every task of a [`PoolHandle`].
+    ///
+    /// The others end with [`PoolError::InvalidConfig`] naming the reason:
+    /// a `#[task]` whose input borrows (`&str`), and `map_with`,
+    /// `map_unordered_with`, `apply_with` (and their `try_` forms), whose
+    /// closures may borrow from the caller. So does `order_tasks` with a
+    /// timeout, and a limit under 1 ms.
+    ///
+    /// A limit costs nothing when not set; when set, a clock read per task
+    /// and a watchdog thread that sleeps until the next deadline (and
+    /// without deadline while no watched code runs).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// use std::sync::mpsc::channel;
+    /// use std::time::Duration;
+    /// use pool_core::{Phase, Pool, PoolError};
+    ///
+    /// let mut pool = Pool::<Echo>::new(1).keep_alive().task_timeout(Duration::from_millis(50));
+    /// // A task waiting on a reply that never comes.
+    /// let (never, reply) = channel::<()>();
+    /// let stuck = pool.handle().apply_async_with(move |_: &mut Echo, ()| reply.recv().is_ok(), ());
+    /// match stuck.wait() {
+    ///     Err(PoolError::Timeout { phase: Phase::Task, index: Some(0), .. }) => {}
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert_eq!(pool.abandoned(), 1);
+    /// // A fresh worker took its place.
+    /// assert_eq!(pool.map(0..4).unwrap(), [0, 1, 2, 3]);
+    /// drop(never); // the stuck task returns at last; its thread ends
+    /// # }
+    /// ```
+    pub fn task_timeout(mut self, limit: Duration) -> Self {
+        self.runner
+            .configure(|settings| settings.timeouts.task = Some(limit));
+        self
+    }
+
+    /// Limits each `#[worker_init]` to `limit` (mpire's
+    /// `worker_init_timeout`): an init that runs longer ends its call with
+    /// [`PoolError::Timeout`] (phase [`Phase::Init`](crate::Phase)), its
+    /// worker abandoned and replaced as with
+    /// [`task_timeout`](Pool::task_timeout), whose rules on which calls can
+    /// time out apply.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// use std::time::Duration;
+    /// use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2).worker_init_timeout(Duration::from_secs(30));
+    /// assert_eq!(pool.map(0..3).unwrap(), [0, 1, 2]);
+    /// # }
+    /// ```
+    pub fn worker_init_timeout(mut self, limit: Duration) -> Self {
+        self.runner
+            .configure(|settings| settings.timeouts.init = Some(limit));
+        self
+    }
+
+    /// Limits each `#[worker_exit]` to `limit` (mpire's
+    /// `worker_exit_timeout`): an exit that runs longer is given up on, its
+    /// output dropped when it returns, and [`PoolError::Timeout`] (phase
+    /// [`Phase::Exit`](crate::Phase)) is the error of the call, `join` or
+    /// lifespan restart during which it ran. As with
+    /// [`task_timeout`](Pool::task_timeout), whose rules on which calls can
+    /// time out apply.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// use std::time::Duration;
+    /// use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2).keep_alive().worker_exit_timeout(Duration::from_secs(30));
+    /// pool.map(0..3).unwrap();
+    /// pool.join().unwrap();
+    /// # }
+    /// ```
+    pub fn worker_exit_timeout(mut self, limit: Duration) -> Self {
+        self.runner
+            .configure(|settings| settings.timeouts.exit = Some(limit));
+        self
+    }
+
+    /// How many worker threads a timeout left behind so far, over the
+    /// pool's life: each was running code past its limit, and ends on its
+    /// own once that code returns.
+    pub fn abandoned(&self) -> usize {
+        self.runner.slot().abandoned()
     }
 
     /// The number of workers.
@@ -783,6 +897,9 @@ impl<S: WorkerState> Pool<S> {
     /// # }
     /// ```
     pub fn map<I: TaskItems<S>>(&mut self, items: I) -> Result<Vec<I::Output>, PoolError> {
+        if self.runner.settings.timeouts.any() {
+            return self.map_owned(items, true);
+        }
         self.runner
             .run_blocking(items.__into_iter(), I::__run, Slots::new)
             .map(Slots::into_vec)
@@ -804,7 +921,44 @@ impl<S: WorkerState> Pool<S> {
         &mut self,
         items: I,
     ) -> Result<Vec<I::Output>, PoolError> {
+        if self.runner.settings.timeouts.any() {
+            return self.map_owned(items, false);
+        }
         self.run_unordered(items.__into_iter(), I::__run)
+    }
+
+    /// Runs the `#[task]` over `items` on a call that owns all it shares
+    /// with the workers, so that a worker left running past a timeout
+    /// reaches nothing the caller frees: a streaming call, its input pulled
+    /// on this thread (see [`Pool::task_timeout`]).
+    fn map_owned<I: TaskItems<S>>(
+        &mut self,
+        items: I,
+        ordered: bool,
+    ) -> Result<Vec<I::Output>, PoolError> {
+        if !I::__OWNED {
+            return Err(PoolError::InvalidConfig(format!(
+                "a pool with a timeout cannot run the task of `{}`, whose input borrows: a task left running past its limit would still read the caller's data after the call returned; take owned inputs (String for &str), or drop the timeout",
+                std::any::type_name::<S>()
+            )));
+        }
+        let refused = std::sync::atomic::AtomicBool::new(false);
+        let items = items.__into_iter().map_while(|item| {
+            let owned = I::__owned(item);
+            refused.fetch_or(owned.is_none(), std::sync::atomic::Ordering::Relaxed);
+            owned
+        });
+        // A pointer, whose type names only `'static` types, unlike `I`'s.
+        let task: fn(&mut S, I::__Owned, &WorkerContext<S::Shared>) -> _ = I::__run_owned;
+        let out: Result<Vec<_>, PoolError> =
+            Imap::start_in_turns(&mut self.runner, items, task, ordered).collect();
+        if refused.into_inner() {
+            return Err(PoolError::InvalidConfig(format!(
+                "a pool with a timeout runs the task of `{}` only where `Task::into_static` gives its input as owned; this hand-written task does not",
+                std::any::type_name::<S>()
+            )));
+        }
+        out
     }
 
     /// Runs one task. Without [`keep_alive`](Pool::keep_alive), every call
@@ -822,6 +976,13 @@ impl<S: WorkerState> Pool<S> {
     where
         S: Task,
     {
+        if self.runner.settings.timeouts.any() {
+            let outputs = self.map_owned(std::iter::once(item), true)?;
+            return Ok(outputs
+                .into_iter()
+                .next()
+                .expect("a call of one item that succeeded gives one output"));
+        }
         self.run_one(item, S::run)
     }
 

@@ -5,6 +5,7 @@
 //! borrows it for the length of a streaming call.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::call::{Call, CallConfig, MapCall, StreamingCall};
@@ -15,6 +16,7 @@ use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
 use crate::sync::lock;
 use crate::unwind::{catch, drop_quietly};
+use crate::watch::Timeouts;
 use crate::worker::ExitStore;
 use crate::{BoxError, ExitValue, PoolError, WorkerContext, WorkerState};
 
@@ -42,6 +44,8 @@ pub(crate) struct Settings {
     /// The most items a streaming call pulls and does not yield yet.
     pub(crate) max_active: Option<usize>,
     pub(crate) threads: Threads,
+    /// Limits on tasks and hooks.
+    pub(crate) timeouts: Timeouts,
 }
 
 /// A streaming call, as its `Imap` holds it.
@@ -62,8 +66,15 @@ impl Settings {
             chunk_size,
             max_active,
             order_tasks,
+            timeouts,
             ..
         } = *self;
+        timeouts.check()?;
+        if order_tasks && timeouts.any() {
+            return Err(PoolError::InvalidConfig(
+                "order_tasks cannot be combined with a timeout: a call that may leave a stuck task behind hands its items out as workers come free, and cannot keep them to their workers".into(),
+            ));
+        }
         if stream && order_tasks {
             return Err(PoolError::InvalidConfig(
                 "order_tasks applies to map, map_unordered, apply and their _with forms: a streaming call (imap) deals its items as they come, and cannot keep them to their workers".into(),
@@ -111,6 +122,8 @@ struct SlotInner<S: WorkerState> {
     /// The pool's settings, as last configured.
     settings: Settings,
     exits: ExitStore,
+    /// Threads the watchdogs of its crews left behind.
+    abandoned: Arc<AtomicUsize>,
 }
 
 impl<S: WorkerState> CrewSlot<S> {
@@ -119,6 +132,11 @@ impl<S: WorkerState> CrewSlot<S> {
     pub(crate) fn crew(&self) -> Result<(Arc<Crew<S>>, Option<usize>), PoolError> {
         let mut inner = lock(&self.inner);
         let lifespan = inner.settings.lifespan;
+        if let Some(crew) = inner.crew.take_if(|crew| crew.is_broken()) {
+            // A worker the watchdog left behind could not be replaced: a
+            // fresh crew takes this one's place.
+            crew.end();
+        }
         if let Some(crew) = &inner.crew {
             return Ok((Arc::clone(crew), lifespan));
         }
@@ -127,13 +145,18 @@ impl<S: WorkerState> CrewSlot<S> {
         }
         inner.settings.check(false)?;
         let SlotInner {
-            settings, exits, ..
+            settings,
+            exits,
+            abandoned,
+            ..
         } = &*inner;
         let crew = Arc::new(Crew::spawn(
             settings.n_workers,
             exits,
             &self.shared,
             &settings.threads,
+            settings.timeouts,
+            abandoned,
         )?);
         inner.crew = Some(Arc::clone(&crew));
         Ok((crew, lifespan))
@@ -149,6 +172,11 @@ impl<S: WorkerState> CrewSlot<S> {
 
     fn is_running(&self) -> bool {
         lock(&self.inner).crew.is_some()
+    }
+
+    /// Threads left behind by a timeout so far.
+    pub(crate) fn abandoned(&self) -> usize {
+        lock(&self.inner).abandoned.load(Ordering::Relaxed)
     }
 }
 
@@ -173,6 +201,7 @@ impl<S: WorkerState> Runner<S> {
                 closed: false,
                 settings: settings.clone(),
                 exits: Arc::clone(&exits),
+                abandoned: Arc::default(),
             }),
         });
         Runner {
@@ -322,6 +351,11 @@ impl<S: WorkerState> Runner<S> {
         F: Fn(&mut S, I::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
         K: Sink<O>,
     {
+        if self.settings.timeouts.any() {
+            return Err(PoolError::InvalidConfig(
+                "a pool with a timeout runs a closure only where it is 'static: map_with, map_unordered_with and apply_with take closures that may borrow from the caller, which a task left running past its limit would still use after the call returned; use imap_with or imap_unordered_with (whose closures are 'static), or a #[task]".into(),
+            ));
+        }
         let order_tasks = self.settings.order_tasks;
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
         if order_tasks {

@@ -195,6 +195,19 @@ pub trait Task: WorkerState {
         input: Self::Input<'_>,
         ctx: &WorkerContext<Self::Shared>,
     ) -> Result<Self::Output, BoxError>;
+
+    /// `input` as an `Input<'static>`, where the task's input borrows
+    /// nothing: `Some(input)`, the same value. Calls that may leave a task
+    /// running after they return (a pool with a
+    /// [`task_timeout`](crate::Pool::task_timeout)) run blocking calls
+    /// only on such inputs. `#[task]` writes it for a task whose input
+    /// borrows nothing; the default gives `None`, and a hand-written task
+    /// over owned inputs writes `Some(input)`, which compiles only where
+    /// the input indeed borrows nothing.
+    fn into_static(input: Self::Input<'_>) -> Option<Self::Input<'static>> {
+        drop(input);
+        None
+    }
 }
 
 /// A [`Task`] whose input borrows nothing (its
@@ -220,7 +233,11 @@ pub trait StreamTask: Task {}
 impl<S: Task> StreamTask for S where S::InputKind: Streamable {}
 
 /// Whether a task's input borrows: [`OwnedInput`] or [`BorrowedInput`].
-pub trait InputKind: sealed::Sealed {}
+pub trait InputKind: sealed::Sealed {
+    /// Whether the input borrows nothing.
+    #[doc(hidden)]
+    const OWNED: bool;
+}
 
 /// The [`InputKind`] of a task whose input borrows nothing (`u64`,
 /// `String`, `&'static str`).
@@ -232,8 +249,12 @@ pub struct OwnedInput;
 #[derive(Debug, Clone, Copy)]
 pub struct BorrowedInput;
 
-impl InputKind for OwnedInput {}
-impl InputKind for BorrowedInput {}
+impl InputKind for OwnedInput {
+    const OWNED: bool = true;
+}
+impl InputKind for BorrowedInput {
+    const OWNED: bool = false;
+}
 
 /// The input kinds streaming calls accept: [`OwnedInput`]. The compiler
 /// names it in the error of `imap` over a task whose input borrows.

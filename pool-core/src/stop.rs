@@ -67,8 +67,11 @@ impl Stop {
             return;
         };
         let mut first = self.first();
-        let limit = match (self.mode, err.index()) {
-            (StopMode::FromFailedItem, Some(index)) => index,
+        // A timeout stops everything at once: the outputs before its item
+        // may be held by the abandoned worker, and never come.
+        let limit = match (self.mode, err.index(), &err) {
+            (_, _, PoolError::Timeout { .. }) => 0,
+            (StopMode::FromFailedItem, Some(index), _) => index,
             _ => 0,
         };
         self.limit.fetch_min(limit, Ordering::AcqRel);

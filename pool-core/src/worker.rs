@@ -8,7 +8,8 @@ use crate::sink::{ChunkOutputs, VecOutputs};
 use crate::stop::{Stop, StopMode};
 use crate::sync::lock;
 use crate::unwind::{catch, drop_quietly, Caught};
-use crate::{BoxError, ExitValue, PanicSite, PoolError, WorkerContext, WorkerState};
+use crate::watch::{OnAbandon, Ticket, Watch};
+use crate::{BoxError, ExitValue, PanicSite, Phase, PoolError, WorkerContext, WorkerState};
 
 /// Exit hook outputs, shared by the pool and its workers until
 /// `Pool::exit_results` drains them.
@@ -21,15 +22,23 @@ pub(crate) struct Worker<S: WorkerState> {
     state: Option<S>,
     tasks_in_life: usize,
     exits: ExitStore,
+    /// Where this worker marks the user code it runs, when the pool has
+    /// time limits (see `watch.rs`).
+    watch: Option<Arc<Watch>>,
 }
 
 impl<S: WorkerState> Worker<S> {
-    pub(crate) fn new(ctx: WorkerContext<S::Shared>, exits: ExitStore) -> Self {
+    pub(crate) fn new(
+        ctx: WorkerContext<S::Shared>,
+        exits: ExitStore,
+        watch: Option<Arc<Watch>>,
+    ) -> Self {
         Worker {
             ctx,
             state: None,
             tasks_in_life: 0,
             exits,
+            watch,
         }
     }
 
@@ -37,10 +46,76 @@ impl<S: WorkerState> Worker<S> {
         self.ctx.worker_id()
     }
 
+    /// Whether the watchdog abandoned this worker: its user code ran past
+    /// its limit. Such a worker touches nothing of its call or job again:
+    /// its thread drops what it holds and ends.
+    #[inline]
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_some_and(|watch| watch.is_abandoned())
+    }
+
+    /// Sets what an abandonment of this worker fails (see [`Watch::arm`]),
+    /// where the pool has time limits; returns whether it was set.
+    pub(crate) fn arm(&self, on_abandon: impl FnOnce() -> OnAbandon) -> bool {
+        match &self.watch {
+            Some(watch) => {
+                watch.arm(on_abandon());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Clears what [`Worker::arm`] set.
+    pub(crate) fn disarm(&self) {
+        if let Some(watch) = &self.watch {
+            watch.clear();
+        }
+    }
+
+    /// Marks the start of user code in `phase`, where it has a limit.
+    #[inline]
+    fn watch_start(&self, phase: Phase, index: Option<usize>) -> Option<Ticket> {
+        self.watch.as_ref()?.start(phase, index)
+    }
+
+    /// Marks the end of the watched run `ticket`: `false` if this worker
+    /// was abandoned meanwhile.
+    #[inline]
+    fn watch_finish(&self, ticket: Option<Ticket>) -> bool {
+        match (ticket, &self.watch) {
+            (Some(ticket), Some(watch)) => watch.finish(ticket),
+            _ => true,
+        }
+    }
+
+    /// The failure an abandoned worker's own code returns: the call or job
+    /// it worked for was already failed with the same, by the watchdog.
+    fn abandoned(&self, phase: Phase, index: Option<usize>) -> PoolError {
+        PoolError::Timeout {
+            phase,
+            index,
+            worker_id: self.id(),
+            limit: self
+                .watch
+                .as_ref()
+                .and_then(|watch| watch.limit(phase))
+                .unwrap_or_default(),
+        }
+    }
+
     /// Starts a life unless one is running.
     pub(crate) fn ensure_life(&mut self) -> Result<&mut S, PoolError> {
         if self.state.is_none() {
-            let state = match catch(|| S::start_life(&self.ctx)) {
+            let ticket = self.watch_start(Phase::Init, None);
+            let started = catch(|| S::start_life(&self.ctx));
+            if !self.watch_finish(ticket) {
+                drop_quietly(started);
+                return Err(self.abandoned(Phase::Init, None));
+            }
+            let state = match started {
                 Ok(Ok(state)) => state,
                 Ok(Err(source)) => {
                     return Err(PoolError::Init {
@@ -68,7 +143,18 @@ impl<S: WorkerState> Worker<S> {
             return Ok(());
         };
         let ctx = &self.ctx;
-        match catch(|| state.end_life_in_place(ctx)) {
+        let ticket = self.watch_start(Phase::Exit, None);
+        let in_place = catch(|| state.end_life_in_place(ctx));
+        if let Ok(None) = in_place {
+            // The hook takes the state by value: it runs below, watched by
+            // the same ticket.
+        } else if !self.watch_finish(ticket) {
+            // Abandoned: what the hook made, and the state, go nowhere.
+            drop_quietly(in_place);
+            drop_quietly(state);
+            return Err(self.abandoned(Phase::Exit, None));
+        }
+        match in_place {
             Ok(Some(ended)) => {
                 let kept = self.keep_exit(ended);
                 match catch(move || drop(state)) {
@@ -78,10 +164,17 @@ impl<S: WorkerState> Worker<S> {
                     _ => kept,
                 }
             }
-            Ok(None) => match catch(move || state.end_life(ctx)) {
-                Ok(ended) => self.keep_exit(ended),
-                Err(caught) => Err(self.panic(None, PanicSite::Exit, caught)),
-            },
+            Ok(None) => {
+                let ended = catch(move || state.end_life(ctx));
+                if !self.watch_finish(ticket) {
+                    drop_quietly(ended);
+                    return Err(self.abandoned(Phase::Exit, None));
+                }
+                match ended {
+                    Ok(ended) => self.keep_exit(ended),
+                    Err(caught) => Err(self.panic(None, PanicSite::Exit, caught)),
+                }
+            }
             Err(caught) => {
                 // The hook panicked half-way through the state: its drop's
                 // panic, if any, would only hide this one.
@@ -165,12 +258,34 @@ impl<S: WorkerState> Worker<S> {
                 .min(left_in_life)
                 .min(limit - index)
                 .min(items.size_hint().0.saturating_add(1));
-            let ran = catch(|| run_block(state, ctx, first, &mut items, want, task, &mut *out));
+            let watch = self.watch.as_deref();
+            let ran = catch(|| {
+                let block = Block {
+                    state,
+                    ctx,
+                    watch,
+                    index,
+                };
+                block.run(first, &mut items, want, task, &mut *out)
+            });
+            if self.is_abandoned() {
+                // The watchdog gave up on a task of this block: its output
+                // was dropped, and the call already failed with the
+                // timeout. Nothing more of it is touched.
+                drop_quietly(ran);
+                drop_quietly(items);
+                return;
+            }
             match ran {
                 Ok((done, failure)) => {
                     index += done;
                     self.tasks_in_life += done + usize::from(failure.is_some());
                     self.end_life_after(lifespan, report);
+                    if self.is_abandoned() {
+                        drop_quietly(failure);
+                        drop_quietly(items);
+                        return;
+                    }
                     if let Some(source) = failure {
                         report(PoolError::Task {
                             index,
@@ -214,6 +329,11 @@ impl<S: WorkerState> Worker<S> {
         let report = |err| stop.halt(Some(err));
         let chunk = OneItem::new(0, item);
         self.run_chunk(chunk, lifespan, 1, &stop, task, &mut out, &report);
+        if self.is_abandoned() {
+            // The job's handle already has the timeout.
+            drop_quietly(out);
+            return Err(self.abandoned(Phase::Task, Some(0)));
+        }
         match (stop.take(), out.items.pop()) {
             (None, Some(output)) => Ok(output),
             (Some(err), output) => {
@@ -283,47 +403,90 @@ impl<S: WorkerState> Worker<S> {
     }
 }
 
-/// Runs the tasks of one block: `first`, then items of `items` until `want`
-/// outputs are written into a window of `out` (or the window or the items
-/// end). Returns how many tasks succeeded, and the error of the task that
-/// failed, if one did.
-#[inline]
-fn run_block<S: WorkerState, T, O>(
-    state: &mut S,
-    ctx: &WorkerContext<S::Shared>,
-    first: T,
-    items: &mut impl Iterator<Item = T>,
-    want: usize,
-    task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
-    out: &mut impl ChunkOutputs<O>,
-) -> (usize, Option<BoxError>) {
-    let (slots, room) = out.window(want);
-    let len = want.min(room);
-    // Takes the block's outputs into `out` when the block ends, by a panic
-    // too.
-    let mut written = CommitOnDrop {
-        run: out,
-        n: 0,
-        _outputs: PhantomData,
-    };
-    let mut item = first;
-    let failure = loop {
-        match task(state, item, ctx) {
-            // SAFETY: `written.n < len <= room`: a slot of the window,
-            // written once.
-            Ok(output) => unsafe { slots.add(written.n).write(output) },
-            Err(source) => break Some(source),
-        }
-        written.n += 1;
-        if written.n == len {
-            break None;
-        }
-        match items.next() {
-            Some(following) => item = following,
-            None => break None,
-        }
-    };
-    (written.n, failure)
+/// What a block of tasks runs with.
+struct Block<'b, S: WorkerState> {
+    state: &'b mut S,
+    ctx: &'b WorkerContext<S::Shared>,
+    /// Where each task is marked, when tasks have a time limit.
+    watch: Option<&'b Watch>,
+    /// The position of the block's first item.
+    index: usize,
+}
+
+impl<S: WorkerState> Block<'_, S> {
+    /// Runs the tasks of this block: `first`, then items of `items` until
+    /// `want` outputs are written into a window of `out` (or the window or
+    /// the items end). Returns how many tasks succeeded, and the error of
+    /// the task that failed, if one did. A task the watchdog gave up on
+    /// ends the block as if it failed, its output dropped (the worker then
+    /// sees itself abandoned).
+    #[inline]
+    fn run<T, O>(
+        self,
+        first: T,
+        items: &mut impl Iterator<Item = T>,
+        want: usize,
+        task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
+        out: &mut impl ChunkOutputs<O>,
+    ) -> (usize, Option<BoxError>) {
+        let Block {
+            state,
+            ctx,
+            watch,
+            index,
+        } = self;
+        let (slots, room) = out.window(want);
+        let len = want.min(room);
+        // Takes the block's outputs into `out` when the block ends, by a
+        // panic too.
+        let mut written = CommitOnDrop {
+            run: out,
+            n: 0,
+            _outputs: PhantomData,
+        };
+        let mut item = first;
+        let failure = loop {
+            let result = match watch {
+                None => task(state, item, ctx),
+                Some(watch) => {
+                    let at = index + written.n;
+                    let ticket = watch.start(Phase::Task, Some(at));
+                    // Marks the end by a panic too.
+                    let _end = ticket.map(|ticket| EndOnDrop(watch, ticket));
+                    task(state, item, ctx)
+                }
+            };
+            if watch.is_some_and(Watch::is_abandoned) {
+                drop_quietly(result);
+                break Some(BoxError::from("abandoned"));
+            }
+            match result {
+                // SAFETY: `written.n < len <= room`: a slot of the window,
+                // written once.
+                Ok(output) => unsafe { slots.add(written.n).write(output) },
+                Err(source) => break Some(source),
+            }
+            written.n += 1;
+            if written.n == len {
+                break None;
+            }
+            match items.next() {
+                Some(following) => item = following,
+                None => break None,
+            }
+        };
+        (written.n, failure)
+    }
+}
+
+/// Ends a watched run when dropped: after its task returns or unwinds.
+struct EndOnDrop<'w>(&'w Watch, Ticket);
+
+impl Drop for EndOnDrop<'_> {
+    fn drop(&mut self) {
+        // Lost, the race tells the block through `Watch::is_abandoned`.
+        let _ = self.0.finish(self.1);
+    }
 }
 
 /// Outputs written into a window of a [`ChunkOutputs`], taken by the run when this
@@ -416,7 +579,7 @@ mod tests {
         task: impl Fn(&mut Life, I::Item) -> Result<String, BoxError>,
     ) -> Ran {
         let exits = ExitStore::default();
-        let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone());
+        let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone(), None);
         let mut out = VecOutputs::new(start, items.size_hint().0);
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);

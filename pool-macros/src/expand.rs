@@ -527,7 +527,16 @@ fn generate_task(item: &ItemFn, plan: &TaskPlan<'_>) -> TokenStream {
     input_type.extend(if inputs.iter().any(|ty| valid::borrows(ty)) {
         quote! { type InputKind = ::statepool::__private::BorrowedInput; }
     } else {
-        quote! { type InputKind = ::statepool::__private::OwnedInput; }
+        // The same value: it compiles because the input names no lifetime.
+        quote! {
+            type InputKind = ::statepool::__private::OwnedInput;
+            #[inline]
+            fn into_static(
+                input: Self::Input<'_>,
+            ) -> ::core::option::Option<Self::Input<'static>> {
+                ::core::option::Option::Some(input)
+            }
+        }
     });
     let unpack = match inputs.as_slice() {
         [_] => quote! { let input_0 = input; },

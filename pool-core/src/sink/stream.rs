@@ -93,7 +93,10 @@ impl<O> Stream<O> {
             {
                 let mut first = stop.first();
                 let due = match first.as_ref() {
-                    Some(err) if self.ordered => err.index().is_none_or(|i| i <= yielded),
+                    // Every output before the stop's limit was yielded: the
+                    // failed item's position, or 0 for a failure of no
+                    // item or a timeout.
+                    Some(_) if self.ordered => stop.limit() <= yielded,
                     Some(_) => true,
                     None => false,
                 };
