@@ -363,3 +363,81 @@ fn the_pool_works_around_a_thread_stuck_for_good() {
     assert_eq!(pool.abandoned(), 1);
     pool.join().unwrap();
 }
+
+#[test]
+fn without_keep_alive_a_stuck_worker_does_not_hold_the_call_or_the_drop() {
+    let (pool, test) = pool(2);
+    let mut pool = pool.task_timeout(LIMIT);
+    // The call ends its workers as it returns: the stuck one is not waited
+    // for, its replacement ends in its place.
+    assert!(matches!(
+        pool.map(vec![1, STUCK, 3, 4]),
+        Err(PoolError::Timeout { .. })
+    ));
+    let stuck = test.waiting.recv().unwrap();
+    assert_eq!(pool.map(0..10).unwrap(), doubled(0..10));
+    let ctl = pool.shared_arc().clone();
+    // Nor does the drop wait for it.
+    drop(pool);
+    test.release.send(()).unwrap();
+    assert!(!test.dropped_on(stuck));
+    assert_eq!(ctl.inits.load(SeqCst), ctl.exits.load(SeqCst) + 1);
+}
+
+#[test]
+fn a_stream_over_a_borrowed_input_can_time_out() {
+    let (pool, test) = pool(2);
+    let mut pool = pool.keep_alive().task_timeout(LIMIT);
+    let items: Vec<u64> = vec![1, 2, STUCK, 4];
+    let out: Vec<_> = pool.imap_borrowed(items.iter().copied()).collect();
+    assert!(matches!(
+        out.last(),
+        Some(Err(PoolError::Timeout { index: Some(2), .. }))
+    ));
+    drop(items);
+    let stuck = test.waiting.recv().unwrap();
+    assert_eq!(pool.map(0..10).unwrap(), doubled(0..10));
+    test.release.send(()).unwrap();
+    assert!(!test.dropped_on(stuck));
+}
+
+#[test]
+fn handles_time_out_alone_while_the_others_go_on() {
+    let (pool, test) = pool(2);
+    let mut pool = pool.keep_alive().task_timeout(LIMIT);
+    let handle = pool.handle();
+    let stuck = handle.apply_async(STUCK);
+    let others: Vec<_> = (0..100).map(|x| handle.apply_async(x)).collect();
+    assert!(matches!(
+        stuck.wait(),
+        Err(PoolError::Timeout { index: Some(0), .. })
+    ));
+    let sum: u64 = others.into_iter().map(|t| t.wait().unwrap()).sum();
+    assert_eq!(sum, doubled(0..100).iter().sum::<u64>());
+    let thread = test.waiting.recv().unwrap();
+    // `join` runs what was submitted, and does not wait for the stuck one.
+    let late: Vec<_> = (0..10).map(|x| handle.apply_async(x)).collect();
+    pool.join().unwrap();
+    assert!(late.iter().all(statepool::TaskHandle::is_done));
+    test.release.send(()).unwrap();
+    assert!(!test.dropped_on(thread));
+    assert_eq!(pool.abandoned(), 1);
+}
+
+#[test]
+fn a_call_waiting_for_a_worker_stuck_in_a_job_gets_its_replacement() {
+    for workers in [1, 2] {
+        let (pool, test) = pool(workers);
+        let mut pool = pool.keep_alive().task_timeout(LIMIT);
+        assert_eq!(pool.map(0..10).unwrap(), doubled(0..10));
+        let handle = pool.handle();
+        let stuck = handle.apply_async(STUCK);
+        let thread = test.waiting.recv().unwrap();
+        // Every worker is wanted by this call: the stuck one never comes,
+        // its replacement does once the job timed out.
+        assert_eq!(pool.map(0..1000).unwrap(), doubled(0..1000));
+        assert!(matches!(stuck.wait(), Err(PoolError::Timeout { .. })));
+        test.release.send(()).unwrap();
+        assert!(!test.dropped_on(thread));
+    }
+}

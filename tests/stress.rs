@@ -396,3 +396,123 @@ fn shared_pools_stay_apart_under_injected_failures() {
         }
     });
 }
+
+/// What a stuck task waits on, and how many stuck so far.
+struct Stuck {
+    release: std::sync::Mutex<mpsc::Receiver<()>>,
+    stuck: std::sync::atomic::AtomicUsize,
+}
+
+#[statepool::worker_state(shared = Stuck)]
+#[derive(Default)]
+struct Served {
+    ran: u64,
+}
+
+/// `u64::MAX` blocks until released; odd multiples of 1000 fail; 777
+/// panics; the rest are doubled.
+#[statepool::task]
+fn serve(s: &mut Served, x: u64, ctx: &WorkerContext<Stuck>) -> Result<u64, std::io::Error> {
+    s.ran += 1;
+    match x {
+        u64::MAX => {
+            ctx.shared().stuck.fetch_add(1, SeqCst);
+            let _ = ctx.shared().release.lock().unwrap().recv();
+            Ok(0)
+        }
+        777 => panic!("777"),
+        x if x % 2000 == 1000 => Err(std::io::Error::other("refused")),
+        x => Ok(2 * x),
+    }
+}
+
+/// Checks one result of `serve` on `x`: its output, or the failure it
+/// must be (a stuck item's timeout, a failing item's error, a panic).
+fn check_served(x: u64, out: Result<u64, PoolError>) {
+    match (x, out) {
+        (u64::MAX, Err(PoolError::Timeout { .. })) => {}
+        (777, Err(PoolError::Panic { .. })) => {}
+        (x, Err(PoolError::Task { .. })) if x % 2000 == 1000 => {}
+        (x, Ok(out)) if x != u64::MAX && x != 777 && x % 2000 != 1000 => assert_eq!(out, 2 * x),
+        (x, other) => panic!("item {x}: {other:?}"),
+    }
+}
+
+/// Handles on several threads and the pool's own calls at once, on pools
+/// with a timeout, some tasks stuck past it, others failing or panicking:
+/// every result is its item's, every stuck task is a timeout that leaves
+/// the pool working, and no call hangs (the watchdog of this file aborts).
+#[test]
+fn handles_and_timeouts_under_concurrent_callers() {
+    let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400) / 20;
+    let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
+    let (release, release_rx) = mpsc::channel();
+    let shared = Arc::new(Stuck {
+        release: std::sync::Mutex::new(release_rx),
+        stuck: Default::default(),
+    });
+    let mut abandoned = 0;
+    with_watchdog(rounds, |r| {
+        let mut rng = Rng(seed ^ (r + 11).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let workers = 1 + rng.below(4) as usize;
+        let mut pool = ServedPool::with_shared(workers, Arc::clone(&shared))
+            .task_timeout(Duration::from_millis(300));
+        if rng.chance(50) {
+            pool = pool.keep_alive();
+        }
+        if rng.chance(30) {
+            pool = pool.worker_lifespan(1 + rng.below(20) as usize);
+        }
+        // At most one stuck item a round, on a handle or in a call.
+        let stuck_at = rng.chance(25).then(|| rng.below(3));
+        let item = |rng: &mut Rng| match rng.below(100) {
+            0 => 777,
+            1..=3 => 1000 + 2000 * rng.below(5),
+            _ => rng.below(100_000) * 2 + 1,
+        };
+        let plans: Vec<Vec<u64>> = (0..3)
+            .map(|t| {
+                let mut xs: Vec<u64> = (0..50).map(|_| item(&mut rng)).collect();
+                if stuck_at == Some(t) {
+                    xs[rng.below(50) as usize] = u64::MAX;
+                }
+                xs
+            })
+            .collect();
+        let calls: Vec<Vec<u64>> = (0..5)
+            .map(|_| (0..rng.below(200)).map(|_| item(&mut rng)).collect())
+            .collect();
+        let handle = pool.handle();
+        std::thread::scope(|s| {
+            for xs in &plans {
+                let handle = handle.clone();
+                s.spawn(move || {
+                    let tasks: Vec<_> = xs.iter().map(|&x| handle.apply_async(x)).collect();
+                    for (&x, task) in xs.iter().zip(tasks) {
+                        check_served(x, task.wait());
+                    }
+                });
+            }
+            for xs in &calls {
+                match pool.map(xs.clone()) {
+                    Ok(out) => {
+                        for (&x, out) in xs.iter().zip(out) {
+                            check_served(x, Ok(out));
+                        }
+                    }
+                    Err(err) => {
+                        let at = err.index().expect("a failure of an item");
+                        check_served(xs[at], Err(err));
+                    }
+                }
+            }
+        });
+        if stuck_at.is_some() {
+            abandoned += 1;
+            assert_eq!(pool.abandoned(), 1);
+            release.send(()).unwrap();
+        }
+        pool.join().unwrap();
+    });
+    assert_eq!(shared.stuck.load(SeqCst), abandoned);
+}

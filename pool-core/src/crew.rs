@@ -746,9 +746,11 @@ fn abandon<S: WorkerState>(
     fail: Option<OnAbandon>,
 ) {
     hub.abandoned.fetch_add(1, Ordering::Relaxed);
-    let seen = hub.control().epoch;
+    // The fresh worker looks at the current call as any worker does: it
+    // takes it where the call still wants a worker (the stuck one was busy
+    // with a job, and never took it), and lets it pass otherwise.
     let shared = hub.spawner.shared.as_ref();
-    let spawned = shared.map(|shared| spawn_worker(hub, worker_id, seen, shared));
+    let spawned = shared.map(|shared| spawn_worker(hub, worker_id, 0, shared));
     match spawned.expect("a crew with a watchdog keeps its shared object") {
         Ok(fresh) => {
             let stuck = lock(&hub.threads)[worker_id].replace(fresh);
