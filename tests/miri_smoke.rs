@@ -150,3 +150,60 @@ fn borrowed_items_and_a_leaked_borrowed_stream() {
     drop(owned);
     assert_eq!(doubled.map(0..3u64).unwrap(), [0, 2, 4]);
 }
+
+#[test]
+fn handles_from_two_threads() {
+    let mut pool = DoublerPool::new(2).keep_alive();
+    let handle = pool.handle();
+    let sum: u64 = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..2u64)
+            .map(|t| {
+                let handle = handle.clone();
+                s.spawn(move || {
+                    let tasks: Vec<_> = (0..3).map(|x| handle.apply_async(t * 3 + x)).collect();
+                    tasks.into_iter().map(|t| t.wait().unwrap()).sum::<u64>()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    assert_eq!(sum, 2 * (0..6).sum::<u64>());
+    let late = handle.apply_async(1);
+    pool.join().unwrap();
+    assert_eq!(late.wait().unwrap(), 2);
+    drop(pool);
+    assert!(matches!(handle.apply(1), Err(PoolError::Closed)));
+}
+
+#[worker_state(shared = std::sync::Mutex<std::sync::mpsc::Receiver<()>>)]
+#[derive(Default)]
+struct Waiter;
+
+/// 0 waits for the test's message; the rest come back.
+#[task]
+fn wait_for(
+    _: &mut Waiter,
+    x: Vec<u64>,
+    ctx: &WorkerContext<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+) -> Vec<u64> {
+    if x.is_empty() {
+        let _ = ctx.shared().lock().unwrap().recv();
+    }
+    x
+}
+
+#[test]
+fn a_worker_left_behind_by_a_timeout_touches_nothing_of_its_call() {
+    let (release, wait) = std::sync::mpsc::channel();
+    let mut pool = WaiterPool::with_shared(1, std::sync::Mutex::new(wait))
+        .keep_alive()
+        .task_timeout(std::time::Duration::from_millis(200));
+    // Owned items, on the heap: Miri reports any touch after their call
+    // dropped them.
+    let items = vec![vec![1], vec![], vec![2]];
+    assert!(matches!(pool.map(items), Err(PoolError::Timeout { .. })));
+    assert_eq!(pool.map(vec![vec![3]]).unwrap(), [vec![3]]);
+    release.send(()).unwrap();
+    pool.join().unwrap();
+    assert_eq!(pool.abandoned(), 1);
+}
