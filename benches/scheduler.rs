@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rayon::prelude::*;
-use statepool::{BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerState};
+use statepool::{
+    BoxError, ExitValue, OwnedInput, Pool, PoolError, Task, WorkerContext, WorkerState,
+};
 
 fn quick() -> bool {
     std::env::var_os("STATEPOOL_BENCH_QUICK").is_some()
@@ -120,6 +122,9 @@ macro_rules! state {
             #[inline]
             fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
                 Ok(($f)(x, self.unit))
+            }
+            fn into_static(x: u64) -> Option<u64> {
+                Some(x)
             }
         }
     };
@@ -476,9 +481,103 @@ fn apply_cost(c: &mut Criterion) {
     g.finish();
 }
 
+/// Group 10: what a `task_timeout` costs when set (a clock read per task,
+/// calls that own their items, a watchdog thread), on uniform 1 µs items
+/// and on nanosecond ones, against the same pool without it; and 10b, how
+/// long after its limit a call with a stuck task returns.
+fn task_timeout(c: &mut Criterion) {
+    let limit = Duration::from_secs(10);
+    let n = if quick() { 4_000 } else { 20_000 };
+    let mut g = c.benchmark_group("10_task_timeout_uniform_1us");
+    let mut plain = Pool::<Uniform>::new(workers()).keep_alive();
+    let mut timed = Pool::<Uniform>::new(workers())
+        .keep_alive()
+        .task_timeout(limit);
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_timeout", |b| b.iter(|| timed.map(0..n).unwrap()));
+    g.finish();
+    let n = if quick() { 1 << 18 } else { 1 << 20 };
+    let mut g = c.benchmark_group("10_task_timeout_fine_grained");
+    let mut plain = Pool::<Fine>::new(workers()).keep_alive();
+    let mut timed = Pool::<Fine>::new(workers())
+        .keep_alive()
+        .task_timeout(limit);
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_timeout", |b| b.iter(|| timed.map(0..n).unwrap()));
+    g.finish();
+    // 10b: the time from a stuck task's limit to its call's return.
+    let limit = Duration::from_millis(20);
+    let mut g = c.benchmark_group("10b_timeout_overshoot");
+    g.sample_size(10);
+    g.bench_function("statepool", |b| {
+        b.iter_custom(|iters| {
+            let mut overshoot = Duration::ZERO;
+            for _ in 0..iters {
+                let mut pool = Pool::<Stuck>::with_shared(2, StuckGate::default())
+                    .keep_alive()
+                    .task_timeout(limit);
+                pool.map(0..4u64).unwrap();
+                let started = Instant::now();
+                let failed = pool.apply(u64::MAX);
+                overshoot += started.elapsed().saturating_sub(limit);
+                assert!(matches!(failed, Err(PoolError::Timeout { .. })));
+                pool.shared().release();
+            }
+            overshoot
+        })
+    });
+    g.finish();
+}
+
+/// What a task of `Stuck` on `u64::MAX` waits for.
+#[derive(Default)]
+struct StuckGate {
+    released: std::sync::Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+impl StuckGate {
+    fn release(&self) {
+        *self.released.lock().unwrap() = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Hands back each item; `u64::MAX` waits until its pool's gate opens.
+struct Stuck;
+
+impl WorkerState for Stuck {
+    type Shared = StuckGate;
+    fn start_life(_: &WorkerContext<StuckGate>) -> Result<Self, BoxError> {
+        Ok(Stuck)
+    }
+    fn end_life(self, _: &WorkerContext<StuckGate>) -> Result<Option<ExitValue>, BoxError> {
+        Ok(None)
+    }
+}
+
+impl Task for Stuck {
+    type Input<'a> = u64;
+    type InputKind = OwnedInput;
+    type Output = u64;
+    fn run(&mut self, x: u64, ctx: &WorkerContext<StuckGate>) -> Result<u64, BoxError> {
+        if x == u64::MAX {
+            let gate = ctx.shared();
+            let mut released = gate.released.lock().unwrap();
+            while !*released {
+                released = gate.changed.wait(released).unwrap();
+            }
+        }
+        Ok(x)
+    }
+    fn into_static(x: u64) -> Option<u64> {
+        Some(x)
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, task_timeout
 }
 criterion_main!(benches);
