@@ -13,15 +13,18 @@
 
 use std::collections::VecDeque;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle, Thread};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::call::Call;
-use crate::sync::{lock, wait, AbortIfPanic};
+use crate::sync::protocol::thread::{self, JoinHandle, Thread};
+use crate::sync::protocol::{
+    lock, wait, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard,
+};
+use crate::sync::AbortIfPanic;
 use crate::unwind::{catch, drop_quietly, Caught};
-use crate::watch::{any_running, watchdog_loop, Alarm, OnAbandon, Seen, Timeouts, Watch};
+use crate::watch::{watchdog_loop, Alarm, OnAbandon, Seen, Timeouts, Watch};
 use crate::worker::{ExitStore, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
@@ -187,8 +190,9 @@ struct Hub<S: WorkerState> {
     alarm: Option<Arc<Alarm>>,
     /// Each worker's watch, by worker id, where the pool has time limits.
     watches: Mutex<Vec<Option<Arc<Watch>>>>,
-    /// Threads left behind by the watchdog, over the pool's life.
-    abandoned: Arc<AtomicUsize>,
+    /// Threads left behind by the watchdog, over the pool's life (a count
+    /// to report, not part of the protocol).
+    abandoned: Arc<std::sync::atomic::AtomicUsize>,
     /// A replacement could not start: the crew has fewer workers than its
     /// calls expect, and is replaced as a whole before the next.
     broken: AtomicBool,
@@ -292,7 +296,7 @@ impl<S: WorkerState> Crew<S> {
         shared: &Arc<S::Shared>,
         threads: &Threads,
         timeouts: Timeouts,
-        abandoned: &Arc<AtomicUsize>,
+        abandoned: &Arc<std::sync::atomic::AtomicUsize>,
     ) -> Result<Self, PoolError> {
         threads.check()?;
         let hub = Arc::new(Hub {
@@ -346,7 +350,9 @@ impl<S: WorkerState> Crew<S> {
                 }
             }
         }
-        if crew.hub.alarm.is_some() {
+        // Under loom, the models play the watchdog themselves: its clock
+        // is not modelled.
+        if crew.hub.alarm.is_some() && cfg!(not(loom)) {
             let hub = Arc::clone(&crew.hub);
             let watchdog = thread::Builder::new()
                 .name("statepool-watchdog".into())
@@ -374,7 +380,7 @@ impl<S: WorkerState> Crew<S> {
     /// returns once every worker has acknowledged it; if `during` unwinds,
     /// the unwind waits for them too. `call` may borrow from the caller's
     /// frame: no worker touches it after this returns.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn run_scoped<R>(&self, call: &(dyn Call<S> + '_), during: impl FnOnce() -> R) -> R {
         self.run_scoped_on(call, self.n_workers, during)
     }
@@ -730,8 +736,14 @@ fn watchdog_main<S: WorkerState>(hub: &Arc<Hub<S>>) {
         }
         next
     };
-    let running = || any_running(lock(&hub.watches).iter().flatten().map(|w| &**w));
-    watchdog_loop(&alarm, look, running);
+    let watches = || {
+        lock(&hub.watches)
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    watchdog_loop(&alarm, look, watches);
 }
 
 /// Gives up on worker `worker_id`, whose code ran past its limit: starts a
@@ -772,8 +784,16 @@ fn abandon<S: WorkerState>(
 }
 
 /// Rounds of busy spinning, then of yielding, before a thread sleeps.
+/// None under loom: spinning only delays the path through the lock, which
+/// the models check, and would multiply their interleavings.
+#[cfg(not(loom))]
 const SPINS: u32 = 48;
+#[cfg(not(loom))]
 const YIELDS: u32 = 16;
+#[cfg(loom)]
+const SPINS: u32 = 0;
+#[cfg(loom)]
+const YIELDS: u32 = 0;
 
 /// Spins, then yields, until `done` or the rounds run out: a few tens of
 /// microseconds at most. Not `crossbeam_utils::Backoff`: its snooze yields
@@ -786,7 +806,7 @@ fn spin_until(yields: u32, done: impl Fn() -> bool) {
             return;
         }
         if round < SPINS {
-            std::hint::spin_loop();
+            crate::sync::protocol::spin_loop();
         } else {
             thread::yield_now();
         }
@@ -874,7 +894,7 @@ fn next_call<S: WorkerState>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::mpsc::{channel, Receiver, Sender};
@@ -982,5 +1002,259 @@ mod tests {
         go.send(()).unwrap();
         crew.run_scoped(&next, || started.recv().unwrap());
         assert_eq!(next.done.load(Ordering::SeqCst), 1);
+    }
+}
+
+/// Models of the crew's protocol, checked by loom over every interleaving
+/// (up to its preemption bound): `scripts/loom.sh`. Each states the
+/// property it checks; a lost wake-up shows as a deadlock, which loom
+/// reports, and a missed or extra acknowledgement as a failed assertion.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use super::*;
+    use crate::watch::Seen;
+    use crate::{BoxError, ExitValue, Phase};
+
+    struct Idle;
+
+    impl WorkerState for Idle {
+        type Shared = ();
+        fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+            Ok(Idle)
+        }
+
+        fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+            Ok(None)
+        }
+    }
+
+    /// A call each of whose workers counts itself.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Call<Idle> for Count {
+        fn execute(&self, _: &mut Worker<Idle>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+
+        fn halt(&self, _: Option<PoolError>) {}
+    }
+
+    fn crew(n: usize, timeouts: Timeouts) -> Crew<Idle> {
+        let shared = Arc::new(());
+        let threads = Threads::default();
+        Crew::spawn(
+            n,
+            &ExitStore::default(),
+            &shared,
+            &threads,
+            timeouts,
+            &Arc::default(),
+        )
+        .unwrap()
+    }
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(f);
+    }
+
+    /// Publish, wake, acknowledge, park: a call for both workers of a
+    /// crew returns only once both ran it (every acknowledgement seen), no
+    /// worker sleeps through it (no lost wake-up), and the crew ends.
+    #[test]
+    fn loom_a_call_reaches_every_worker_and_waits_for_every_ack() {
+        model(|| {
+            let crew = crew(2, Timeouts::default());
+            let call = Count::default();
+            crew.run_scoped_on(&call, 2, || {});
+            assert_eq!(call.0.load(SeqCst), 2);
+            assert!(crew.end().is_empty());
+        });
+    }
+
+    /// Calls for fewer workers than the crew has: each of two calls for
+    /// one worker of two runs exactly once, and a worker that let one pass
+    /// acknowledges nothing of it (a stale acknowledgement would end the
+    /// next call early, or make the count wrong).
+    #[test]
+    fn loom_a_call_for_one_worker_of_two_counts_one_ack() {
+        model(|| {
+            let crew = crew(2, Timeouts::default());
+            // The first call takes every worker (it starts their lives).
+            crew.run_scoped_on(&Count::default(), 2, || {});
+            for _ in 0..2 {
+                let call = Count::default();
+                crew.run_scoped_on(&call, 1, || {});
+                assert_eq!(call.0.load(SeqCst), 1);
+            }
+            crew.end();
+        });
+    }
+
+    /// The submission queue: a job submitted from another thread while a
+    /// call runs is run exactly once, by the time the crew's end returns;
+    /// a job submitted once the crew ends is handed back, never lost.
+    #[test]
+    fn loom_a_submitted_job_runs_once_before_the_end() {
+        model(|| {
+            let crew = Arc::new(crew(1, Timeouts::default()));
+            let ran = Arc::new(AtomicUsize::new(0));
+            let submitter = {
+                let (crew, ran) = (Arc::clone(&crew), Arc::clone(&ran));
+                thread::spawn(move || {
+                    let job: Job<Idle> = Box::new(move |_| {
+                        ran.fetch_add(1, SeqCst);
+                    });
+                    crew.submit(job).is_ok()
+                })
+            };
+            crew.run_scoped_on(&Count::default(), 1, || {});
+            let submitted = submitter.join().unwrap();
+            crew.end();
+            assert!(submitted);
+            assert_eq!(ran.load(SeqCst), 1);
+            let late: Job<Idle> = Box::new(|_| unreachable!("the crew has ended"));
+            assert!(crew.submit(late).is_err());
+        });
+    }
+
+    /// The abandon race: a worker whose watched run returns, and the
+    /// watchdog judging it past its limit. Exactly one wins; the armed
+    /// failure runs once where the watchdog won and never otherwise, and
+    /// the worker knows which.
+    #[test]
+    fn loom_a_returning_worker_and_the_watchdog_never_both_win() {
+        model(|| {
+            let timeouts = Timeouts {
+                task: Some(Duration::from_millis(1)),
+                ..Timeouts::default()
+            };
+            let watch = Arc::new(Watch::new(Arc::new(Alarm::new(timeouts))));
+            let fired = Arc::new(AtomicUsize::new(0));
+            let fails = Arc::clone(&fired);
+            watch.arm(Box::new(move |_| {
+                fails.fetch_add(1, SeqCst);
+            }));
+            let ticket = watch.start(Phase::Task, Some(0)).unwrap();
+            let judge = {
+                let watch = Arc::clone(&watch);
+                thread::spawn(move || match watch.look(u64::MAX, 0, false) {
+                    (Seen::Abandoned(err), fail) => {
+                        fail.expect("armed")(err);
+                        true
+                    }
+                    _ => false,
+                })
+            };
+            let in_time = watch.finish(ticket);
+            watch.clear();
+            let abandoned = judge.join().unwrap();
+            assert_ne!(in_time, abandoned);
+            assert_eq!(watch.is_abandoned(), abandoned);
+            assert_eq!(fired.load(SeqCst), usize::from(abandoned));
+        });
+    }
+
+    /// No lost wake-up of the watchdog: a run that starts as the watchdog
+    /// goes to sleep without deadline (its last look found nothing
+    /// running) either stops that sleep before it begins or wakes it: the
+    /// sleep never lasts while the run is on (loom reports a deadlock).
+    #[test]
+    fn loom_a_run_starting_as_the_watchdog_sleeps_wakes_it() {
+        model(|| {
+            let timeouts = Timeouts {
+                task: Some(Duration::from_millis(1)),
+                ..Timeouts::default()
+            };
+            let alarm = Arc::new(Alarm::new(timeouts));
+            let watch = Arc::new(Watch::new(Arc::clone(&alarm)));
+            let watchdog = {
+                let (alarm, watch) = (Arc::clone(&alarm), Arc::clone(&watch));
+                thread::spawn(move || {
+                    let state = alarm.lock();
+                    drop(crate::watch::sleep_unless_running(&alarm, state, &[watch]));
+                })
+            };
+            let ticket = watch.start(Phase::Task, Some(0)).unwrap();
+            watchdog.join().unwrap();
+            assert!(watch.finish(ticket));
+        });
+    }
+
+    /// The abandon path of a call: a worker stuck in its task inside an
+    /// owned call is given up on; the call fails and is acknowledged for
+    /// it once (the caller's wait returns), a fresh worker takes the next
+    /// call, whose acknowledgements alone end it, and the crew ends
+    /// without waiting for the stuck one, which leaves without
+    /// acknowledging anything once its task returns.
+    #[test]
+    fn loom_an_abandoned_worker_is_acknowledged_for_once_and_replaced() {
+        /// An owned call whose task waits for `go`.
+        struct Stuck {
+            go: AtomicBool,
+            halted: AtomicUsize,
+            ran: AtomicUsize,
+        }
+
+        impl Call<Idle> for Stuck {
+            fn execute(&self, worker: &mut Worker<Idle>) {
+                let wait = |_: &mut Idle, (): (), _: &WorkerContext| {
+                    while !self.go.load(SeqCst) {
+                        thread::yield_now();
+                    }
+                    Ok(())
+                };
+                let _ = worker.run_one((), None, &wait);
+                self.ran.fetch_add(1, SeqCst);
+            }
+
+            fn halt(&self, failure: Option<PoolError>) {
+                if let Some(PoolError::Timeout { .. }) = failure {
+                    self.halted.fetch_add(1, SeqCst);
+                }
+            }
+        }
+
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(1);
+        builder.check(|| {
+            let timeouts = Timeouts {
+                task: Some(Duration::from_millis(1)),
+                ..Timeouts::default()
+            };
+            let crew = crew(1, timeouts);
+            let call = Arc::new(Stuck {
+                go: AtomicBool::new(false),
+                halted: AtomicUsize::new(0),
+                ran: AtomicUsize::new(0),
+            });
+            crew.publish(Arc::clone(&call) as Arc<dyn Call<Idle> + Send>);
+            // The watchdog's part: once the task runs, past its limit.
+            let hub = Arc::clone(&crew.hub);
+            let judge = thread::spawn(move || loop {
+                let watch = lock(&hub.watches)[0].clone().expect("a watch");
+                match watch.look(u64::MAX, 0, false) {
+                    (Seen::Abandoned(err), fail) => {
+                        abandon(&hub, 0, err, fail);
+                        return;
+                    }
+                    _ => thread::yield_now(),
+                }
+            });
+            crew.wait();
+            assert_eq!(call.halted.load(SeqCst), 1);
+            judge.join().unwrap();
+            // The stuck task may now return: its worker leaves.
+            call.go.store(true, SeqCst);
+            let next = Count::default();
+            crew.run_scoped_on(&next, 1, || {});
+            assert_eq!(next.0.load(SeqCst), 1);
+            assert!(crew.end().is_empty());
+            assert_eq!(crew.hub.abandoned.load(SeqCst), 1);
+        });
     }
 }

@@ -72,3 +72,61 @@ impl Drop for AbortIfPanic {
         std::process::abort();
     }
 }
+
+/// The primitives of the crew's hand-off protocol (`crew.rs`, `watch.rs`):
+/// std's, or loom's when built with `--cfg loom`, so that the models of
+/// `scripts/loom.sh` check the protocol's own code. Only these are
+/// swapped: the rest of the pool keeps std's, which the models never
+/// contend on.
+pub(crate) mod protocol {
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    #[cfg(loom)]
+    pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+    #[cfg(loom)]
+    pub(crate) use loom::thread;
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+    #[cfg(not(loom))]
+    pub(crate) use std::thread;
+
+    use std::time::Duration;
+
+    /// Locks `mutex`, ignoring poisoning (see the module docs above).
+    #[inline]
+    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits on `condvar`, ignoring poisoning.
+    #[inline]
+    pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        condvar.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits on `condvar` for at most `limit`, ignoring poisoning. Under
+    /// loom, until notified: its models have no clock.
+    #[inline]
+    pub(crate) fn wait_timeout<'a, T>(
+        condvar: &Condvar,
+        guard: MutexGuard<'a, T>,
+        limit: Duration,
+    ) -> MutexGuard<'a, T> {
+        condvar
+            .wait_timeout(guard, limit)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
+
+    /// Spins once, as a hint; under loom, yields to the other threads of
+    /// the model (a spin loop must, or the model never ends).
+    #[inline]
+    pub(crate) fn spin_loop() {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        std::hint::spin_loop();
+    }
+}

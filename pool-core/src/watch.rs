@@ -8,12 +8,21 @@
 //! ABANDONED` once the limit passed. Exactly one wins. A worker that loses
 //! knows it was left behind: it touches nothing of the call or job it ran
 //! for again, drops what it holds on its own thread and ends.
+//!
+//! The same word carries the watchdog's sleep: before it sleeps without a
+//! deadline, it marks every idle word `SLEEPY` (a compare-and-swap that
+//! fails on a running one), and a worker starting a run swaps its word and
+//! wakes the watchdog where the old word was marked. Both sides write the
+//! word with read-modify-writes, which the word's modification order puts
+//! one before the other: either the mark fails, or the start sees it. (A
+//! flag of its own, stored by one side and loaded by the other, would need
+//! sequentially consistent store-load ordering, which loom does not
+//! model.)
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::sync::lock;
+use crate::sync::protocol::{lock, AtomicU64, Condvar, Mutex, MutexGuard};
 use crate::{Phase, PoolError};
 
 /// The limits set on a pool; none set costs nothing.
@@ -67,13 +76,15 @@ const IDLE: u64 = 0;
 const RUNNING: u64 = 1;
 const ABANDONED: u64 = 2;
 const STATUS: u64 = 3;
+/// Set on an idle word by the watchdog as it goes to sleep.
+const SLEEPY: u64 = 4;
+/// The sequence number sits above the status and the mark.
+const SEQUENCE_SHIFT: u32 = 3;
 
 /// What the watchdog shares with every watch of a crew.
 pub(crate) struct Alarm {
     origin: Instant,
     pub(crate) timeouts: Timeouts,
-    /// The watchdog sleeps with no deadline: it saw no code running.
-    asleep: AtomicBool,
     state: Mutex<AlarmState>,
     wake: Condvar,
 }
@@ -88,7 +99,6 @@ impl Alarm {
         Alarm {
             origin: Instant::now(),
             timeouts,
-            asleep: AtomicBool::new(false),
             state: Mutex::new(AlarmState { ended: false }),
             wake: Condvar::new(),
         }
@@ -97,6 +107,11 @@ impl Alarm {
     /// Nanoseconds since the alarm was made.
     fn now(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The watchdog's lock.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, AlarmState> {
+        lock(&self.state)
     }
 
     /// Tells the watchdog to leave.
@@ -116,9 +131,9 @@ impl Alarm {
 /// replaces an abandoned one gets a fresh watch.
 pub(crate) struct Watch {
     alarm: std::sync::Arc<Alarm>,
-    /// `sequence << 2 | status`: a sequence number per watched run, so that
-    /// the watchdog's compare-and-swap cannot mistake a later run for the
-    /// one it judged.
+    /// `sequence << 3 | SLEEPY? | status`: a sequence number per watched
+    /// run, so that the watchdog's compare-and-swap cannot mistake a later
+    /// run for the one it judged; the watchdog's sleep mark; the status.
     word: AtomicU64,
     /// When the current run started, in the alarm's nanoseconds.
     started: AtomicU64,
@@ -163,19 +178,18 @@ impl Watch {
     #[inline]
     pub(crate) fn start(&self, phase: Phase, index: Option<usize>) -> Option<Ticket> {
         self.alarm.timeouts.limit(phase)?;
-        let sequence = (self.word.load(Ordering::Relaxed) >> 2) + 1;
+        let sequence = (self.word.load(Ordering::Relaxed) >> SEQUENCE_SHIFT) + 1;
         self.started.store(self.alarm.now(), Ordering::Relaxed);
         let index = index.map_or(0, |i| (i as u64).saturating_add(1));
         self.what
             .store(phase as u64 | index << 2, Ordering::Relaxed);
-        let ticket = sequence << 2 | RUNNING;
-        // SeqCst, with the load below and the watchdog's store of `asleep`
-        // then load of `word` (a Dekker pair): either the watchdog sees
-        // this run, or this sees the watchdog asleep and wakes it. The
-        // store also releases `started` and `what` to the watchdog's
-        // acquire of this word.
-        self.word.store(ticket, Ordering::SeqCst);
-        if self.alarm.asleep.load(Ordering::SeqCst) {
+        let ticket = sequence << SEQUENCE_SHIFT | RUNNING;
+        // Release: `started` and `what` go with it to the watchdog's
+        // acquire of this word. A swap, not a store: where the watchdog
+        // marked the word before it slept, this sees the mark and wakes it
+        // (see the module docs).
+        let old = self.word.swap(ticket, Ordering::AcqRel);
+        if old & SLEEPY != 0 {
             self.alarm.poke();
         }
         Some(Ticket(ticket))
@@ -209,8 +223,29 @@ impl Watch {
         drop(old);
     }
 
-    fn is_running(&self) -> bool {
-        self.word.load(Ordering::SeqCst) & STATUS == RUNNING
+    /// Marks the word before the watchdog sleeps: `false` (and no mark)
+    /// where a run is on.
+    fn mark_sleepy(&self) -> bool {
+        let mut word = self.word.load(Ordering::Acquire);
+        loop {
+            if word & STATUS == RUNNING {
+                return false;
+            }
+            match self.word.compare_exchange_weak(
+                word,
+                word | SLEEPY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// Clears the mark of [`Watch::mark_sleepy`], once the watchdog woke.
+    fn unmark(&self) {
+        self.word.fetch_and(!SLEEPY, Ordering::AcqRel);
     }
 
     /// Whether the watchdog abandoned this watch's worker (for good).
@@ -261,7 +296,7 @@ impl Watch {
             // Code a worker cannot be abandoned in: looked at again later.
             return (Seen::Running(now.saturating_add(limit_ns)), None);
         }
-        let abandoned = word & !STATUS | ABANDONED;
+        let abandoned = word & !(STATUS | SLEEPY) | ABANDONED;
         if self
             .word
             .compare_exchange(word, abandoned, Ordering::AcqRel, Ordering::Acquire)
@@ -294,14 +329,15 @@ fn nap(alarm: &Alarm, now: u64, next: Option<u64>) -> Duration {
 }
 
 /// The watchdog's loop: `look` looks at every watch at a given time and
-/// returns the earliest deadline of what runs (`None`: nothing runs).
-/// Leaves once the alarm ends.
-pub(crate) fn watchdog_loop(
+/// returns the earliest deadline of what runs (`None`: nothing runs);
+/// `watches` lists the watches, for the sleep without deadline. Leaves once
+/// the alarm ends.
+pub(crate) fn watchdog_loop<W: std::ops::Deref<Target = Watch>>(
     alarm: &Alarm,
     mut look: impl FnMut(u64) -> Option<u64>,
-    running: impl Fn() -> bool,
+    watches: impl Fn() -> Vec<W>,
 ) {
-    let mut state: MutexGuard<'_, AlarmState> = lock(&alarm.state);
+    let mut state = alarm.lock();
     loop {
         if state.ended {
             return;
@@ -309,20 +345,29 @@ pub(crate) fn watchdog_loop(
         let now = alarm.now();
         let next = look(now);
         if next.is_some() {
-            state = crate::sync::wait_timeout(&alarm.wake, state, nap(alarm, now, next));
+            state = crate::sync::protocol::wait_timeout(&alarm.wake, state, nap(alarm, now, next));
             continue;
         }
-        // Nothing runs: sleep until a run starts (see `Watch::start`).
-        alarm.asleep.store(true, Ordering::SeqCst);
-        if !running() {
-            state = crate::sync::wait(&alarm.wake, state);
-        }
-        alarm.asleep.store(false, Ordering::SeqCst);
+        state = sleep_unless_running(alarm, state, &watches());
     }
 }
 
-/// Whether any of `watches` runs watched code (the watchdog's check before
-/// it sleeps without deadline).
-pub(crate) fn any_running<'w>(mut watches: impl Iterator<Item = &'w Watch>) -> bool {
-    watches.any(Watch::is_running)
+/// The watchdog's sleep without deadline, after a look that found nothing
+/// running: marks every watch (see the module docs), and sleeps unless one
+/// is running, until a run starts or the alarm ends. Called with the
+/// alarm's lock held, which the wake-up of `Watch::start` takes.
+pub(crate) fn sleep_unless_running<'a, W: std::ops::Deref<Target = Watch>>(
+    alarm: &'a Alarm,
+    state: MutexGuard<'a, AlarmState>,
+    watches: &[W],
+) -> MutexGuard<'a, AlarmState> {
+    let mut state = state;
+    let idle = watches.iter().all(|watch| watch.mark_sleepy());
+    if idle && !state.ended {
+        state = crate::sync::protocol::wait(&alarm.wake, state);
+    }
+    for watch in watches {
+        watch.unmark();
+    }
+    state
 }
