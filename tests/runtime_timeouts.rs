@@ -441,3 +441,87 @@ fn a_call_waiting_for_a_worker_stuck_in_a_job_gets_its_replacement() {
         assert!(!test.dropped_on(thread));
     }
 }
+
+#[test]
+fn a_join_never_waits_for_an_exit_left_behind() {
+    // The replacement of a worker given up on as the crew ends finishes at
+    // once: a join that took the threads' handles too early would wait for
+    // the stuck one here, forever.
+    for _ in 0..50 {
+        let (pool, test) = pool(1);
+        let mut pool = pool
+            .keep_alive()
+            .worker_exit_timeout(Duration::from_millis(2));
+        pool.map(0..2).unwrap();
+        pool.shared().block_exit.store(true, SeqCst);
+        assert!(matches!(
+            pool.join(),
+            Err(PoolError::Timeout {
+                phase: Phase::Exit,
+                ..
+            })
+        ));
+        let stuck = test.waiting.recv().unwrap();
+        test.release.send(()).unwrap();
+        test.dropped_on(stuck);
+    }
+}
+
+#[test]
+fn a_slow_callback_holds_up_no_other_timeout() {
+    let (pool, test) = pool(2);
+    let pool = pool.keep_alive().task_timeout(LIMIT);
+    let handle = pool.handle();
+    let (inside_tx, inside) = channel();
+    let (go, wait_go) = channel::<()>();
+    handle.apply_callback(STUCK, move |out| {
+        assert!(matches!(out, Err(PoolError::Timeout { .. })));
+        inside_tx.send(()).unwrap();
+        let _ = wait_go.recv();
+    });
+    test.waiting.recv().unwrap();
+    inside.recv().unwrap();
+    // While that callback runs, another stuck task still times out.
+    let second = handle.apply_async(STUCK);
+    assert!(matches!(second.wait(), Err(PoolError::Timeout { .. })));
+    drop(go);
+    test.release.send(()).unwrap();
+    test.release.send(()).unwrap();
+}
+
+#[test]
+fn a_limit_set_after_a_call_applies_to_its_handles_too() {
+    let (pool, test) = pool(1);
+    let mut pool = pool.keep_alive();
+    assert_eq!(pool.map(0..4).unwrap(), doubled(0..4));
+    // The workers running without a watchdog end here; fresh ones start.
+    let pool = pool.task_timeout(LIMIT);
+    assert!(matches!(
+        pool.handle().apply(STUCK),
+        Err(PoolError::Timeout { .. })
+    ));
+    test.waiting.recv().unwrap();
+    test.release.send(()).unwrap();
+}
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+#[test]
+fn a_closure_whose_drop_panics_leaves_the_worker_alone() {
+    let (pool, _test) = pool(1);
+    let guard = PanicsOnDrop;
+    let task = move |_: &mut Probe, x: u64| {
+        let _ = &guard;
+        x
+    };
+    assert_eq!(pool.handle().apply_async_with(task, 3).wait().unwrap(), 3);
+    let with = |_: &mut Probe, x: u64| x + 1;
+    assert_eq!(pool.handle().apply_async_with(with, 3).wait().unwrap(), 4);
+}

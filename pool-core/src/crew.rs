@@ -35,7 +35,7 @@ const MIN_STACK: usize = 64 << 10;
 
 /// How the worker threads are made: rayon's `stack_size` and
 /// `thread_name`, mpire's `cpu_ids`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Threads {
     /// Each thread's stack, in bytes; `None`: std's default (2 MiB).
     pub(crate) stack_size: Option<usize>,
@@ -196,6 +196,11 @@ struct Hub<S: WorkerState> {
     /// A replacement could not start: the crew has fewer workers than its
     /// calls expect, and is replaced as a whole before the next.
     broken: AtomicBool,
+    /// Workers that can still take work: all but those whose replacement
+    /// could not start.
+    live: AtomicUsize,
+    /// The last worker lost that way, and why.
+    lost: Mutex<Option<(usize, std::io::ErrorKind)>>,
 }
 
 /// What a worker's thread is started with.
@@ -223,6 +228,40 @@ impl<S: WorkerState> Hub<S> {
         if self.pending.fetch_sub(1, Ordering::Release) == 1 {
             caller.unpark();
         }
+    }
+
+    /// Takes note that worker `worker_id` is gone for good (its
+    /// replacement could not start): the current call no longer waits for
+    /// more workers than are left, and with none left, the queued jobs are
+    /// dropped (each answers its handle) and new ones refused.
+    fn lose_worker(&self, worker_id: usize, source: std::io::Error) {
+        let mut control = self.control();
+        self.broken.store(true, Ordering::Relaxed);
+        let live = self.live.fetch_sub(1, Ordering::Relaxed) - 1;
+        *lock(&self.lost) = Some((worker_id, source.kind()));
+        let mut caller = None;
+        if control.current.is_some() && control.participants > live.max(control.taken) {
+            let wanted = live.max(control.taken);
+            let missing = control.participants - wanted;
+            control.participants = wanted;
+            if self.pending.fetch_sub(missing, Ordering::Release) == missing {
+                caller = control
+                    .current
+                    .as_ref()
+                    .map(|current| current.caller.clone());
+            }
+        }
+        let jobs = if live == 0 {
+            std::mem::take(&mut control.jobs)
+        } else {
+            VecDeque::new()
+        };
+        self.queued.store(control.jobs.len(), Ordering::Relaxed);
+        drop(control);
+        if let Some(caller) = caller {
+            caller.unpark();
+        }
+        drop_quietly(jobs);
     }
 
     /// Counts a worker thread finished.
@@ -328,6 +367,8 @@ impl<S: WorkerState> Crew<S> {
             watches: Mutex::new((0..n).map(|_| None).collect()),
             abandoned: Arc::clone(abandoned),
             broken: AtomicBool::new(false),
+            live: AtomicUsize::new(n),
+            lost: Mutex::new(None),
         });
         let crew = Crew {
             hub,
@@ -376,6 +417,22 @@ impl<S: WorkerState> Crew<S> {
         self.hub.broken.load(Ordering::Relaxed)
     }
 
+    /// Where the crew has no worker left (every replacement the watchdog
+    /// tried failed to start), the failure of the last start.
+    pub(crate) fn lost(&self) -> Option<PoolError> {
+        if self.hub.live.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let (worker_id, kind) = (*lock(&self.hub.lost))?;
+        Some(PoolError::Spawn {
+            worker_id,
+            source: std::io::Error::new(
+                kind,
+                "the replacement of a worker left behind by a timeout could not start",
+            ),
+        })
+    }
+
     /// Runs `call` on every worker while `during` runs on this thread, and
     /// returns once every worker has acknowledged it; if `during` unwinds,
     /// the unwind waits for them too. `call` may borrow from the caller's
@@ -403,6 +460,12 @@ impl<S: WorkerState> Crew<S> {
                 self.0.wait();
             }
         }
+        // A watchdog gives up only on workers in owned calls (and jobs): a
+        // pool with time limits never borrows a call (see `run_blocking`).
+        debug_assert!(
+            self.hub.alarm.is_none(),
+            "a borrowed call on a crew with a watchdog"
+        );
         let call: NonNull<dyn Call<S> + '_> = NonNull::from(call);
         // SAFETY: only the trait object's lifetime bound changes (same
         // layout). Workers dereference the pointer until they acknowledge;
@@ -524,10 +587,11 @@ impl<S: WorkerState> Crew<S> {
     }
 
     /// Queues `job` for the first free worker; gives it back if the crew is
-    /// ending (it takes no new job then; the queued ones all run).
+    /// ending (it takes no new job then; the queued ones all run) or has no
+    /// worker left (see [`Crew::lost`]).
     pub(crate) fn submit(&self, job: Job<S>) -> Result<(), Job<S>> {
         let mut control = self.hub.control();
-        if control.ending {
+        if control.ending || self.hub.live.load(Ordering::Relaxed) == 0 {
             return Err(job);
         }
         control.jobs.push_back(job);
@@ -565,14 +629,17 @@ impl<S: WorkerState> Crew<S> {
             finished = wait(&self.hub.all_finished, finished);
         }
         drop(finished);
-        let threads = std::mem::take(&mut *lock(&self.hub.threads));
+        // The watchdog goes before the threads are taken: one in the middle
+        // of giving up on a worker has stored its replacement's handle in
+        // place of the stuck one's by the time it leaves.
         if let Some(alarm) = &self.hub.alarm {
             alarm.end();
         }
         if let Some(watchdog) = lock(&self.watchdog).take() {
-            // Its loop does not unwind: it catches nothing of the user's.
+            // Its loop does not unwind: what it runs of the user's is caught.
             let _ = watchdog.join();
         }
+        let threads = std::mem::take(&mut *lock(&self.hub.threads));
         let mut errors = Vec::new();
         for (worker_id, handle) in threads.into_iter().enumerate() {
             let Some(handle) = handle else {
@@ -760,27 +827,38 @@ fn abandon<S: WorkerState>(
     hub.abandoned.fetch_add(1, Ordering::Relaxed);
     // The fresh worker looks at the current call as any worker does: it
     // takes it where the call still wants a worker (the stuck one was busy
-    // with a job, and never took it), and lets it pass otherwise.
+    // with a job, and never took it), and lets it pass otherwise. Spawned
+    // and stored under the threads' lock, so that no end takes the stuck
+    // thread's handle meanwhile.
     let shared = hub.spawner.shared.as_ref();
+    let mut threads = lock(&hub.threads);
     let spawned = shared.map(|shared| spawn_worker(hub, worker_id, 0, shared));
     match spawned.expect("a crew with a watchdog keeps its shared object") {
         Ok(fresh) => {
-            let stuck = lock(&hub.threads)[worker_id].replace(fresh);
-            // Detached: it ends on its own, whenever its code returns.
+            // The stuck one is detached: it ends on its own, whenever its
+            // code returns.
+            let stuck = threads
+                .get_mut(worker_id)
+                .and_then(|slot| slot.replace(fresh));
+            drop(threads);
             drop(stuck);
         }
-        Err(_) => {
-            let stuck = lock(&hub.threads)[worker_id].take();
+        Err(source) => {
+            let stuck = threads.get_mut(worker_id).and_then(Option::take);
+            drop(threads);
             drop(stuck);
             lock(&hub.watches)[worker_id] = None;
-            hub.broken.store(true, Ordering::Relaxed);
+            hub.lose_worker(worker_id, source);
             hub.finish_one();
         }
     }
-    match fail {
+    // User code may run here (a call's last count dropping its items, a
+    // handle's callback): caught, so that the watchdog goes on.
+    let failed = catch(move || match fail {
         Some(fail) => fail(err),
         None => lock(&hub.exit_errors).push(err),
-    }
+    });
+    drop_quietly(failed);
 }
 
 /// Rounds of busy spinning, then of yielding, before a thread sleeps.

@@ -102,9 +102,18 @@ impl<S: WorkerState> PoolHandle<S> {
             };
             match crew.submit(next) {
                 Ok(()) => return,
-                // That crew is ending, out of the slot already: the next
-                // look finds a fresh one, or none and starts it.
-                Err(back) => job = Some(back),
+                Err(back) => match crew.lost() {
+                    // No worker left, none could be started: until the
+                    // pool's next call starts a fresh crew.
+                    Some(err) => {
+                        reply.fulfil(Err(err));
+                        drop_quietly(back);
+                        return;
+                    }
+                    // That crew is ending, out of the slot already: the
+                    // next look finds a fresh one, or none and starts it.
+                    None => job = Some(back),
+                },
             }
         }
     }
@@ -152,9 +161,12 @@ impl<S: WorkerState> PoolHandle<S> {
             Box::new(move |worker: &mut Worker<S>| {
                 // Where the task runs past a timeout, the watchdog answers
                 // with it; the late output then goes nowhere.
-                worker.arm(|| Box::new(move |err| on_timeout.fulfil(Err(err))));
+                worker.arm(|| Box::new(move |err| on_timeout.fulfil_elsewhere(Err(err))));
                 let out = worker.run_one(item, lifespan, &task);
                 worker.disarm();
+                // The user's closure: its drop must not unwind into the
+                // worker's loop.
+                drop_quietly(task);
                 promise.fulfil(out);
             })
         });
@@ -296,6 +308,43 @@ impl<O> Reply<O> {
                 *outcome = Outcome::Ready(result);
                 drop(outcome);
                 self.done.notify_all();
+            }
+        }
+    }
+}
+
+impl<O: Send + 'static> Reply<O> {
+    /// [`Reply::fulfil`], from the watchdog: a callback runs on a thread
+    /// of its own, so that a slow one holds up no other timeout.
+    fn fulfil_elsewhere(self: Arc<Self>, result: Result<O, PoolError>) {
+        let has_callback = matches!(&*lock(&self.outcome), Outcome::Pending(Some(_)));
+        if !has_callback {
+            self.fulfil(result);
+            return;
+        }
+        // A copy of the timeout, for where no thread starts.
+        let again = match &result {
+            Err(PoolError::Timeout {
+                phase,
+                index,
+                worker_id,
+                limit,
+            }) => Some(PoolError::Timeout {
+                phase: *phase,
+                index: *index,
+                worker_id: *worker_id,
+                limit: *limit,
+            }),
+            _ => None,
+        };
+        let reply = Arc::clone(&self);
+        let spawned = std::thread::Builder::new()
+            .name("statepool-callback".into())
+            .spawn(move || reply.fulfil(result));
+        if spawned.is_err() {
+            // No thread: the callback runs here after all.
+            if let Some(err) = again {
+                self.fulfil(Err(err));
             }
         }
     }

@@ -132,11 +132,6 @@ impl<S: WorkerState> CrewSlot<S> {
     pub(crate) fn crew(&self) -> Result<(Arc<Crew<S>>, Option<usize>), PoolError> {
         let mut inner = lock(&self.inner);
         let lifespan = inner.settings.lifespan;
-        if let Some(crew) = inner.crew.take_if(|crew| crew.is_broken()) {
-            // A worker the watchdog left behind could not be replaced: a
-            // fresh crew takes this one's place.
-            crew.end();
-        }
         if let Some(crew) = &inner.crew {
             return Ok((Arc::clone(crew), lifespan));
         }
@@ -189,6 +184,9 @@ pub(crate) struct Runner<S: WorkerState> {
     exits: ExitStore,
     /// The thread that pulls the inputs of streaming calls, once one ran.
     feed_thread: Option<FeedThread>,
+    /// A failure of the exits of workers ended by a change of settings,
+    /// for the next call.
+    deferred: Option<PoolError>,
 }
 
 impl<S: WorkerState> Runner<S> {
@@ -210,14 +208,24 @@ impl<S: WorkerState> Runner<S> {
             slot,
             exits,
             feed_thread: None,
+            deferred: None,
         }
     }
 
     /// Changes the settings (a builder method of the pool); crews started
     /// from now on, by a call or a handle, take them.
     pub(crate) fn configure(&mut self, change: impl FnOnce(&mut Settings)) {
+        let (timeouts, threads) = (self.settings.timeouts, self.settings.threads.clone());
         change(&mut self.settings);
         lock(&self.slot.inner).settings = self.settings.clone();
+        // Running workers keep how they were started: where that changed,
+        // they end now, and calls and handles start fresh ones. A failure of
+        // their exits is the next call's.
+        if timeouts != self.settings.timeouts || threads != self.settings.threads {
+            if let Err(err) = self.end_crew() {
+                self.deferred.get_or_insert(err);
+            }
+        }
     }
 
     /// The crew's slot, for a handle.
@@ -262,7 +270,17 @@ impl<S: WorkerState> Runner<S> {
             max_active,
             ..
         } = self.settings;
-        let (running, _) = self.slot.crew()?;
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
+        let (mut running, _) = self.slot.crew()?;
+        if running.is_broken() {
+            // A worker left behind by a timeout could not be replaced: a
+            // fresh crew takes this one's place.
+            drop(running);
+            self.end_crew()?;
+            running = self.slot.crew()?.0;
+        }
         let Runner {
             crew, feed_thread, ..
         } = self;

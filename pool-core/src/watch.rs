@@ -342,8 +342,17 @@ pub(crate) fn watchdog_loop<W: std::ops::Deref<Target = Watch>>(
         if state.ended {
             return;
         }
+        // Looks without the lock: what it runs for a worker given up on
+        // (a handle's callback) must not hold up the wake-ups of
+        // `Watch::start`. A run starting meanwhile is seen by the sleep
+        // below, whose marks fail on it.
+        drop(state);
         let now = alarm.now();
         let next = look(now);
+        state = alarm.lock();
+        if state.ended {
+            return;
+        }
         if next.is_some() {
             state = crate::sync::protocol::wait_timeout(&alarm.wake, state, nap(alarm, now, next));
             continue;
