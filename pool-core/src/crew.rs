@@ -483,8 +483,14 @@ impl<S: WorkerState> Crew<S> {
     /// Hands `call` to every worker, keeping it alive until [`Crew::wait`]
     /// returns: the call of an `imap`, which ends after the caller's frame.
     pub(crate) fn publish(&self, call: Arc<dyn Call<S> + Send>) {
+        self.publish_on(call, self.n_workers);
+    }
+
+    /// [`Crew::publish`] on `participants` workers only (see
+    /// [`Crew::run_scoped_on`]).
+    pub(crate) fn publish_on(&self, call: Arc<dyn Call<S> + Send>, participants: usize) {
         let ptr = NonNull::from(&*call);
-        self.publish_raw(ptr, Some(call), self.n_workers);
+        self.publish_raw(ptr, Some(call), participants);
     }
 
     /// Publishes `call`, valid until every worker has acknowledged it: kept

@@ -336,10 +336,10 @@ impl<S: WorkerState> Pool<S> {
     /// so that nothing it touches is freed under it when its call returns:
     /// - `map`, `map_unordered` and `apply` of the `#[task]`, over inputs
     ///   that borrow nothing (`u64`, `String`; the iterator itself may
-    ///   borrow: it is pulled on the caller's thread). They then run as an
-    ///   `imap` does: items go to workers as they come free, and, as a
-    ///   timeout stops its call at once, the first failure returned is the
-    ///   first met rather than the earliest in input order.
+    ///   borrow). The input is then pulled on the caller's thread, whole,
+    ///   into a vector the call owns, before the workers start on it (so
+    ///   an endless input does not end), and the call shares its outputs
+    ///   with the workers instead of lending them.
     /// - `imap`, `imap_unordered`, their `_borrowed` and `_with` forms
     ///   (their closures are `'static`), and every task of a [`PoolHandle`].
     ///
@@ -929,8 +929,8 @@ impl<S: WorkerState> Pool<S> {
 
     /// Runs the `#[task]` over `items` on a call that owns all it shares
     /// with the workers, so that a worker left running past a timeout
-    /// reaches nothing the caller frees: a streaming call, its input pulled
-    /// on this thread (see [`Pool::task_timeout`]).
+    /// reaches nothing the caller frees: the items are pulled on this
+    /// thread into a vector the call owns (see [`Pool::task_timeout`]).
     fn map_owned<I: TaskItems<S>>(
         &mut self,
         items: I,
@@ -942,23 +942,56 @@ impl<S: WorkerState> Pool<S> {
                 std::any::type_name::<S>()
             )));
         }
-        let refused = std::sync::atomic::AtomicBool::new(false);
-        let items = items.__into_iter().map_while(|item| {
-            let owned = I::__owned(item);
-            refused.fetch_or(owned.is_none(), std::sync::atomic::Ordering::Relaxed);
-            owned
+        let mut iter = items.__into_iter();
+        let mut owned = Vec::with_capacity(iter.size_hint().0.min(1 << 16));
+        let mut refused = false;
+        let pulled = crate::unwind::catch(|| {
+            for item in &mut iter {
+                match I::__owned(item) {
+                    Some(item) => owned.push(item),
+                    None => {
+                        refused = true;
+                        return;
+                    }
+                }
+            }
         });
-        // A pointer, whose type names only `'static` types, unlike `I`'s.
-        let task: fn(&mut S, I::__Owned, &WorkerContext<S::Shared>) -> _ = I::__run_owned;
-        let out: Result<Vec<_>, PoolError> =
-            Imap::start_in_turns(&mut self.runner, items, task, ordered).collect();
-        if refused.into_inner() {
+        if let Err(caught) = pulled {
+            let index = owned.len();
+            crate::unwind::drop_quietly(owned);
+            crate::unwind::drop_quietly(iter);
+            return Err(PoolError::Input {
+                index: Some(index),
+                message: caught.message,
+                payload: caught.payload,
+            });
+        }
+        if let Err(caught) = crate::unwind::catch(move || drop(iter)) {
+            crate::unwind::drop_quietly(owned);
+            return Err(PoolError::Input {
+                index: None,
+                message: caught.message,
+                payload: caught.payload,
+            });
+        }
+        if refused {
             return Err(PoolError::InvalidConfig(format!(
                 "a pool with a timeout runs the task of `{}` only where `Task::into_static` gives its input as owned; this hand-written task does not",
                 std::any::type_name::<S>()
             )));
         }
-        out
+        // A pointer, whose type names only `'static` types, unlike `I`'s.
+        let task: fn(&mut S, I::__Owned, &WorkerContext<S::Shared>) -> _ = I::__run_owned;
+        if ordered {
+            self.runner
+                .run_blocking_owned(owned, task, Slots::new)
+                .map(Slots::into_vec)
+        } else {
+            let unordered = |_, _: Lender<'_>| Unordered::new();
+            self.runner
+                .run_blocking_owned(owned, task, unordered)
+                .map(Unordered::into_vec)
+        }
     }
 
     /// Runs one task. Without [`keep_alive`](Pool::keep_alive), every call

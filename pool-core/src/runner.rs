@@ -411,6 +411,47 @@ impl<S: WorkerState> Runner<S> {
         }
     }
 
+    /// Runs a blocking call over owned `items` to completion, as
+    /// [`Runner::run_blocking`] does, on a call the workers share rather
+    /// than borrow: the call of a pool with a time limit, whose worker left
+    /// behind may still hold it after this returns. Nothing it holds is
+    /// the caller's: the items, the task, the sink are all owned (`'static`).
+    pub(crate) fn run_blocking_owned<T, F, O, K>(
+        &mut self,
+        items: Vec<T>,
+        task: F,
+        make_sink: impl FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+    ) -> Result<K, PoolError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Send + Sync + 'static,
+        O: Send + 'static,
+        K: Sink<O> + Send + 'static,
+    {
+        let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
+        let hint = (items.len(), Some(items.len()));
+        let call = OwnedBlockingCall {
+            crew,
+            task,
+            make_sink,
+            config,
+            hint,
+            items: PhantomData,
+        };
+        let outcome = input::visit(
+            items.into_iter(),
+            config.chunks,
+            config.n_workers,
+            ClaimOrder::Spread,
+            call,
+        );
+        let ended = self.end_call();
+        match outcome {
+            Ok(sink) => ended.map(|()| sink),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Starts a streaming call on the workers; the caller ends it with
     /// [`Runner::end_stream`].
     pub(crate) fn start_stream<I, F, O>(
@@ -690,6 +731,74 @@ where
             call.feed(iter)
         });
         Self::sink_of(ran, sink)
+    }
+}
+
+/// An owned blocking call (see [`Runner::run_blocking_owned`]), waiting
+/// for its input to be picked.
+struct OwnedBlockingCall<'c, S: WorkerState, F, M, T> {
+    crew: &'c Crew<S>,
+    task: F,
+    make_sink: M,
+    config: CallConfig,
+    hint: (usize, Option<usize>),
+    items: PhantomData<fn(T)>,
+}
+
+impl<S, F, M, T, O, K> InputVisitor<'static, T> for OwnedBlockingCall<'_, S, F, M, T>
+where
+    S: WorkerState,
+    F: Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Send + Sync + 'static,
+    M: FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+    T: Send + 'static,
+    O: Send + 'static,
+    K: Sink<O> + Send + 'static,
+{
+    type Output = Result<K, PoolError>;
+
+    fn visit<In, C>(self, mut input: In, cast: C) -> Result<K, PoolError>
+    where
+        In: Input + Send + 'static,
+        In::Item: Send,
+        C: Fn(In::Item) -> T + Copy + Send + Sync + 'static,
+    {
+        let OwnedBlockingCall {
+            crew,
+            task,
+            make_sink,
+            config,
+            hint,
+            ..
+        } = self;
+        let sink = Arc::new(make_sink(hint, &mut |layout, len| input.lend(layout, len)));
+        let task =
+            move |state: &mut S, item, ctx: &WorkerContext<S::Shared>| task(state, cast(item), ctx);
+        let call = Arc::new(MapCall::new(input, task, Arc::clone(&sink), config));
+        crew.publish_on(
+            Arc::clone(&call) as Arc<dyn Call<S> + Send>,
+            participants(hint, config),
+        );
+        crew.wait();
+        if let Some(err) = call.stop.take() {
+            // What a failed call drops is the user's. A worker left behind
+            // may still hold the call (and the sink within): it drops the
+            // rest whenever its task returns.
+            drop_quietly(call);
+            drop_quietly(sink);
+            return Err(err);
+        }
+        // Every worker let go of the call before it acknowledged it, and
+        // the crew after the wait: this is the last count. The input drops
+        // first, then the sink comes out whole.
+        drop(call);
+        Ok(Arc::into_inner(sink).expect("an owned call that ran is the caller's alone"))
+    }
+
+    fn visit_fed<I>(self, _iter: I) -> Result<K, PoolError>
+    where
+        I: Iterator<Item = T> + Send + 'static,
+    {
+        unreachable!("an owned blocking call runs over a vector, an indexed input")
     }
 }
 

@@ -92,3 +92,34 @@ impl<O, K: Sink<O>> Sink<O> for &K {
         (**self).window()
     }
 }
+
+/// The sink of an owned blocking call (a pool with a time limit, see
+/// `Runner::run_blocking_owned`): shared by the caller and the call, which
+/// a worker left behind may keep after the caller let go. The call's
+/// count drops after its input (field order), so the sink still outlives
+/// the input, whose buffer it may own.
+impl<O, K: Sink<O> + Send> Sink<O> for std::sync::Arc<K> {
+    type Outputs = K::Outputs;
+
+    #[inline]
+    fn open(&self, start: usize, len: usize) -> K::Outputs {
+        (**self).open(start, len)
+    }
+
+    #[inline]
+    fn deliver(&self, outputs: K::Outputs) {
+        (**self).deliver(outputs)
+    }
+
+    fn end(&self, total: usize) {
+        (**self).end(total)
+    }
+
+    fn halted(&self) {
+        (**self).halted()
+    }
+
+    fn window(&self) -> Option<&Window> {
+        (**self).window()
+    }
+}
