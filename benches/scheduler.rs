@@ -9,10 +9,11 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::hint::black_box;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use rayon::prelude::*;
 use statepool::{
     BoxError, ExitValue, OwnedInput, Pool, PoolError, Task, WorkerContext, WorkerState,
@@ -575,9 +576,143 @@ impl Task for Stuck {
     }
 }
 
+/// Threads submitting at once in group 9, and the workers they share.
+const SUBMITTERS: u64 = 8;
+const SUBMIT_WORKERS: usize = 2;
+
+static RAYON_WORKER_INITS: AtomicUsize = AtomicUsize::new(0);
+
+/// A rayon worker's state for group 9: made on first use on each worker
+/// thread (`thread_local!`), as a statepool worker's `start_life`.
+struct RayonUnit {
+    unit: u64,
+}
+
+impl RayonUnit {
+    fn new() -> Self {
+        RAYON_WORKER_INITS.fetch_add(1, Relaxed);
+        RayonUnit {
+            unit: rounds_per_micro(),
+        }
+    }
+}
+
+thread_local! {
+    static RAYON_UNIT: RayonUnit = RayonUnit::new();
+}
+
+/// Runs `submit` on each of `SUBMITTERS` scoped threads at once, thread
+/// `t` over the items `t * n..(t + 1) * n`, and returns each thread's
+/// outputs. Every variant pays the same thread starts: a fraction of a
+/// millisecond.
+fn submitters(n: u64, submit: impl Fn(Range<u64>) -> Vec<u64> + Sync) -> Vec<Vec<u64>> {
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..SUBMITTERS)
+            .map(|t| {
+                let submit = &submit;
+                s.spawn(move || submit(t * n..(t + 1) * n))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// Group 9: 8 threads submit single ~1 µs tasks at once to one pool of 2
+/// workers, and each wants its own results back, in order (a server's
+/// request threads). Variants:
+/// - `statepool_handle_apply_async`: clones of one `PoolHandle`; each
+///   thread submits all its items with `apply_async`, then waits for every
+///   handle. Not a bounded window: this is the most the queue can take, as
+///   rayon's `spawn` below, with no window size to tune;
+/// - `statepool_handle_apply`: the same handles, a blocking `apply` per
+///   item (a request thread that waits for each answer);
+/// - `statepool_mutex_pool_apply`: the workaround before handles,
+///   `pool.apply` through a shared `Mutex<Pool>`;
+/// - `rayon`: `spawn` per item on a rayon pool of 2 threads, whose state is
+///   a `thread_local!` made once per rayon worker; results come back
+///   through a channel per submitting thread;
+/// - `sequential`: one thread runs every item in turn.
+fn concurrent_submit(c: &mut Criterion) {
+    let n: u64 = if quick() { 1_000 } else { 10_000 };
+    let unit = rounds_per_micro();
+    let work = move |x: u64| spin(x, unit);
+
+    let pool = Pool::<Uniform>::new(SUBMIT_WORKERS).keep_alive();
+    let handle = pool.handle();
+    let async_handles = |items: Range<u64>| {
+        let tasks: Vec<_> = items.map(|x| handle.apply_async(x)).collect();
+        tasks.into_iter().map(|t| t.wait().unwrap()).collect()
+    };
+    let blocking_handles = |items: Range<u64>| items.map(|x| handle.apply(x).unwrap()).collect();
+    let locked = std::sync::Mutex::new(Pool::<Uniform>::new(SUBMIT_WORKERS).keep_alive());
+    let mutex_pool = |items: Range<u64>| {
+        items
+            .map(|x| locked.lock().unwrap().apply(x).unwrap())
+            .collect()
+    };
+    let rayon = rayon_pool(SUBMIT_WORKERS);
+    let rayon_spawn = |items: Range<u64>| {
+        let start = items.start;
+        let mut out = vec![0; items.clone().count()];
+        let (tx, rx) = std::sync::mpsc::channel();
+        for x in items {
+            let tx = tx.clone();
+            rayon.spawn(move || {
+                let y = RAYON_UNIT.with(|state| spin(x, state.unit));
+                tx.send((x, y)).unwrap();
+            });
+        }
+        drop(tx);
+        for (x, y) in rx {
+            out[(x - start) as usize] = y;
+        }
+        out
+    };
+
+    // Every variant gives the same outputs (checked on a few items, as this
+    // runs even when the group is filtered out); this also starts every
+    // worker.
+    let few = 100;
+    let expected: Vec<Vec<u64>> = (0..SUBMITTERS)
+        .map(|t| (t * few..(t + 1) * few).map(work).collect())
+        .collect();
+    assert_eq!(submitters(few, async_handles), expected);
+    assert_eq!(submitters(few, blocking_handles), expected);
+    assert_eq!(submitters(few, mutex_pool), expected);
+    assert_eq!(submitters(few, rayon_spawn), expected);
+
+    let mut g = c.benchmark_group("9_concurrent_submit");
+    // A run of the `Mutex<Pool>` variant takes most of a second: few
+    // samples, each of one run.
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function("statepool_handle_apply_async", |b| {
+        b.iter(|| submitters(n, async_handles))
+    });
+    g.bench_function("statepool_handle_apply", |b| {
+        b.iter(|| submitters(n, blocking_handles))
+    });
+    g.bench_function("statepool_mutex_pool_apply", |b| {
+        b.iter(|| submitters(n, mutex_pool))
+    });
+    g.bench_function("rayon", |b| b.iter(|| submitters(n, rayon_spawn)));
+    g.bench_function("sequential", |b| {
+        b.iter(|| {
+            (0..SUBMITTERS)
+                .map(|t| (t * n..(t + 1) * n).map(work).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+    println!(
+        "9_concurrent_submit: rayon worker states made: {} ({SUBMIT_WORKERS} threads)",
+        RAYON_WORKER_INITS.load(Relaxed)
+    );
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, task_timeout
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout
 }
 criterion_main!(benches);
