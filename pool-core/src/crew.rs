@@ -1226,12 +1226,16 @@ mod loom_models {
             let ticket = watch.start(Phase::Task, Some(0)).unwrap();
             let judge = {
                 let watch = Arc::clone(&watch);
-                thread::spawn(move || match watch.look(u64::MAX, 0, false) {
-                    (Seen::Abandoned(err), fail) => {
-                        fail.expect("armed")(err);
-                        true
+                thread::spawn(move || {
+                    // A first sighting, then a look past the limit.
+                    let _ = watch.look(0, 0, false);
+                    match watch.look(u64::MAX, 0, false) {
+                        (Seen::Abandoned(err), fail) => {
+                            fail.expect("armed")(err);
+                            true
+                        }
+                        _ => false,
                     }
-                    _ => false,
                 })
             };
             let in_time = watch.finish(ticket);

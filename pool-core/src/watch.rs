@@ -135,8 +135,14 @@ pub(crate) struct Watch {
     /// run, so that the watchdog's compare-and-swap cannot mistake a later
     /// run for the one it judged; the watchdog's sleep mark; the status.
     word: AtomicU64,
-    /// When the current run started, in the alarm's nanoseconds.
-    started: AtomicU64,
+    /// The watchdog's own notes, which only it reads and writes: the word
+    /// it last saw running, and when it first saw it (its nanoseconds).
+    /// A run is timed from its first sighting, not from a clock read by
+    /// the worker: a worker's run costs a swap and a compare-and-swap, no
+    /// clock, and a run is never judged early, only late by at most the
+    /// watchdog's period while runs are on (see [`nap`]).
+    seen_word: AtomicU64,
+    first_seen: AtomicU64,
     /// The current run's phase and item: `phase | (index + 1) << 2`.
     what: AtomicU64,
     /// What to do when this worker is abandoned: fail the call or the job
@@ -167,7 +173,8 @@ impl Watch {
         Watch {
             alarm,
             word: AtomicU64::new(IDLE),
-            started: AtomicU64::new(0),
+            seen_word: AtomicU64::new(IDLE),
+            first_seen: AtomicU64::new(0),
             what: AtomicU64::new(0),
             on_abandon: Mutex::new(None),
         }
@@ -179,13 +186,12 @@ impl Watch {
     pub(crate) fn start(&self, phase: Phase, index: Option<usize>) -> Option<Ticket> {
         self.alarm.timeouts.limit(phase)?;
         let sequence = (self.word.load(Ordering::Relaxed) >> SEQUENCE_SHIFT) + 1;
-        self.started.store(self.alarm.now(), Ordering::Relaxed);
         let index = index.map_or(0, |i| (i as u64).saturating_add(1));
         self.what
             .store(phase as u64 | index << 2, Ordering::Relaxed);
         let ticket = sequence << SEQUENCE_SHIFT | RUNNING;
-        // Release: `started` and `what` go with it to the watchdog's
-        // acquire of this word. A swap, not a store: where the watchdog
+        // Release: `what` goes with it to the watchdog's acquire of this
+        // word. A swap, not a store: where the watchdog
         // marked the word before it slept, this sees the mark and wakes it
         // (see the module docs).
         let old = self.word.swap(ticket, Ordering::AcqRel);
@@ -273,7 +279,11 @@ impl Watch {
         if word & STATUS != RUNNING {
             return (Seen::Idle, None);
         }
-        let started = self.started.load(Ordering::Relaxed);
+        if self.seen_word.swap(word, Ordering::Relaxed) != word {
+            // First sighting of this run: timed from now.
+            self.first_seen.store(now, Ordering::Relaxed);
+        }
+        let started = self.first_seen.load(Ordering::Relaxed);
         let what = self.what.load(Ordering::Relaxed);
         let phase = match what & STATUS {
             0 => Phase::Init,
@@ -318,14 +328,19 @@ impl Watch {
 
 /// How long the watchdog sleeps after a look that found runs, the
 /// earliest to end by `next` (in nanoseconds of the alarm, or `None`):
-/// until then, but at most the shortest limit, so that a run starting
-/// meanwhile is looked at by its deadline.
+/// until then, but at most its period, a 32nd of the shortest limit
+/// within 1 to 5 ms. A run is first seen at most a period after it
+/// started, so it is given up on at most a period (plus the watchdog's own
+/// scheduling) after its limit: "within the limit plus a few
+/// milliseconds". The period costs a wake-up per millisecond or so while
+/// runs are on, none while nothing runs.
 fn nap(alarm: &Alarm, now: u64, next: Option<u64>) -> Duration {
     let shortest = alarm.timeouts.shortest().unwrap_or(Duration::from_secs(1));
-    let until = next.map_or(shortest, |next| {
+    let period = (shortest / 32).clamp(Duration::from_millis(1), Duration::from_millis(5));
+    let until = next.map_or(period, |next| {
         Duration::from_nanos(next.saturating_sub(now))
     });
-    until.min(shortest).max(Duration::from_micros(100))
+    until.min(period).max(Duration::from_micros(100))
 }
 
 /// The watchdog's loop: `look` looks at every watch at a given time and
