@@ -3,7 +3,8 @@
 //! and a [`TaskHandle`] waits for one's result.
 
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::crew::Job;
@@ -28,9 +29,14 @@ use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 /// - A submission goes to the pool's running workers, or starts them where
 ///   none run (after [`join`](crate::Pool::join), or before any call).
 /// - A worker runs submitted tasks in the order they came, whenever it is
-///   between calls or done with its share of the pool's current call. A
-///   streaming call waiting on its consumer keeps its workers: tasks
-///   submitted meanwhile wait for a worker to come free.
+///   between calls or done with its share of the pool's current call.
+///   A call of the pool keeps its workers while it waits: for its input
+///   (a `map` over a channel that stays open), or for its consumer (an
+///   `imap` not read on). Tasks submitted meanwhile wait for it to end.
+///   So never wait on a handle inside the input of the pool's own call,
+///   or between the items of an `imap` you are reading
+///   (`for r in pool.imap(xs) { handle.apply(r?) }` waits forever): use
+///   a second pool, or collect first.
 /// - [`join`](crate::Pool::join), and the end of a call without
 ///   `keep_alive`, end the workers only after every task submitted before
 ///   has run. A task submitted during that end goes to fresh workers. Workers
@@ -39,8 +45,9 @@ use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 /// - Once the pool is dropped (its tasks already submitted still run), a
 ///   submission fails with [`PoolError::Closed`], never hangs.
 ///
-/// Waiting on a handle from inside one of the pool's own tasks can wait
-/// forever where every worker does the same: submit from outside the pool.
+/// Waiting on a handle from inside one of the pool's own tasks (or a
+/// callback, which runs on a worker) can wait forever where every worker
+/// does the same: submit from outside the pool.
 ///
 /// ```
 /// use std::thread;
@@ -271,6 +278,9 @@ type Callback<O> = Box<dyn FnOnce(Result<O, PoolError>) + Send>;
 struct Reply<O> {
     outcome: Mutex<Outcome<O>>,
     done: Condvar,
+    /// Threads waiting on `done`, counted under `outcome`'s lock: a
+    /// result nobody waits for wakes nobody (no system call per task).
+    waiting: AtomicUsize,
 }
 
 enum Outcome<O> {
@@ -284,6 +294,7 @@ impl<O> Reply<O> {
         Reply {
             outcome: Mutex::new(Outcome::Pending(callback)),
             done: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -306,10 +317,30 @@ impl<O> Reply<O> {
             }
             None => {
                 *outcome = Outcome::Ready(result);
+                let waiting = self.waiting.load(Ordering::Relaxed) > 0;
                 drop(outcome);
-                self.done.notify_all();
+                if waiting {
+                    self.done.notify_all();
+                }
             }
         }
+    }
+}
+
+impl<O> Reply<O> {
+    /// Waits on `done` (at most `limit`), counted as waiting.
+    fn wait<'a>(
+        &self,
+        outcome: MutexGuard<'a, Outcome<O>>,
+        limit: Option<Duration>,
+    ) -> MutexGuard<'a, Outcome<O>> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let outcome = match limit {
+            None => wait(&self.done, outcome),
+            Some(limit) => wait_timeout(&self.done, outcome, limit),
+        };
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        outcome
     }
 }
 
@@ -418,7 +449,7 @@ impl<O> TaskHandle<O> {
                 }
                 pending @ Outcome::Pending(_) => {
                     *outcome = pending;
-                    outcome = wait(&self.reply.done, outcome);
+                    outcome = self.reply.wait(outcome, None);
                 }
             }
         }
@@ -440,7 +471,7 @@ impl<O> TaskHandle<O> {
                         Some(deadline) => deadline.checked_duration_since(Instant::now())?,
                         None => Duration::from_secs(u32::MAX.into()),
                     };
-                    outcome = wait_timeout(&self.reply.done, outcome, left);
+                    outcome = self.reply.wait(outcome, Some(left));
                 }
             }
         }
