@@ -298,3 +298,45 @@ fn handles_are_clone_send_sync() {
     send::<TaskHandle<u64>>();
     let _ = Arc::new(0);
 }
+
+#[test]
+fn a_handle_task_runs_while_a_call_waits_on_its_input() {
+    for workers in [1, 2] {
+        let mut pool = pool(workers).keep_alive();
+        let handle = pool.handle();
+        let (tx, rx) = channel::<u64>();
+        thread::scope(|s| {
+            // A call over a channel that stays open: its workers wait for
+            // items, and run the handle's tasks meanwhile.
+            let mapper = s.spawn(|| pool.map(rx).unwrap());
+            tx.send(1).unwrap();
+            for x in 0..20 {
+                assert_eq!(handle.apply(x + 100).unwrap(), 2 * (x + 100));
+            }
+            tx.send(2).unwrap();
+            drop(tx);
+            assert_eq!(mapper.join().unwrap(), [2, 4]);
+        });
+        assert!(!pool.shared().reentered.load(SeqCst));
+    }
+}
+
+#[test]
+fn a_handle_task_runs_between_the_items_of_a_stream() {
+    for (workers, max_active) in [(1, None), (2, None), (1, Some(2)), (2, Some(2))] {
+        let mut pool = pool(workers).keep_alive();
+        if let Some(items) = max_active {
+            pool = pool.max_active(items);
+        }
+        let handle = pool.handle();
+        // The stream's workers wait for its consumer, which waits for the
+        // handle: they run its task meanwhile.
+        let mut sum = 0;
+        for out in pool.imap(20..220u64) {
+            sum += handle.apply(out.unwrap()).unwrap();
+        }
+        let want: u64 = (20..220u64).map(|x| 4 * x).sum();
+        assert_eq!(sum, want, "{workers} {max_active:?}");
+        assert!(!pool.shared().reentered.load(SeqCst));
+    }
+}

@@ -26,6 +26,9 @@ pub(crate) trait Call<S: WorkerState>: Sync {
     /// Stops the call: on `failure`, kept if it is the earliest; with none,
     /// as cancelled (a dropped `imap`). Wakes every thread waiting on it.
     fn halt(&self, failure: Option<PoolError>);
+    /// Wakes the workers waiting inside the call, for a job was queued
+    /// (see `Worker::run_jobs`).
+    fn wake_for_jobs(&self) {}
 }
 
 /// A streaming call as its consumer (an `Imap`) sees it.
@@ -112,7 +115,12 @@ impl<In: Input, F, K> MapCall<In, F, K> {
 
     /// The next chunk for worker `me`: its own deque first, then the
     /// injector, then its peers, then a fresh pull from the input.
-    fn find_chunk<O>(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk>
+    fn find_chunk<O>(
+        &self,
+        me: usize,
+        local: &Deque<In::Chunk>,
+        jobs: &dyn Fn() -> bool,
+    ) -> Found<In::Chunk>
     where
         K: Sink<O>,
     {
@@ -122,7 +130,10 @@ impl<In: Input, F, K> MapCall<In, F, K> {
         let busy = Backoff::new();
         loop {
             if self.stop.is_halted() {
-                return None;
+                return Found::End;
+            }
+            if jobs() {
+                return Found::Jobs;
             }
             // Read before the scan: once exhausted, every chunk ever cut is
             // already in a deque, so an empty scan means the end.
@@ -130,10 +141,10 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             let pulled = self.input.pulled();
             let stolen = || self.stealing.then(|| self.steal(me, local)).flatten();
             if let Some(chunk) = local.pop().or_else(stolen) {
-                return Some(chunk);
+                return Found::Chunk(chunk);
             }
             if exhausted {
-                return None;
+                return Found::End;
             }
             let room = |pulled| window.map_or(usize::MAX, |w| w.free(pulled));
             let end = |total| self.sink.end(total);
@@ -146,16 +157,18 @@ impl<In: Input, F, K> MapCall<In, F, K> {
                     if let Some(window) = window {
                         window.wake();
                     }
-                    return Some(chunk);
+                    return Found::Chunk(chunk);
                 }
                 Pull::Exhausted => {}
                 Pull::Busy => busy.snooze(),
                 Pull::NoRoom => {
                     if let Some(window) = window {
-                        window.wait_for_room(&|| self.input.pulled(), pulled, &self.stop);
+                        window.wait_for_room(&|| self.input.pulled(), pulled, &self.stop, jobs);
                     }
                 }
-                Pull::Empty => self.input.wait_for_items(&|| self.stop.is_halted()),
+                Pull::Empty => self
+                    .input
+                    .wait_for_items(&|| self.stop.is_halted() || jobs()),
             }
         }
     }
@@ -220,7 +233,15 @@ where
             local
         });
         let report = |err| MapCall::halt(self, Some(err));
-        while let Some(chunk) = self.find_chunk(me, &local) {
+        loop {
+            let chunk = match self.find_chunk(me, &local, &|| worker.has_jobs()) {
+                Found::Chunk(chunk) => chunk,
+                Found::Jobs => {
+                    worker.run_jobs();
+                    continue;
+                }
+                Found::End => break,
+            };
             let len = chunk.size_hint().0;
             let mut outputs = self.sink.open(chunk.start(), len);
             let (lifespan, started) = (self.lifespan, Instant::now());
@@ -248,6 +269,22 @@ where
     fn halt(&self, failure: Option<PoolError>) {
         MapCall::halt(self, failure);
     }
+
+    fn wake_for_jobs(&self) {
+        self.input.wake();
+        if let Some(window) = self.sink.window() {
+            window.wake();
+        }
+    }
+}
+
+/// What a worker found to do next inside a call.
+enum Found<C> {
+    Chunk(C),
+    /// Jobs are queued: run them, then look again.
+    Jobs,
+    /// Nothing more for this worker.
+    End,
 }
 
 impl<S, In, F, O> StreamingCall<S, O> for MapCall<In, F, Stream<O>>
@@ -408,7 +445,7 @@ impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
                     continue;
                 }
                 if let (0, Some(window)) = (free, window) {
-                    window.wait_for_room(&|| pos, pos, &self.stop);
+                    window.wait_for_room(&|| pos, pos, &self.stop, &|| false);
                     continue;
                 }
                 for _ in 0..ahead.min(free).min(limit - pos).min(FEED_BATCH) {

@@ -25,7 +25,7 @@ use crate::sync::protocol::{
 use crate::sync::AbortIfPanic;
 use crate::unwind::{catch, drop_quietly, Caught};
 use crate::watch::{watchdog_loop, Alarm, OnAbandon, Seen, Timeouts, Watch};
-use crate::worker::{ExitStore, Worker};
+use crate::worker::{ExitStore, Job, JobQueue, Worker};
 use crate::{PanicSite, PoolError, WorkerContext, WorkerState};
 
 /// The smallest stack a worker gets: the pool's own frames (a call, a
@@ -139,10 +139,6 @@ struct Taken<S> {
 // Sync`, so sending it to a worker is sharing a `&(dyn Call<S> + Sync)`;
 // its validity is the publisher's (see `Crew::run_scoped`).
 unsafe impl<S> Send for Taken<S> {}
-
-/// A task submitted through a handle: owned, run once by one worker on
-/// its state, reporting to its handle by itself.
-pub(crate) type Job<S> = Box<dyn FnOnce(&mut Worker<S>) + Send>;
 
 struct Control<S: WorkerState> {
     epoch: u64,
@@ -271,6 +267,20 @@ impl<S: WorkerState> Hub<S> {
     }
 }
 
+impl<S: WorkerState> JobQueue<S> for Hub<S> {
+    #[inline]
+    fn has_jobs(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
+    }
+
+    fn next_job(&self) -> Option<Job<S>> {
+        let mut control = self.control();
+        let job = control.jobs.pop_front();
+        self.queued.store(control.jobs.len(), Ordering::Relaxed);
+        job
+    }
+}
+
 /// Starts the thread of worker `worker_id`, which takes calls newer than
 /// `seen`, with a fresh watch where the pool has time limits.
 fn spawn_worker<S: WorkerState>(
@@ -298,7 +308,8 @@ fn spawn_worker<S: WorkerState>(
             pin_to(id);
         }
         // Made on its thread: a state needs not be `Send`.
-        worker_main(Worker::<S>::new(ctx, exits, watch), hub, seen)
+        let jobs: Arc<dyn JobQueue<S>> = Arc::clone(&hub) as Arc<dyn JobQueue<S>>;
+        worker_main(Worker::<S>::new(ctx, exits, watch, Some(jobs)), hub, seen)
     })
 }
 
@@ -602,6 +613,16 @@ impl<S: WorkerState> Crew<S> {
         }
         control.jobs.push_back(job);
         self.hub.queued.store(control.jobs.len(), Ordering::Relaxed);
+        if self.hub.alarm.is_none() {
+            if let Some(current) = &control.current {
+                // Workers waiting inside the current call (for its input,
+                // for room in its window) run queued jobs: wake them.
+                // SAFETY: `current` is set, so the call is alive: it is
+                // cleared, under this lock, only once every worker taking
+                // part acknowledged it, before its publisher lets it go.
+                unsafe { current.call.as_ref() }.wake_for_jobs();
+            }
+        }
         // As in `publish_raw`: a worker not counted as a sleeper looks at
         // the queue under this lock before it sleeps.
         let sleepers = control.sleepers;

@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::crew::Job;
 use crate::runner::CrewSlot;
 use crate::sync::{lock, wait, wait_timeout};
 use crate::unwind::{catch, drop_quietly};
-use crate::worker::Worker;
+use crate::worker::{Job, Worker};
 use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 
 /// A handle through which many threads submit tasks to one pool at once:
@@ -28,15 +27,18 @@ use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 /// # Workers and the pool's calls
 /// - A submission goes to the pool's running workers, or starts them where
 ///   none run (after [`join`](crate::Pool::join), or before any call).
-/// - A worker runs submitted tasks in the order they came, whenever it is
-///   between calls or done with its share of the pool's current call.
-///   A call of the pool keeps its workers while it waits: for its input
-///   (a `map` over a channel that stays open), or for its consumer (an
-///   `imap` not read on). Tasks submitted meanwhile wait for it to end.
-///   So never wait on a handle inside the input of the pool's own call,
-///   or between the items of an `imap` you are reading
-///   (`for r in pool.imap(xs) { handle.apply(r?) }` waits forever): use
-///   a second pool, or collect first.
+/// - Workers run submitted tasks in the order they came: between calls,
+///   and inside the pool's current call between two chunks and while the
+///   call waits for its input (a `map` over a channel that stays open) or
+///   its consumer (an `imap` not read on), a few dozen at a time, so that
+///   a flood of tasks slows a call down but never stops it. So
+///   `for r in pool.imap(xs) { handle.apply(r?) }` works.
+/// - On a pool with a time limit ([`task_timeout`](crate::Pool::task_timeout)
+///   and the others), a worker runs tasks between calls only: a task given
+///   up on inside a call would leave that call without its worker. There,
+///   a task submitted while a call waits on its input or its consumer
+///   waits for the call to end: never wait on a handle inside the input of
+///   the pool's own call, or between the items of an `imap` you read.
 /// - [`join`](crate::Pool::join), and the end of a call without
 ///   `keep_alive`, end the workers only after every task submitted before
 ///   has run. A task submitted during that end goes to fresh workers. Workers

@@ -15,6 +15,22 @@ use crate::{BoxError, ExitValue, PanicSite, Phase, PoolError, WorkerContext, Wor
 /// `Pool::exit_results` drains them.
 pub(crate) type ExitStore = Arc<Mutex<Vec<ExitValue>>>;
 
+/// A task submitted through a handle: owned, run once by one worker on
+/// its state, reporting to its handle by itself.
+pub(crate) type Job<S> = Box<dyn FnOnce(&mut Worker<S>) + Send>;
+
+/// Where a worker finds queued jobs (its crew's queue).
+pub(crate) trait JobQueue<S: WorkerState>: Send + Sync {
+    /// Whether a job is queued (a hint, read without a lock).
+    fn has_jobs(&self) -> bool;
+    /// The oldest queued job.
+    fn next_job(&self) -> Option<Job<S>>;
+}
+
+/// The most jobs a worker runs between two chunks of a call: a flood of
+/// submissions slows a call down, never stops it.
+const JOBS_BETWEEN_CHUNKS: usize = 64;
+
 /// The thread-local half of a worker: owns the state of the current life.
 /// Never leaves its thread, so `S` needs not be `Send`.
 pub(crate) struct Worker<S: WorkerState> {
@@ -25,6 +41,8 @@ pub(crate) struct Worker<S: WorkerState> {
     /// Where this worker marks the user code it runs, when the pool has
     /// time limits (see `watch.rs`).
     watch: Option<Arc<Watch>>,
+    /// Its crew's job queue, for jobs run between the chunks of a call.
+    jobs: Option<Arc<dyn JobQueue<S>>>,
 }
 
 impl<S: WorkerState> Worker<S> {
@@ -32,6 +50,7 @@ impl<S: WorkerState> Worker<S> {
         ctx: WorkerContext<S::Shared>,
         exits: ExitStore,
         watch: Option<Arc<Watch>>,
+        jobs: Option<Arc<dyn JobQueue<S>>>,
     ) -> Self {
         Worker {
             ctx,
@@ -39,6 +58,35 @@ impl<S: WorkerState> Worker<S> {
             tasks_in_life: 0,
             exits,
             watch,
+            jobs,
+        }
+    }
+
+    /// Whether jobs wait that this worker would run between two chunks of
+    /// a call (see [`Worker::run_jobs`]).
+    #[inline]
+    pub(crate) fn has_jobs(&self) -> bool {
+        self.watch.is_none() && self.jobs.as_ref().is_some_and(|jobs| jobs.has_jobs())
+    }
+
+    /// Runs queued jobs (a few dozen at most) from inside a call, between
+    /// two of its chunks or while it waits for its input or its consumer:
+    /// a handle's task then never waits for the call to end. Not where
+    /// the pool has time limits: a job given up on inside a call would
+    /// leave the call without its acknowledgement, so there jobs wait for
+    /// the worker to be between calls.
+    pub(crate) fn run_jobs(&mut self) {
+        if self.watch.is_some() {
+            return;
+        }
+        let Some(jobs) = self.jobs.clone() else {
+            return;
+        };
+        for _ in 0..JOBS_BETWEEN_CHUNKS {
+            match jobs.next_job() {
+                Some(job) => job(self),
+                None => return,
+            }
         }
     }
 
@@ -579,7 +627,7 @@ mod tests {
         task: impl Fn(&mut Life, I::Item) -> Result<String, BoxError>,
     ) -> Ran {
         let exits = ExitStore::default();
-        let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone(), None);
+        let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone(), None, None);
         let mut out = VecOutputs::new(start, items.size_hint().0);
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);

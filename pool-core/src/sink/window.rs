@@ -52,8 +52,14 @@ impl Window {
     /// Blocks while the window is full, the call runs and the input's count
     /// (`pulled_now()`) is still `pulled`: a pull by another thread may have
     /// cut chunks this one can steal instead.
-    pub(crate) fn wait_for_room(&self, pulled_now: &dyn Fn() -> usize, pulled: usize, stop: &Stop) {
-        let done = || stop.is_halted() || pulled_now() != pulled || self.free(pulled) > 0;
+    pub(crate) fn wait_for_room(
+        &self,
+        pulled_now: &dyn Fn() -> usize,
+        pulled: usize,
+        stop: &Stop,
+        also: &dyn Fn() -> bool,
+    ) {
+        let done = || stop.is_halted() || pulled_now() != pulled || self.free(pulled) > 0 || also();
         // A fast consumer makes room within microseconds: back off a little
         // before paying for a sleep and a wake-up.
         let backoff = Backoff::new();
@@ -117,7 +123,7 @@ mod tests {
         let (done, returned) = channel();
         let (window, stop) = (Arc::clone(window), Arc::clone(stop));
         std::thread::spawn(move || {
-            window.wait_for_room(&|| pulled, pulled, &stop);
+            window.wait_for_room(&|| pulled, pulled, &stop, &|| false);
             done.send(()).unwrap();
         });
         returned
