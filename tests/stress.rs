@@ -444,6 +444,17 @@ fn check_served(x: u64, out: Result<u64, PoolError>) {
 /// the pool working, and no call hangs (the watchdog of this file aborts).
 #[test]
 fn handles_and_timeouts_under_concurrent_callers() {
+    concurrent_callers(true);
+}
+
+/// The same without a time limit and without stuck items: handle tasks
+/// then also run inside the pool's calls, between their chunks.
+#[test]
+fn handles_inside_calls_under_concurrent_callers() {
+    concurrent_callers(false);
+}
+
+fn concurrent_callers(timed: bool) {
     let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400) / 20;
     let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
     let (release, release_rx) = mpsc::channel();
@@ -455,8 +466,10 @@ fn handles_and_timeouts_under_concurrent_callers() {
     with_watchdog(rounds, |r| {
         let mut rng = Rng(seed ^ (r + 11).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let workers = 1 + rng.below(4) as usize;
-        let mut pool = ServedPool::with_shared(workers, Arc::clone(&shared))
-            .task_timeout(Duration::from_millis(300));
+        let mut pool = ServedPool::with_shared(workers, Arc::clone(&shared));
+        if timed {
+            pool = pool.task_timeout(Duration::from_millis(300));
+        }
         if rng.chance(50) {
             pool = pool.keep_alive();
         }
@@ -464,7 +477,7 @@ fn handles_and_timeouts_under_concurrent_callers() {
             pool = pool.worker_lifespan(1 + rng.below(20) as usize);
         }
         // At most one stuck item a round, on a handle or in a call.
-        let stuck_at = rng.chance(25).then(|| rng.below(3));
+        let stuck_at = (timed && rng.chance(25)).then(|| rng.below(3));
         let item = |rng: &mut Rng| match rng.below(100) {
             0 => 777,
             1..=3 => 1000 + 2000 * rng.below(5),
