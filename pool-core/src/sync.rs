@@ -92,27 +92,31 @@ pub(crate) mod protocol {
     #[cfg(not(loom))]
     pub(crate) use std::thread;
 
-    use std::time::Duration;
+    /// The helpers of the module above, over these primitives.
+    #[cfg(not(loom))]
+    pub(crate) use super::{lock, wait, wait_timeout};
 
     /// Locks `mutex`, ignoring poisoning (see the module docs above).
+    #[cfg(loom)]
     #[inline]
     pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         mutex.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits on `condvar`, ignoring poisoning.
+    #[cfg(loom)]
     #[inline]
     pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         condvar.wait(guard).unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits on `condvar` for at most `limit`, ignoring poisoning. Under
-    /// loom, until notified: its models have no clock.
+    /// Waits on `condvar` until notified: loom's models have no clock.
+    #[cfg(loom)]
     #[inline]
     pub(crate) fn wait_timeout<'a, T>(
         condvar: &Condvar,
         guard: MutexGuard<'a, T>,
-        limit: Duration,
+        limit: std::time::Duration,
     ) -> MutexGuard<'a, T> {
         condvar
             .wait_timeout(guard, limit)
