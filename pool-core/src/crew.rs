@@ -999,26 +999,28 @@ fn next_call<S: WorkerState>(
     }
 }
 
+/// A state with nothing in it, for the tests and models below.
+#[cfg(test)]
+struct Idle;
+
+#[cfg(test)]
+impl WorkerState for Idle {
+    type Shared = ();
+    fn start_life(_: &WorkerContext) -> Result<Self, crate::BoxError> {
+        Ok(Idle)
+    }
+
+    fn end_life(self, _: &WorkerContext) -> Result<Option<crate::ExitValue>, crate::BoxError> {
+        Ok(None)
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::mpsc::{channel, Receiver, Sender};
 
     use super::*;
-    use crate::{BoxError, ExitValue};
-
-    struct Idle;
-
-    impl WorkerState for Idle {
-        type Shared = ();
-        fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
-            Ok(Idle)
-        }
-
-        fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
-            Ok(None)
-        }
-    }
 
     /// A call whose every worker tells `started`, then blocks until `go`
     /// says so (or the call halts), then counts itself done.
@@ -1120,20 +1122,7 @@ mod loom_models {
 
     use super::*;
     use crate::watch::Seen;
-    use crate::{BoxError, ExitValue, Phase};
-
-    struct Idle;
-
-    impl WorkerState for Idle {
-        type Shared = ();
-        fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
-            Ok(Idle)
-        }
-
-        fn end_life(self, _: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
-            Ok(None)
-        }
-    }
+    use crate::Phase;
 
     /// A call each of whose workers counts itself.
     #[derive(Default)]
