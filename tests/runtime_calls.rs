@@ -206,3 +206,41 @@ fn map_over_a_vector_writes_each_output_where_its_item_was() {
     let out = pool.map_with(|_: &mut P, x: u8| u64::from(x), vec![7u8; 5]);
     assert_eq!(out.unwrap(), [7u64; 5]);
 }
+
+/// A call with work for `k` workers runs on at most `k` of a large crew,
+/// each in a seat of its own, over every kind of input: a range and a
+/// vector (cut in one part per seat), an iterator of known length (fed),
+/// and `apply`. The crew's first call still starts every worker's life.
+#[test]
+fn a_call_runs_on_no_more_workers_than_it_has_items() {
+    use std::collections::HashSet;
+    type P = Probe<14>;
+    let mut pool = Pool::<P>::new(64).keep_alive();
+    let ran_on = |out: Vec<(u64, std::thread::ThreadId)>| {
+        let ids: HashSet<_> = out.iter().map(|&(_, id)| id).collect();
+        let values: Vec<u64> = out.into_iter().map(|(v, _)| v).collect();
+        (values, ids.len())
+    };
+    let task = |_: &mut P, x: u64| (x * 2, std::thread::current().id());
+    let (values, workers) = ran_on(pool.map_with(task, 0..3u64).unwrap());
+    assert_eq!(values, [0, 2, 4]);
+    assert!(workers <= 3, "3 items ran on {workers} workers");
+    assert_eq!(P::board().inits(), 64, "the first call starts every life");
+    for round in 0..50u64 {
+        let k = 1 + round % 7;
+        let expected: Vec<u64> = (0..k).map(|x| x * 2).collect();
+        for out in [
+            pool.map_with(task, 0..k).unwrap(),
+            pool.map_with(task, (0..k).collect::<Vec<_>>()).unwrap(),
+            pool.map_with(task, (0..k).chain(std::iter::empty()))
+                .unwrap(),
+        ] {
+            let (values, workers) = ran_on(out);
+            assert_eq!(values, expected);
+            assert!(workers as u64 <= k, "{k} items ran on {workers} workers");
+        }
+        assert_eq!(pool.apply_with(task, round).unwrap().0, round * 2);
+    }
+    pool.join().unwrap();
+    assert_eq!(P::board().inits(), 64);
+}

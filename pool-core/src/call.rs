@@ -22,7 +22,11 @@ use crate::{BoxError, PoolError, WorkerContext, WorkerState};
 /// every worker (see `crew.rs`).
 pub(crate) trait Call<S: WorkerState>: Sync {
     /// Runs this worker's share, returning when no work is left for it.
-    fn execute(&self, worker: &mut Worker<S>);
+    /// `seat` is the order in which the worker took the call, from `0`: a
+    /// call with work for `k` workers gives seats `0..k` their own deque
+    /// and part of the input, so that what it builds grows with `k`, not
+    /// with the crew (see `Crew::takers`).
+    fn execute(&self, worker: &mut Worker<S>, seat: usize);
     /// Stops the call: on `failure`, kept if it is the earliest; with none,
     /// as cancelled (a dropped `imap`). Wakes every thread waiting on it.
     fn halt(&self, failure: Option<PoolError>);
@@ -45,6 +49,8 @@ pub(crate) trait StreamingCall<S: WorkerState, O>: Call<S> + Send {
 /// Settings a call takes from the pool when it starts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallConfig {
+    /// The crew's workers; for a blocking call, the workers it has work
+    /// for: its seats (see [`Call::execute`]).
     pub(crate) n_workers: usize,
     pub(crate) lifespan: Option<usize>,
     pub(crate) chunks: ChunkPolicy,
@@ -68,9 +74,10 @@ type OwnDeque<C> = Mutex<Option<Deque<C>>>;
 /// construction: it may own the input's buffer (see `Slots::new`).
 pub(crate) struct MapCall<In: Input, F, K> {
     injector: Injector<In::Chunk>,
-    /// Each worker's own deque, taken by that worker when the call reaches it.
-    /// Made by each worker as it takes part (a call with work for few
-    /// workers makes few), or up front for a dealt input.
+    /// Each seat's own deque (see [`Call::execute`]), taken by the worker in
+    /// that seat when the call reaches it: one per worker the call has work
+    /// for. Made by each worker as it takes part, or up front for a dealt
+    /// input, whose seats are the worker ids.
     deques: Vec<OwnDeque<In::Chunk>>,
     stealers: Vec<OnceLock<Stealer<In::Chunk>>>,
     input: In,
@@ -216,7 +223,7 @@ where
     F: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError> + Sync,
     K: Sink<O>,
 {
-    fn execute(&self, worker: &mut Worker<S>) {
+    fn execute(&self, worker: &mut Worker<S>, seat: usize) {
         // Every worker starts its life before the call can end, so an init
         // failure is this call's error.
         if let Err(err) = worker.ensure_life() {
@@ -225,7 +232,10 @@ where
             }
             return;
         }
-        let me = worker.id();
+        // A dealt call keeps each item to its worker: its deques are by
+        // worker id. Any other is seated in the order its workers took it.
+        let me = if self.stealing { seat } else { worker.id() };
+        debug_assert!(me < self.deques.len(), "seat {me} of {}", self.deques.len());
         let local = lock(&self.deques[me]).take().unwrap_or_else(|| {
             let local = Deque::new_fifo();
             // Set once: a worker runs its share of a call once.

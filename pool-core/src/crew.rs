@@ -133,6 +133,9 @@ struct Taken<S> {
     /// the pool has time limits: an abandoned worker may still be inside
     /// the call after its caller let go of it.
     owned: Option<Arc<dyn Call<S> + Send>>,
+    /// Which of the call's takers this worker is: `0` for the first, and
+    /// so on (see [`Call::execute`]).
+    seat: usize,
 }
 
 // SAFETY: `Taken` is only dereferenced as `&dyn Call<S>`, and `Call<S>:
@@ -504,6 +507,20 @@ impl<S: WorkerState> Crew<S> {
         self.publish_raw(ptr, Some(call), participants);
     }
 
+    /// How many workers take the next call, which has work for
+    /// `participants`: all of them for the crew's first call, which starts
+    /// every worker's life. A call gives as many seats (see
+    /// [`Call::execute`]). Only the pool's caller publishes calls, so this
+    /// holds until it publishes the next.
+    pub(crate) fn takers(&self, participants: usize) -> usize {
+        let all = self.n_workers.max(1);
+        if self.fresh.load(Ordering::Relaxed) {
+            all
+        } else {
+            participants.clamp(1, all)
+        }
+    }
+
     /// Publishes `call`, valid until every worker has acknowledged it: kept
     /// alive by `owned`, or by the caller (see `run_scoped`).
     fn publish_raw(
@@ -512,12 +529,8 @@ impl<S: WorkerState> Crew<S> {
         owned: Option<Arc<dyn Call<S> + Send>>,
         participants: usize,
     ) {
-        let all = self.n_workers.max(1);
-        let participants = if self.fresh.swap(false, Ordering::Relaxed) {
-            all
-        } else {
-            participants.clamp(1, all)
-        };
+        let participants = self.takers(participants);
+        self.fresh.store(false, Ordering::Relaxed);
         let mut control = self.hub.control();
         debug_assert!(control.current.is_none(), "a call is already running");
         self.outstanding.store(true, Ordering::Relaxed);
@@ -728,6 +741,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
             call,
             caller,
             owned,
+            seat,
         } = match next {
             Next::Call(taken) => taken,
             Next::Job(job) => {
@@ -759,7 +773,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
         // an abandoned worker, acknowledged for by the watchdog, holds
         // `owned` instead (only owned calls arm the watchdog).
         let call = unsafe { call.as_ref() };
-        let ran = catch(|| call.execute(&mut worker));
+        let ran = catch(|| call.execute(&mut worker, seat));
         worker.disarm();
         if worker.is_abandoned() {
             // Acknowledged for already; what the call left here is the
@@ -959,6 +973,7 @@ fn next_call<S: WorkerState>(
                             .as_ref()
                             .and(current.owned.as_ref())
                             .map(Arc::clone),
+                        seat: control.taken,
                     };
                     // The first to take the call wakes as many sleepers as
                     // the call still needs, from the CPU of a running worker
@@ -1046,7 +1061,7 @@ mod tests {
     }
 
     impl Call<Idle> for Gate {
-        fn execute(&self, _: &mut Worker<Idle>) {
+        fn execute(&self, _: &mut Worker<Idle>, _: usize) {
             lock(&self.started).send(()).unwrap();
             if !self.halted.load(Ordering::SeqCst) {
                 let _ = lock(&self.go).recv();
@@ -1129,7 +1144,7 @@ mod loom_models {
     struct Count(AtomicUsize);
 
     impl Call<Idle> for Count {
-        fn execute(&self, _: &mut Worker<Idle>) {
+        fn execute(&self, _: &mut Worker<Idle>, _: usize) {
             self.0.fetch_add(1, SeqCst);
         }
 
@@ -1299,7 +1314,7 @@ mod loom_models {
         }
 
         impl Call<Idle> for Stuck {
-            fn execute(&self, worker: &mut Worker<Idle>) {
+            fn execute(&self, worker: &mut Worker<Idle>, _: usize) {
                 let wait = |_: &mut Idle, (): (), _: &WorkerContext| {
                     while !self.go.load(SeqCst) {
                         thread::yield_now();

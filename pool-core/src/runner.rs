@@ -382,6 +382,9 @@ impl<S: WorkerState> Runner<S> {
             return outcome.and_then(|sink| ended.map(|()| sink));
         }
         let outcome = size_hint(&iter).and_then(|hint| {
+            // Seats for the workers the call has work for, each with a
+            // deque and a part of the input of its own (see `Call::execute`).
+            let config = seated(crew, hint, config);
             let call = BlockingCall {
                 crew,
                 task,
@@ -390,10 +393,8 @@ impl<S: WorkerState> Runner<S> {
                 hint,
                 items: PhantomData,
             };
-            // Nothing bounds the look-ahead: each worker takes a part of
-            // its own. One part for every worker of the crew, not only for
-            // those the call has work for: a worker fills its own part when
-            // it splits a peer's, which needs the part to be its alone.
+            // Nothing bounds the look-ahead: each seat takes a part of its
+            // own, filled again from a peer's when it runs out.
             input::visit(
                 iter,
                 config.chunks,
@@ -430,6 +431,7 @@ impl<S: WorkerState> Runner<S> {
     {
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
         let hint = (items.len(), Some(items.len()));
+        let config = seated(crew, hint, config);
         let call = OwnedBlockingCall {
             crew,
             task,
@@ -904,6 +906,20 @@ fn participants(hint: (usize, Option<usize>), config: CallConfig) -> usize {
     match hint {
         (lo, Some(hi)) if lo == hi => lo.clamp(1, config.n_workers),
         _ => config.n_workers,
+    }
+}
+
+/// `config` for a blocking call over an input of `hint` on `crew`: as many
+/// seats (`n_workers` of the call: deques, input parts) as workers take it
+/// (see [`participants`] and [`Crew::takers`]).
+fn seated<S: WorkerState>(
+    crew: &Crew<S>,
+    hint: (usize, Option<usize>),
+    config: CallConfig,
+) -> CallConfig {
+    CallConfig {
+        n_workers: crew.takers(participants(hint, config)),
+        ..config
     }
 }
 
