@@ -376,29 +376,41 @@ fn expensive_init(c: &mut Criterion) {
     );
 }
 
-/// 5. Many small calls (16 items) on a warm pool.
+/// 5. Many small calls (16 items) on a warm pool: of nanosecond items
+/// (`5_small_calls`) and of 1 µs items (`5_small_calls_1us`). rayon two
+/// ways: `rayon_in_install`, the whole loop of calls inside one `install`
+/// (the caller is one of rayon's workers, and runs part of each call
+/// itself), and `rayon_per_call`, each call entering the pool from outside
+/// with its own `install`, as statepool's caller does.
 fn small_calls(c: &mut Criterion) {
     let w = workers();
     let rayon = rayon_pool(w);
-    let mut pool = Pool::<Fine>::new(w).keep_alive();
-    let mut g = c.benchmark_group("5_small_calls");
-    g.bench_function("statepool", |b| b.iter(|| pool.map(0..16u64).unwrap()));
-    g.bench_function("rayon", |b| {
-        b.iter(|| {
-            rayon.install(|| {
-                (0..16u64)
-                    .into_par_iter()
-                    .map_init(|| (), |_, x| mix(x))
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    let input: Vec<u64> = (0..16).collect();
-    g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| mix(x))));
-    g.bench_function("sequential", |b| {
-        b.iter(|| (0..16u64).map(mix).collect::<Vec<_>>())
-    });
-    g.finish();
+    let unit = rounds_per_micro();
+    for (name, cost) in [
+        ("5_small_calls", (|_, _| 0) as fn(u64, u64) -> u64),
+        ("5_small_calls_1us", |_, unit| unit),
+    ] {
+        let work = move |x: u64| spin(mix(x), cost(x, unit));
+        let mut pool = Pool::<Fine>::new(w).keep_alive();
+        let mut g = c.benchmark_group(name);
+        g.bench_function("statepool", |b| {
+            b.iter(|| pool.map_with(|_, x| work(x), 0..16u64).unwrap())
+        });
+        let rayon_call = || {
+            (0..16u64)
+                .into_par_iter()
+                .map_init(|| (), |_, x| work(x))
+                .collect::<Vec<_>>()
+        };
+        g.bench_function("rayon_in_install", |b| rayon.install(|| b.iter(rayon_call)));
+        g.bench_function("rayon_per_call", |b| b.iter(|| rayon.install(rayon_call)));
+        let input: Vec<u64> = (0..16).collect();
+        g.bench_function("scope", |b| b.iter(|| scope_map(w, &input, |&x| work(x))));
+        g.bench_function("sequential", |b| {
+            b.iter(|| (0..16u64).map(work).collect::<Vec<_>>())
+        });
+        g.finish();
+    }
 }
 
 /// 6. `imap` streaming trivial tasks: the overhead per item.

@@ -782,10 +782,22 @@ mod tests {
         };
         assert_eq!([pull(0), pull(0), pull(0)], [(0, 1), (1, 2), (3, 4)]);
         assert_eq!([pull(1), pull(1)], [(500, 1), (501, 2)]);
-        // Measured, 1 ns an item: guided, a quarter of the 493 left in the part.
+        // Measured, 100 ns an item: guided, a quarter of the 493 left in the
+        // part (more than 4 µs of work).
         input
             .sizer()
-            .record(100, std::time::Duration::from_nanos(100));
+            .record(100, std::time::Duration::from_micros(10));
         assert_eq!(pull(0), (7, 123));
+        // 1 ns an item: a quarter would be under 4 µs; the rest of the part.
+        let cheap = Indexed::new(
+            RangeOf::<usize>::new(0..1000).unwrap(),
+            ChunkPolicy::Adaptive { max: 4096 },
+            2,
+            ClaimOrder::Spread,
+        );
+        cheap
+            .sizer()
+            .record(100, std::time::Duration::from_nanos(100));
+        assert_eq!(chunk(&cheap, 1, &injector).count(), 500);
     }
 }

@@ -212,6 +212,15 @@ impl ChunkPolicy {
 /// short enough that a worker stuck on a chunk leaves little behind it.
 const CHUNK_TARGET_NANOS: u64 = 50_000;
 
+/// How long a chunk of items whose cost is measured takes at least, where
+/// the input has that much left: the guided share (a quarter of the rest
+/// per worker) shrinks no further. Cutting, handing over and delivering a
+/// chunk costs about 0.3 µs (group 5 of the benches, on 1 worker with
+/// `chunk_size(1)`), so a chunk of this length spends under a tenth on
+/// it; and a worker that runs one more such chunk than its peers ends the
+/// call at most this much later.
+const CHUNK_FLOOR_NANOS: u64 = 4_000;
+
 /// How long a block of items runs between two reads of the stop limit, at
 /// most: a failure stops the other workers within about this time.
 const BLOCK_TARGET_NANOS: u64 = 1_000;
@@ -277,9 +286,11 @@ impl Sizer {
 
     /// The next chunk's length: the user's, or the least of: a quarter of
     /// what is left shared between the workers (when the input knows its
-    /// length), what takes about [`CHUNK_TARGET_NANOS`] (once measured), a
-    /// length doubling from 1 (until measured, so that a few slow items at
-    /// the start do not all go into one chunk), and the policy's maximum.
+    /// length; once measured, never less than what takes about
+    /// [`CHUNK_FLOOR_NANOS`]), what takes about [`CHUNK_TARGET_NANOS`]
+    /// (once measured), a length doubling from 1 (until measured, so that a
+    /// few slow items at the start do not all go into one chunk), and the
+    /// policy's maximum.
     pub(crate) fn chunk_len(&self, remaining: Option<usize>) -> usize {
         self.chunk_len_with(remaining, || {
             let len = self.grow.load(Ordering::Relaxed);
@@ -301,11 +312,16 @@ impl Sizer {
             ChunkPolicy::Adaptive { max } => max,
         };
         let guided = remaining.map(|left| left / self.per_pull.saturating_mul(4));
-        let by_cost = match self.item_nanos.load(Ordering::Relaxed) {
-            0 => usize::try_from(ramp()).unwrap_or(usize::MAX),
-            nanos => usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX),
+        let (by_cost, floor) = match self.item_nanos.load(Ordering::Relaxed) {
+            0 => (usize::try_from(ramp()).unwrap_or(usize::MAX), 1),
+            nanos => (
+                usize::try_from(CHUNK_TARGET_NANOS / nanos).unwrap_or(usize::MAX),
+                usize::try_from(CHUNK_FLOOR_NANOS / nanos).unwrap_or(usize::MAX),
+            ),
         };
-        guided.map_or(by_cost, |g| g.min(by_cost)).clamp(1, max)
+        guided
+            .map_or(by_cost, |g| g.min(by_cost).max(floor))
+            .clamp(1, max)
     }
 }
 
@@ -318,11 +334,18 @@ mod tests {
         let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
         let lens: Vec<usize> = (0..9).map(|_| sizer.chunk_len(Some(1000))).collect();
         assert_eq!(lens, [1, 2, 4, 8, 16, 32, 64, 125, 125]);
-        sizer.record(100, Duration::from_nanos(100)); // 1 ns an item
+        sizer.record(100, Duration::from_micros(10)); // 100 ns an item
         assert_eq!(sizer.chunk_len(Some(1000)), 125);
         assert_eq!(sizer.chunk_len(Some(875)), 109);
-        assert_eq!(sizer.chunk_len(Some(3)), 1);
-        assert_eq!(sizer.chunk_len(Some(1 << 30)), 4096);
+        // No less than 4 µs of work (the caller takes what is left, if less).
+        assert_eq!(sizer.chunk_len(Some(100)), 40);
+        assert_eq!(sizer.chunk_len(Some(3)), 40);
+        // No more than 50 µs.
+        assert_eq!(sizer.chunk_len(Some(1 << 30)), 500);
+        let cheap = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
+        cheap.record(100, Duration::from_nanos(100)); // 1 ns an item
+        assert_eq!(cheap.chunk_len(Some(1000)), 4000);
+        assert_eq!(cheap.chunk_len(Some(1 << 30)), 4096);
         // A ramp of the caller's own.
         let fresh = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, 2);
         let mut ramp = 4;
@@ -339,7 +362,8 @@ mod tests {
     fn any_number_of_workers_and_length_gives_a_length() {
         let sizer = Sizer::new(ChunkPolicy::Adaptive { max: 4096 }, usize::MAX);
         sizer.record(1, Duration::from_nanos(1));
-        assert_eq!(sizer.chunk_len(Some(usize::MAX)), 1);
+        // The share per worker rounds to nothing; 4 µs of 1 ns items.
+        assert_eq!(sizer.chunk_len(Some(usize::MAX)), 4000);
     }
 
     #[test]
