@@ -376,7 +376,7 @@ fn expensive_init(c: &mut Criterion) {
     );
 }
 
-/// 5. Many small calls (16 items) on a warm pool: of nanosecond items
+/// Group 5, many small calls (16 items) on a warm pool: of nanosecond items
 /// (`5_small_calls`) and of 1 µs items (`5_small_calls_1us`). rayon two
 /// ways: `rayon_in_install`, the whole loop of calls inside one `install`
 /// (the caller is one of rayon's workers, and runs part of each call

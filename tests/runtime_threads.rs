@@ -139,12 +139,123 @@ fn order_tasks_brings_each_item_back_to_its_state() {
             .unwrap();
         let want: Vec<u32> = (0..40).map(|i| if i == 0 { 5 } else { 4 }).collect();
         assert_eq!(out, want, "{workers} workers");
-        // A streaming call cannot keep items to their workers.
-        assert!(matches!(
-            pool.imap(0..3).next(),
-            Some(Err(PoolError::InvalidConfig(message))) if message.contains("order_tasks")
-        ));
         pool.join().unwrap();
+    }
+}
+
+/// Streaming calls deal their items as they come: item `i` runs on worker
+/// `i % n` in every kind of stream (an input the feed thread pulls, one that
+/// borrows and is pulled in turns, ordered or not), so the `k`th stream
+/// sees every key for the `k`th time; and an endless input is pulled only
+/// as far as the window.
+#[test]
+fn order_tasks_deals_streams_as_their_items_come() {
+    for workers in [1, 2, 4] {
+        let mut pool = MemoPool::new(workers).keep_alive().order_tasks();
+        let check = |out: &[(u32, usize)], keys: &[u64], call: u32| {
+            assert_eq!(out.len(), keys.len());
+            for (&(count, worker), &key) in out.iter().zip(keys) {
+                assert_eq!(
+                    worker,
+                    key as usize % workers,
+                    "{workers} workers, key {key}"
+                );
+                assert_eq!(count, call, "{workers} workers, call {call}, key {key}");
+            }
+        };
+        let keys: Vec<u64> = (0..40).collect();
+        let out: Vec<_> = pool.imap(0..40u64).map(Result::unwrap).collect();
+        check(&out, &keys, 1);
+        // An input of unknown length, pulled by the feed thread.
+        let out: Vec<_> = pool
+            .imap((0..40u64).filter(|_| true))
+            .map(Result::unwrap)
+            .collect();
+        check(&out, &keys, 2);
+        // Unordered: the keys come back with their outputs.
+        let keyed = |memo: &mut Memo, key: u64| {
+            let count = memo.seen.entry(key).or_insert(0);
+            *count += 1;
+            let name = std::thread::current().name().map(str::to_owned);
+            let worker = name.and_then(|n| n.rsplit('-').next()?.parse().ok());
+            (key, (*count, worker.expect("a worker thread")))
+        };
+        let mut out: Vec<_> = pool
+            .imap_unordered_with(keyed, 0..40u64)
+            .map(Result::unwrap)
+            .collect();
+        out.sort_unstable();
+        let (got_keys, out): (Vec<u64>, Vec<_>) = out.into_iter().unzip();
+        check(&out, &got_keys, 3);
+        // An input that borrows, pulled in turns by the consumer.
+        let borrowed = &keys;
+        let out: Vec<_> = pool
+            .imap_borrowed(borrowed.iter().copied())
+            .map(Result::unwrap)
+            .collect();
+        check(&out, &keys, 4);
+        // Endless: pulled no further than the window.
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&pulled);
+        let endless = (0u64..).inspect(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut bounded = MemoPool::new(workers).order_tasks().max_active(8);
+        let first: Vec<_> = bounded
+            .imap(endless)
+            .take(100)
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<usize> = first.iter().map(|&(_, w)| w).collect();
+        let want: Vec<usize> = (0..100).map(|i| i % workers).collect();
+        assert_eq!(ids, want);
+        let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(pulled <= 100 + 8 + 1, "{pulled} pulled for 100 yielded");
+        pool.join().unwrap();
+    }
+}
+
+/// A dealt stream fails as other streams do: an ordered one yields every
+/// output before the failing item, then its error, then ends; the items
+/// it did not run are dropped once each.
+#[test]
+fn order_tasks_streams_fail_as_other_streams_do() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    for workers in [1, 3] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let items: Vec<Counted> = (0..50).map(|i| Counted(i, Arc::clone(&drops))).collect();
+        let mut pool = MemoPool::new(workers).order_tasks();
+        let failing = |_: &mut Memo, item: Counted| match item.0 {
+            13 | 31 => Err(std::io::Error::other(format!("item {}", item.0))),
+            v => Ok(v),
+        };
+        let mut stream = pool.try_imap_with(failing, items);
+        let ok: Vec<u64> = stream.by_ref().take(13).map(Result::unwrap).collect();
+        assert_eq!(ok, (0..13).collect::<Vec<_>>());
+        match stream.next() {
+            Some(Err(PoolError::Task { index, source, .. })) => {
+                assert_eq!(index, 13);
+                assert_eq!(source.to_string(), "item 13");
+            }
+            other => panic!("expected item 13's failure, got {other:?}"),
+        }
+        assert!(stream.next().is_none());
+        drop(stream);
+        assert_eq!(drops.load(SeqCst), 50, "{workers} workers");
+        // A panicking input is the stream's failure at its position.
+        let input = (0..10u64).inspect(|&i| assert!(i != 6, "input broke"));
+        let out: Vec<_> = pool.imap(input).collect();
+        assert_eq!(out.len(), 7, "{workers} workers");
+        match &out[6] {
+            Err(PoolError::Input { index, message, .. }) => {
+                assert_eq!(*index, Some(6));
+                assert!(message.contains("input broke"), "{message}");
+            }
+            other => panic!("expected the input's failure, got {other:?}"),
+        }
+        assert_eq!(pool.imap(0..4).count(), 4);
     }
 }
 

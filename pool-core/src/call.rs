@@ -10,7 +10,7 @@ use std::time::Instant;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use crossbeam_utils::Backoff;
 
-use crate::input::{Chunk, ChunkPolicy, Dealt, Fed, Input, Pull};
+use crate::input::{Chunk, ChunkPolicy, Dealt, DealtFeed, Feedable, Input, Publish, Pull};
 use crate::sink::{Sink, Stream};
 use crate::stop::{Stop, StopMode};
 use crate::sync::{lock, AbortIfPanic};
@@ -144,7 +144,7 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             }
             // Read before the scan: once exhausted, every chunk ever cut is
             // already in a deque, so an empty scan means the end.
-            let exhausted = self.input.is_exhausted();
+            let exhausted = self.input.is_exhausted(me);
             let pulled = self.input.pulled();
             let stolen = || self.stealing.then(|| self.steal(me, local)).flatten();
             if let Some(chunk) = local.pop().or_else(stolen) {
@@ -175,7 +175,7 @@ impl<In: Input, F, K> MapCall<In, F, K> {
                 }
                 Pull::Empty => self
                     .input
-                    .wait_for_items(&|| self.stop.is_halted() || jobs()),
+                    .wait_for_items(me, &|| self.stop.is_halted() || jobs()),
             }
         }
     }
@@ -338,7 +338,17 @@ impl<T: Send, F, K> MapCall<Dealt<T>, F, K> {
     }
 }
 
-impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
+impl<T: Send, F, K> MapCall<DealtFeed<T>, F, K> {
+    /// A streaming call whose item `i` runs on worker `i % n_workers`, as
+    /// its feeder deals it (see `input/dealt.rs`).
+    pub(crate) fn dealt_feed(input: DealtFeed<T>, task: F, sink: K, config: CallConfig) -> Self {
+        let mut call = MapCall::new(input, task, sink, config);
+        call.stealing = false;
+        call
+    }
+}
+
+impl<In: Feedable, F, K> MapCall<In, F, K> {
     /// One turn of a feeding done in turns by the consumer's thread (the
     /// input of a streaming call that borrows): pulls `iter` while the call
     /// has room, publishing each item, then parks the publisher and returns
@@ -353,7 +363,7 @@ impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
     /// wait for.
     pub(crate) fn feed_turn<I, O>(&self, iter: &mut Option<I>) -> bool
     where
-        I: Iterator<Item = T>,
+        I: Iterator<Item = In::Item>,
         K: Sink<O>,
     {
         let Some(source) = iter.as_mut() else {
@@ -430,7 +440,7 @@ impl<T: Send, F, K> MapCall<Fed<T>, F, K> {
     /// Never unwinds: a panic of the input is the call's failure.
     pub(crate) fn feed<I, O>(&self, iter: I)
     where
-        I: Iterator<Item = T>,
+        I: Iterator<Item = In::Item>,
         K: Sink<O>,
     {
         let Some(publisher) = self.input.publisher() else {

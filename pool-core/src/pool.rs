@@ -199,16 +199,21 @@ impl<S: WorkerState> Pool<S> {
         self
     }
 
-    /// Runs item `i` of every blocking call on worker `i % n_workers`
-    /// (mpire's `order_tasks`), in input order on each worker: the state a
-    /// worker built for an item is the one that sees that item in the next
-    /// call. The call pulls its whole input before it starts, runs each item
-    /// as a chunk of its own and does not steal, so an uneven item holds up
-    /// its worker's share: it trades balance for affinity (see
-    /// BENCHMARKS.md). A lifespan restart or a re-init after a panic gives
-    /// the worker a fresh state, as always. Applies to `map`,
-    /// `map_unordered`, `apply` and their `_with` forms; a streaming call
-    /// on such a pool fails with [`PoolError::InvalidConfig`].
+    /// Runs item `i` of every call on worker `i % n_workers` (mpire's
+    /// `order_tasks`), in input order on each worker: the state a worker
+    /// built for an item is the one that sees that item in the next call.
+    /// Each item runs as a chunk of its own and the call does not steal, so
+    /// an uneven item holds up its worker's share: it trades balance for
+    /// affinity (see BENCHMARKS.md). A lifespan restart or a re-init after a
+    /// panic gives the worker a fresh state, as always.
+    ///
+    /// A blocking call (`map`, `map_unordered`, `apply` and their `_with`
+    /// forms) pulls its whole input before it starts. A streaming call
+    /// (the `imap` family) deals each item to its worker's queue as the
+    /// input yields it, as far ahead of the consumer as its window
+    /// ([`max_active`](Pool::max_active)) allows; a worker whose next item
+    /// has not come waits for it, even while its peers have items queued.
+    /// A pool with a time limit refuses it ([`PoolError::InvalidConfig`]).
     ///
     /// ```
     /// # include!("../doc/echo.rs");
@@ -219,6 +224,9 @@ impl<S: WorkerState> Pool<S> {
     /// let first = pool.map_with(who, 0..9).unwrap();
     /// assert_eq!(first[4].as_deref(), Some("statepool-worker-1")); // 4 % 3
     /// assert_eq!(pool.map_with(who, 0..9).unwrap(), first);
+    /// // A stream deals its items the same way, as they come.
+    /// let streamed: Vec<_> = pool.imap_with(who, 0..9).map(Result::unwrap).collect();
+    /// assert_eq!(streamed, first);
     /// # }
     /// ```
     pub fn order_tasks(mut self) -> Self {

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use crate::call::{Call, CallConfig, MapCall, StreamingCall};
 use crate::crew::{Crew, Threads};
 use crate::feed_thread::{FeedThread, Feeding};
-use crate::input::{self, ChunkPolicy, ClaimOrder, Dealt, Fed, Input, InputVisitor, Lender};
+use crate::input::{
+    self, ChunkPolicy, ClaimOrder, Dealt, DealtFeed, Fed, Feedable, Input, InputVisitor, Lender,
+};
 use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
 use crate::sync::lock;
@@ -58,7 +60,7 @@ pub(crate) type Turns<'i> = Box<dyn FnMut() -> bool + Send + 'i>;
 
 impl Settings {
     /// Checks the settings every call needs; `stream`: for a streaming
-    /// call, which `max_active` bounds and `order_tasks` cannot apply to.
+    /// call, which `max_active` bounds.
     fn check(&self, stream: bool) -> Result<(), PoolError> {
         let Settings {
             n_workers,
@@ -73,11 +75,6 @@ impl Settings {
         if order_tasks && timeouts.any() {
             return Err(PoolError::InvalidConfig(
                 "order_tasks cannot be combined with a timeout: a call that may leave a stuck task behind hands its items out as workers come free, and cannot keep them to their workers".into(),
-            ));
-        }
-        if stream && order_tasks {
-            return Err(PoolError::InvalidConfig(
-                "order_tasks applies to map, map_unordered, apply and their _with forms: a streaming call (imap) deals its items as they come, and cannot keep them to their workers".into(),
             ));
         }
         if stream && max_active == Some(0) {
@@ -472,11 +469,30 @@ impl<S: WorkerState> Runner<S> {
         O: Send + 'static,
     {
         let stop = stream_stop(ordered);
+        let dealt = self.settings.order_tasks;
         let Begun {
             crew,
             feed_thread,
             config,
         } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
+        if dealt {
+            // Item `i` to worker `i % n_workers`, dealt by the feed thread.
+            let input = DealtFeed::new(config.chunks, config.n_workers);
+            let sink = Stream::new(ordered, read_ahead(config));
+            let call = Arc::new(MapCall::dealt_feed(input, task, sink, config));
+            let feeding_call = Arc::clone(&call);
+            let feeding: Feeding = Box::new(move || feeding_call.feed(iter));
+            return match start_feeding(feed_thread, feeding) {
+                Ok(()) => {
+                    crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+                    Ok(call)
+                }
+                Err(err) => {
+                    let _ = self.end_call();
+                    Err(err)
+                }
+            };
+        }
         let started = size_hint(&iter).and_then(|hint| {
             let call = StreamCall {
                 crew,
@@ -525,23 +541,18 @@ impl<S: WorkerState> Runner<S> {
     {
         let stop = stream_stop(ordered);
         let hint = size_hint(&iter)?;
+        let dealt = self.settings.order_tasks;
         let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
-        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
         let sink = Stream::new(ordered, read_ahead(config));
+        if dealt {
+            // Item `i` to worker `i % n_workers`, dealt in turns.
+            let input = DealtFeed::new(config.chunks, config.n_workers);
+            let call = Arc::new(MapCall::dealt_feed(input, task, sink, config));
+            return Ok(publish_in_turns(crew, call, iter));
+        }
+        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
         let call = Arc::new(MapCall::new(input, task, sink, config));
-        crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
-        let fed = Arc::clone(&call);
-        // Why no worker can touch `iter` once its borrow ends, even where
-        // the `Imap` is leaked: `iter` moves into this closure only, which
-        // the `Imap` owns and calls on its own thread. The crew and the
-        // workers hold `call`, an `Arc<dyn Call<S> + Send>` whose type is
-        // `'static` (the compiler checks it: it could not hold `iter`), and
-        // reach the input only through the items already published, which
-        // are `'static` too. A leaked `Imap` leaks `iter` with it, never
-        // called again; a dropped one drops it on the consumer's thread.
-        let mut iter = Some(iter);
-        let turns: Turns<'i> = Box::new(move || fed.feed_turn(&mut iter));
-        Ok((call, turns))
+        Ok(publish_in_turns(crew, call, iter))
     }
 
     /// Ends a streaming call: halts what is left of it, waits for its
@@ -866,6 +877,40 @@ where
             .publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
         Ok(call)
     }
+}
+
+/// Publishes a streaming `call` fed in turns from `iter` on the consumer's
+/// thread (see [`Runner::start_stream_in_turns`]).
+fn publish_in_turns<'i, S, In, F, O, I>(
+    crew: &Crew<S>,
+    call: Arc<MapCall<In, F, Stream<O>>>,
+    iter: I,
+) -> (StreamRef<S, O>, Turns<'i>)
+where
+    S: WorkerState,
+    In: Feedable + Send + 'static,
+    In::Item: Send + 'static,
+    F: Fn(&mut S, In::Item, &WorkerContext<S::Shared>) -> Result<O, BoxError>
+        + Send
+        + Sync
+        + 'static,
+    O: Send + 'static,
+    I: Iterator<Item = In::Item> + Send + 'i,
+{
+    crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+    let fed = Arc::clone(&call);
+
+    // Why no worker can touch `iter` once its borrow ends, even where
+    // the `Imap` is leaked: `iter` moves into this closure only, which
+    // the `Imap` owns and calls on its own thread. The crew and the
+    // workers hold `call`, an `Arc<dyn Call<S> + Send>` whose type is
+    // `'static` (the compiler checks it: it could not hold `iter`), and
+    // reach the input only through the items already published, which
+    // are `'static` too. A leaked `Imap` leaks `iter` with it, never
+    // called again; a dropped one drops it on the consumer's thread.
+    let mut iter = Some(iter);
+    let turns: Turns<'i> = Box::new(move || fed.feed_turn(&mut iter));
+    (call, turns)
 }
 
 /// Hands `feeding` to the pool's feed thread, or to a fresh one where there

@@ -1,12 +1,25 @@
-//! An input dealt to the workers by position: item `i` to worker
+//! Inputs dealt to the workers by position: item `i` to worker
 //! `i % n_workers` (mpire's `order_tasks`), so that the state a worker
-//! built for an item is the one that sees it in the next call. The caller
-//! pulls the whole input first, and each item is a chunk of its own, put
-//! in its worker's deque before the call starts; the call does not steal.
+//! built for an item is the one that sees it in the next call. Each item is
+//! a chunk of its own, and the call does not steal.
+//!
+//! - [`Dealt`], for a blocking call: the caller pulls the whole input
+//!   first, and each item goes into its worker's deque before the call
+//!   starts.
+//! - [`DealtFeed`], for a streaming call: a feeder puts each item into its
+//!   worker's queue as the input yields it, as far ahead of the consumer as
+//!   the stream's window allows.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use crossbeam_deque::{Injector, Worker as Deque};
+use crossbeam_utils::CachePadded;
 
-use super::{Chunk, ChunkPolicy, Input, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Input, Publish, Pull, Sizer};
+use crate::sync::{lock, wait};
+use crate::unwind::drop_quietly;
 
 /// The items of a call, each tagged with its position, until they are
 /// dealt.
@@ -42,7 +55,7 @@ impl<T: Send> Input for Dealt<T> {
     type Item = T;
     type Chunk = OneItem<T>;
 
-    fn is_exhausted(&self) -> bool {
+    fn is_exhausted(&self, _me: usize) -> bool {
         // Every chunk is in a deque before the call starts.
         true
     }
@@ -64,6 +77,206 @@ impl<T: Send> Input for Dealt<T> {
         _on_end: impl FnOnce(usize),
     ) -> Pull<OneItem<T>> {
         Pull::Exhausted
+    }
+}
+
+/// The input of a streaming call under `order_tasks`: item `i` goes into
+/// the queue of worker `i % n_workers` as the feeder pulls it, and only
+/// that worker takes it, in input order. How far the feeder runs ahead is
+/// the stream's window; the queues themselves are unbounded.
+pub(crate) struct DealtFeed<T> {
+    queues: Box<[CachePadded<Queue<T>>]>,
+    /// Items pulled so far: the position of the next one.
+    pushed: AtomicUsize,
+    /// The feeding ended: no item comes after those in the queues.
+    ended: AtomicBool,
+    sizer: Sizer,
+}
+
+/// A worker's items, and where it waits for them.
+struct Queue<T> {
+    state: Mutex<QueueState<T>>,
+    ready: Condvar,
+}
+
+struct QueueState<T> {
+    items: VecDeque<OneItem<T>>,
+    /// The worker sleeps on `ready`: a push or an end wakes it.
+    waiting: bool,
+}
+
+impl<T> Queue<T> {
+    /// Wakes the worker if it sleeps on this queue.
+    fn wake(&self) {
+        let waiting = lock(&self.state).waiting;
+        if waiting {
+            self.ready.notify_all();
+        }
+    }
+}
+
+impl<T: Send> DealtFeed<T> {
+    pub(crate) fn new(policy: ChunkPolicy, n_workers: usize) -> Self {
+        let queue = || {
+            CachePadded::new(Queue {
+                state: Mutex::new(QueueState {
+                    items: VecDeque::new(),
+                    waiting: false,
+                }),
+                ready: Condvar::new(),
+            })
+        };
+        DealtFeed {
+            queues: (0..n_workers.max(1)).map(|_| queue()).collect(),
+            pushed: AtomicUsize::new(0),
+            ended: AtomicBool::new(false),
+            sizer: Sizer::new(policy, n_workers),
+        }
+    }
+
+    fn queue(&self, me: usize) -> &Queue<T> {
+        &self.queues[me % self.queues.len()]
+    }
+
+    fn wake_all(&self) {
+        for queue in self.queues.iter() {
+            queue.wake();
+        }
+    }
+
+    /// What a worker whose queue is empty does next.
+    fn when_empty(&self) -> Pull<OneItem<T>> {
+        // Acquire: pairs with the release in `end_feeding`, after every push.
+        if self.ended.load(Ordering::Acquire) {
+            Pull::Exhausted
+        } else {
+            Pull::Empty
+        }
+    }
+}
+
+impl<T: Send> Input for DealtFeed<T> {
+    type Item = T;
+    type Chunk = OneItem<T>;
+
+    fn is_exhausted(&self, me: usize) -> bool {
+        // Ended first: every push came before it, so an empty queue then
+        // stays empty.
+        self.ended.load(Ordering::Acquire) && lock(&self.queue(me).state).items.is_empty()
+    }
+
+    fn pulled(&self) -> usize {
+        self.pushed.load(Ordering::Acquire)
+    }
+
+    fn sizer(&self) -> &Sizer {
+        &self.sizer
+    }
+
+    fn pull(
+        &self,
+        me: usize,
+        _injector: &Injector<OneItem<T>>,
+        _room: impl Fn(usize) -> usize,
+        limit: usize,
+        _on_end: impl FnOnce(usize),
+    ) -> Pull<OneItem<T>> {
+        let mut state = lock(&self.queue(me).state);
+        match state.items.front() {
+            Some(first) if first.at < limit => {
+                let item = state.items.pop_front().expect("a first item");
+                Pull::Chunk(item)
+            }
+            Some(_) => {
+                // At or past a failure's limit: unwanted, and so is the
+                // rest of the queue, which is in input order. What the
+                // items drop is the user's.
+                let unwanted = std::mem::take(&mut state.items);
+                drop(state);
+                drop_quietly(unwanted);
+                self.when_empty()
+            }
+            None => {
+                drop(state);
+                self.when_empty()
+            }
+        }
+    }
+
+    fn wait_for_items(&self, me: usize, stopped: &dyn Fn() -> bool) {
+        let queue = self.queue(me);
+        let mut state = lock(&queue.state);
+        // Under the queue's lock, which a push, an end and a halt take
+        // before they wake: none is missed between this look and the wait.
+        while state.items.is_empty() && !self.ended.load(Ordering::Acquire) && !stopped() {
+            state.waiting = true;
+            state = wait(&queue.ready, state);
+        }
+        state.waiting = false;
+    }
+
+    fn wake(&self) {
+        self.wake_all();
+    }
+}
+
+impl<T: Send> Feedable for DealtFeed<T> {
+    type Publisher<'f>
+        = DealtPublisher<'f, T>
+    where
+        T: 'f;
+
+    fn publisher(&self) -> Option<DealtPublisher<'_, T>> {
+        (!self.ended.load(Ordering::Acquire)).then(|| DealtPublisher {
+            feed: self,
+            pos: self.pushed.load(Ordering::Acquire),
+        })
+    }
+
+    fn published(&self) -> usize {
+        self.pushed.load(Ordering::Acquire)
+    }
+
+    fn end_feeding(&self) {
+        // Release: a worker that reads `ended` also reads every push.
+        self.ended.store(true, Ordering::Release);
+        self.wake_all();
+    }
+
+    fn room(&self, _pos: usize) -> usize {
+        // Bounded by the stream's window only.
+        usize::MAX
+    }
+
+    fn wait_for_room(&self, _pos: usize, _stopped: &dyn Fn() -> bool) {}
+}
+
+/// The feeding end of a [`DealtFeed`].
+pub(crate) struct DealtPublisher<'f, T> {
+    feed: &'f DealtFeed<T>,
+    pos: usize,
+}
+
+impl<T: Send> Publish<T> for DealtPublisher<'_, T> {
+    fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn push(&mut self, item: T) {
+        let queue = self.feed.queue(self.pos);
+        let mut state = lock(&queue.state);
+        state.items.push_back(OneItem::new(self.pos, item));
+        let waiting = state.waiting;
+        drop(state);
+        self.pos += 1;
+        self.feed.pushed.store(self.pos, Ordering::Release);
+        if waiting {
+            queue.ready.notify_all();
+        }
+    }
+
+    fn park(self) {
+        // The position is `pushed`, where the next publisher starts.
     }
 }
 
@@ -125,7 +338,43 @@ mod tests {
                 .collect();
             assert_eq!(got, want);
         }
-        assert!(dealt.is_exhausted());
+        assert!(dealt.is_exhausted(0));
         assert_eq!(dealt.pulled(), 10);
+    }
+
+    #[test]
+    fn fed_items_reach_only_their_worker_and_a_waiting_worker_wakes() {
+        let feed = DealtFeed::new(ChunkPolicy::Fixed(1), 2);
+        let injector = Injector::new();
+        let pull = |me| match feed.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}) {
+            Pull::Chunk(mut one) => Some((one.start(), one.next().unwrap())),
+            Pull::Empty => None,
+            _ => panic!("not ended"),
+        };
+        assert_eq!(pull(1), None);
+        std::thread::scope(|scope| {
+            // Worker 1 waits for its first item, position 1.
+            let waiter = scope.spawn(|| feed.wait_for_items(1, &|| false));
+            let mut publisher = feed.publisher().unwrap();
+            for item in ["a", "b", "c"] {
+                publisher.push(item);
+            }
+            waiter.join().unwrap();
+        });
+        assert_eq!(pull(1), Some((1, "b")));
+        assert_eq!(pull(1), None);
+        assert_eq!(pull(0), Some((0, "a")));
+        assert_eq!(feed.pulled(), 3);
+        assert!(!feed.is_exhausted(0));
+        feed.end_feeding();
+        assert!(feed.is_exhausted(1));
+        assert!(!feed.is_exhausted(0));
+        // Past a limit of 2, worker 0's item at 2 is unwanted.
+        assert!(matches!(
+            feed.pull(0, &injector, |_| usize::MAX, 2, |_| {}),
+            Pull::Exhausted
+        ));
+        assert!(feed.is_exhausted(0));
+        assert!(feed.publisher().is_none());
     }
 }

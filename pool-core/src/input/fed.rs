@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::Injector;
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::{Chunk, ChunkPolicy, Input, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Input, Publish, Pull, Sizer};
 use crate::sync::{get_mut, lock, wait_timeout};
 
 /// The longest segment, in bytes of items.
@@ -512,7 +512,7 @@ impl<T: Send> Input for Fed<T> {
     type Item = T;
     type Chunk = FedChunk<T>;
 
-    fn is_exhausted(&self) -> bool {
+    fn is_exhausted(&self, _me: usize) -> bool {
         self.exhausted.load(Ordering::Acquire)
     }
 
@@ -582,7 +582,7 @@ impl<T: Send> Input for Fed<T> {
         Pull::Chunk(chunk)
     }
 
-    fn wait_for_items(&self, stopped: &dyn Fn() -> bool) {
+    fn wait_for_items(&self, _me: usize, stopped: &dyn Fn() -> bool) {
         self.looking.fetch_add(1, Ordering::Relaxed);
         let mut found = false;
         let backoff = Backoff::new();
@@ -683,6 +683,49 @@ impl<T> Fed<T> {
     }
 }
 
+impl<T: Send> Feedable for Fed<T> {
+    type Publisher<'f>
+        = Publisher<'f, T>
+    where
+        T: 'f;
+
+    fn publisher(&self) -> Option<Publisher<'_, T>> {
+        Fed::publisher(self)
+    }
+
+    fn published(&self) -> usize {
+        Fed::published(self)
+    }
+
+    fn end_feeding(&self) {
+        Fed::end_feeding(self);
+    }
+
+    fn room(&self, pos: usize) -> usize {
+        Fed::room(self, pos)
+    }
+
+    fn wait_for_room(&self, pos: usize, stopped: &dyn Fn() -> bool) {
+        Fed::wait_for_room(self, pos, stopped);
+    }
+}
+
+impl<T> Publish<T> for Publisher<'_, T> {
+    #[inline(always)]
+    fn pos(&self) -> usize {
+        Publisher::pos(self)
+    }
+
+    #[inline(always)]
+    fn push(&mut self, item: T) {
+        Publisher::push(self, item);
+    }
+
+    fn park(self) {
+        Publisher::park(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,7 +759,7 @@ mod tests {
         assert!(matches!(claim(&fed), Pull::Empty));
         fed.end_feeding();
         assert!(matches!(claim(&fed), Pull::Exhausted));
-        assert!(fed.is_exhausted());
+        assert!(fed.is_exhausted(0));
     }
 
     #[test]
@@ -791,7 +834,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {
-                fed.wait_for_items(&|| false);
+                fed.wait_for_items(0, &|| false);
                 let Pull::Chunk(c) = claim(&fed) else {
                     panic!()
                 };

@@ -356,7 +356,7 @@ impl<P: Positions> Input for Indexed<P> {
     type Item = P::Item;
     type Chunk = IndexedChunk<P::Items>;
 
-    fn is_exhausted(&self) -> bool {
+    fn is_exhausted(&self, _me: usize) -> bool {
         self.exhausted.load(Ordering::Acquire)
     }
 
@@ -522,7 +522,7 @@ mod tests {
             );
             let got: Vec<i64> = all(&input).into_iter().flatten().collect();
             assert_eq!(got, (start..end).collect::<Vec<_>>());
-            assert!(input.is_exhausted());
+            assert!(input.is_exhausted(0));
         }
         let input = Indexed::new(
             RangeOf::<usize>::new(5..50).unwrap(),
@@ -584,7 +584,7 @@ mod tests {
             input.pull(0, &injector, |_| 99, 12, |_| {}),
             Pull::Exhausted
         ));
-        assert!(input.is_exhausted());
+        assert!(input.is_exhausted(0));
     }
 
     #[test]
@@ -628,7 +628,7 @@ mod tests {
         );
         assert!(matches!(pulled, Pull::Exhausted));
         assert_eq!(ends, [0]);
-        assert!(input.is_exhausted());
+        assert!(input.is_exhausted(0));
     }
 
     #[test]
@@ -688,7 +688,7 @@ mod tests {
             .map(IndexedChunk::start)
             .collect();
         assert_eq!(&starts[..3], [10, 20, 92]);
-        assert!(input.is_exhausted());
+        assert!(input.is_exhausted(0));
         assert_eq!(input.pulled(), 100);
     }
 

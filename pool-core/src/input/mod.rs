@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crossbeam_deque::Injector;
 
-pub(crate) use dealt::{Dealt, OneItem};
+pub(crate) use dealt::{Dealt, DealtFeed, OneItem};
 pub(crate) use fed::Fed;
 pub(crate) use indexed::ClaimOrder;
 use indexed::{Indexed, RangeOf};
@@ -41,9 +41,11 @@ pub(crate) trait Input: Sync {
     type Item;
     type Chunk: Chunk<Item = Self::Item>;
 
-    /// Whether the input is used up. Once this reads `true`, every chunk cut
-    /// from it is in the injector or a worker's hands.
-    fn is_exhausted(&self) -> bool;
+    /// Whether the input is used up for worker `me`. Once this reads
+    /// `true`, every chunk cut from it for `me` is in the injector or a
+    /// worker's hands (an input dealt by worker has chunks for `me` alone;
+    /// any other input is used up for all alike).
+    fn is_exhausted(&self, me: usize) -> bool;
 
     /// Items taken from the input so far (the next input position).
     fn pulled(&self) -> usize;
@@ -75,12 +77,46 @@ pub(crate) trait Input: Sync {
         on_end: impl FnOnce(usize),
     ) -> Pull<Self::Chunk>;
 
-    /// After [`Pull::Empty`]: blocks until more items may be there, or
-    /// `stopped()`.
-    fn wait_for_items(&self, _stopped: &dyn Fn() -> bool) {}
+    /// After [`Pull::Empty`] for worker `me`: blocks until more items may
+    /// be there for it, or `stopped()`.
+    fn wait_for_items(&self, _me: usize, _stopped: &dyn Fn() -> bool) {}
 
     /// Wakes every thread blocked in this input's waits: the call halted.
     fn wake(&self) {}
+}
+
+/// An input that one feeder fills as its source yields (the caller of a
+/// blocking call, the feed thread of a stream, or the consumer of a stream
+/// whose input borrows, in turns): [`Fed`], and [`DealtFeed`] under
+/// `order_tasks`.
+pub(crate) trait Feedable: Input {
+    /// The feeding end.
+    type Publisher<'f>: Publish<Self::Item>
+    where
+        Self: 'f;
+    /// The feeding end: `None` while it is out, and once the feeding ended.
+    fn publisher(&self) -> Option<Self::Publisher<'_>>;
+    /// Items published so far: the position of the next one.
+    fn published(&self) -> usize;
+    /// Ends the input: no more items come (whether its feeder ended or
+    /// unwound).
+    fn end_feeding(&self);
+    /// How many more items the feeder may publish now, at position `pos`.
+    fn room(&self, pos: usize) -> usize;
+    /// Blocks the feeder, at position `pos`, while it has no room and
+    /// `stopped()` is false.
+    fn wait_for_room(&self, pos: usize, stopped: &dyn Fn() -> bool);
+}
+
+/// The feeding end of a [`Feedable`] input.
+pub(crate) trait Publish<T> {
+    /// The position of the next item: items published so far.
+    fn pos(&self) -> usize;
+    /// Publishes `item` at the next position.
+    fn push(&mut self, item: T);
+    /// Puts the feeding end back where [`Feedable::publisher`] finds it,
+    /// for a feeder that pulls in turns.
+    fn park(self);
 }
 
 /// Something to do with an input, whichever kind [`visit`] picked.
