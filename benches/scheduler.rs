@@ -452,7 +452,7 @@ fn config() -> Criterion {
 
 /// Group 7, what `order_tasks` costs: item `i` on worker `i % n`, one item
 /// a chunk, no stealing; over uniform 1 µs items and heavy-tailed ones,
-/// against the same pool without it.
+/// against the same pool without it, in `map` and in `imap`.
 fn order_tasks(c: &mut Criterion) {
     let n: u64 = if quick() { 4_000 } else { 20_000 };
     let unit = rounds_per_micro();
@@ -473,6 +473,13 @@ fn order_tasks(c: &mut Criterion) {
         g.bench_function("statepool_order_tasks", |b| {
             b.iter(|| dealt.map_with(|_, x| work(x), 0..n).unwrap())
         });
+        // Streams: dealt by the feed thread as the input yields.
+        g.bench_function("statepool_imap", |b| {
+            b.iter(|| stealing.imap_with(move |_, x| work(x), 0..n).count())
+        });
+        g.bench_function("statepool_imap_order_tasks", |b| {
+            b.iter(|| dealt.imap_with(move |_, x| work(x), 0..n).count())
+        });
         g.bench_function("sequential", |b| {
             b.iter(|| (0..n).map(work).collect::<Vec<_>>())
         });
@@ -484,7 +491,7 @@ fn order_tasks(c: &mut Criterion) {
 /// call with work for one worker wakes one and waits for one.
 fn apply_cost(c: &mut Criterion) {
     let mut g = c.benchmark_group("8_apply_cost");
-    for workers in [1, 4, 64, 256] {
+    for workers in [1, 4, 16, 64, 256] {
         let mut pool = Pool::<Fine>::new(workers).keep_alive();
         pool.map(0..workers as u64).unwrap(); // every worker started
         g.bench_with_input(BenchmarkId::new("statepool", workers), &workers, |b, _| {

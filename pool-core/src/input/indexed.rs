@@ -101,7 +101,8 @@ enum Claimer {
     Spread(Parts),
 }
 
-/// The unclaimed positions, as one part per worker.
+/// The unclaimed positions, as one part per seat of the call (see
+/// `Call::execute`): a part is its seat's alone.
 struct Parts {
     parts: Box<[Part]>,
     /// Positions claimed so far.
