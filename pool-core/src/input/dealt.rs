@@ -251,6 +251,17 @@ impl<T: Send> Feedable for DealtFeed<T> {
     fn wait_for_room(&self, _pos: usize, _stopped: &dyn Fn() -> bool) {}
 }
 
+impl<T> Drop for DealtFeed<T> {
+    fn drop(&mut self) {
+        // Items no worker took (a halted or dropped stream's) are the
+        // user's: a panic of their drop must not unwind out of the call's.
+        for queue in self.queues.iter_mut() {
+            let items = std::mem::take(&mut crate::sync::get_mut(&mut queue.state).items);
+            drop_quietly(items);
+        }
+    }
+}
+
 /// The feeding end of a [`DealtFeed`].
 pub(crate) struct DealtPublisher<'f, T> {
     feed: &'f DealtFeed<T>,

@@ -94,7 +94,8 @@ pub(crate) trait Feedable: Input {
     type Publisher<'f>: Publish<Self::Item>
     where
         Self: 'f;
-    /// The feeding end: `None` while it is out, and once the feeding ended.
+    /// The feeding end: `None` once the feeding ended (and, for a
+    /// [`Fed`] input, while it is out). A call has one feeder at a time.
     fn publisher(&self) -> Option<Self::Publisher<'_>>;
     /// Items published so far: the position of the next one.
     fn published(&self) -> usize;
