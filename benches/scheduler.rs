@@ -501,6 +501,30 @@ fn apply_cost(c: &mut Criterion) {
     g.finish();
 }
 
+/// Group 11: what a progress bar costs (`progress_bar()`, drawn on
+/// standard error where it is a terminal), on nanosecond items and on
+/// uniform 1 µs ones, against the same pool without it.
+fn progress_overhead(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 18 } else { 1 << 22 };
+    let mut g = c.benchmark_group("11_progress_fine_grained");
+    let mut plain = Pool::<Fine>::new(workers()).keep_alive();
+    let mut shown = Pool::<Fine>::new(workers()).keep_alive().progress_bar();
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_progress", |b| {
+        b.iter(|| shown.map(0..n).unwrap())
+    });
+    g.finish();
+    let n: u64 = if quick() { 4_000 } else { 20_000 };
+    let mut g = c.benchmark_group("11_progress_uniform_1us");
+    let mut plain = Pool::<Uniform>::new(workers()).keep_alive();
+    let mut shown = Pool::<Uniform>::new(workers()).keep_alive().progress_bar();
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_progress", |b| {
+        b.iter(|| shown.map(0..n).unwrap())
+    });
+    g.finish();
+}
+
 /// Group 10: what a `task_timeout` costs when set (a clock read per task,
 /// calls that own their items, a watchdog thread), on uniform 1 µs items
 /// and on nanosecond ones, against the same pool without it; and 10b, how
@@ -732,6 +756,6 @@ fn concurrent_submit(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout, progress_overhead
 }
 criterion_main!(benches);

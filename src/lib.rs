@@ -36,6 +36,10 @@
 //! [`WorkerExit`]), which can also be written by hand. Every signature is
 //! checked at compile time, with errors on the offending token.
 
+/// The progress bar crate that [`Pool::progress_bar_with`] takes bars of
+/// (feature `progress`).
+#[cfg(feature = "progress")]
+pub use pool_core::indicatif;
 pub use pool_core::{
     BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
     PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task,

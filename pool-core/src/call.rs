@@ -11,6 +11,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use crossbeam_utils::Backoff;
 
 use crate::input::{Chunk, ChunkPolicy, Dealt, DealtFeed, Feedable, Input, Publish, Pull};
+use crate::progress::Progress;
 use crate::sink::{Sink, Stream};
 use crate::stop::{Stop, StopMode};
 use crate::sync::{lock, AbortIfPanic};
@@ -88,6 +89,8 @@ pub(crate) struct MapCall<In: Input, F, K> {
     stealing: bool,
     pub(crate) stop: Stop,
     pub(crate) sink: K,
+    /// The call's progress bar, where the pool shows one.
+    progress: Progress,
 }
 
 impl<In: Input, F, K> Drop for MapCall<In, F, K> {
@@ -117,7 +120,15 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             stealing: true,
             stop: Stop::new(config.stop),
             sink,
+            progress: Progress::default(),
         }
+    }
+
+    /// This call, with `progress` counting the items of each chunk it
+    /// finishes.
+    pub(crate) fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The next chunk for worker `me`: its own deque first, then the
@@ -160,8 +171,9 @@ impl<In: Input, F, K> MapCall<In, F, K> {
                 .pull(me, &self.injector, room, self.stop.limit(), end)
             {
                 Pull::Chunk(chunk) => {
-                    // Peers waiting for room may steal what this pull cut.
-                    if let Some(window) = window {
+                    // Peers waiting for room may steal what this pull cut
+                    // (a dealt pull cuts nothing for a peer).
+                    if let (Some(window), true) = (window, self.stealing) {
                         window.wake();
                     }
                     return Found::Chunk(chunk);
@@ -273,6 +285,7 @@ where
             }
             self.input.sizer().record(len, started.elapsed());
             self.sink.deliver(outputs);
+            self.progress.inc(len);
         }
     }
 

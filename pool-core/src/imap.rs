@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::progress::End;
 use crate::runner::{Runner, StreamRef, Turns};
 use crate::{BoxError, PoolError, Task, WorkerContext, WorkerState};
 
@@ -147,11 +148,14 @@ impl<S: WorkerState, O> Iterator for Imap<'_, S, O> {
                 Some(Ok(outputs)) => self.local = outputs.into_iter(),
                 Some(Err(err)) => {
                     self.end();
+                    self.runner.finish_stream_progress(End::Failed(&err));
                     self.last = None;
                     return Some(Err(err));
                 }
                 None => {
                     self.end();
+                    let end = self.last.as_ref().map_or(End::Done, End::Failed);
+                    self.runner.finish_stream_progress(end);
                     return self.last.take().map(Err);
                 }
             }
@@ -162,7 +166,11 @@ impl<S: WorkerState, O> Iterator for Imap<'_, S, O> {
 impl<S: WorkerState, O> Drop for Imap<'_, S, O> {
     fn drop(&mut self) {
         // A failure of the exit hooks has no one left to go to.
+        let open = self.call.is_some();
         self.end();
+        if open {
+            self.runner.finish_stream_progress(End::Stopped);
+        }
     }
 }
 

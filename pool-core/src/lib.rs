@@ -68,6 +68,7 @@ mod state;
 
 mod input;
 
+mod progress;
 mod stop;
 
 mod sink;
@@ -91,6 +92,11 @@ mod pool;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The progress bar crate that [`Pool::progress_bar_with`] takes bars of
+/// (feature `progress`).
+#[cfg(feature = "progress")]
+pub use indicatif;
 
 pub use context::{IntoShared, WorkerContext};
 pub use error::{BoxError, PanicPayload, PanicSite, Phase, PoolError};

@@ -131,6 +131,7 @@ impl<S: WorkerState> Pool<S> {
                     max_active: None,
                     threads: Threads::default(),
                     timeouts: Timeouts::default(),
+                    bars: Default::default(),
                 },
                 shared,
             ),
@@ -232,6 +233,72 @@ impl<S: WorkerState> Pool<S> {
     pub fn order_tasks(mut self) -> Self {
         self.runner
             .configure(|settings| settings.order_tasks = true);
+        self
+    }
+
+    /// Shows a progress bar for each call (mpire's `progress_bar=True`),
+    /// drawn by [`indicatif`] on standard error: items done of the total,
+    /// the rate in items per second and the time left, where the input's
+    /// length is known; a count and a rate where it is not (an endless
+    /// `imap`). Every call kind has one, `apply` included.
+    ///
+    /// - Workers add each chunk's items as they finish it (not each item),
+    ///   so a bar costs an atomic add a chunk.
+    /// - A call that succeeds fills its bar and finishes it; one that fails
+    ///   leaves it where it stopped with the message `failed: <error>`; an
+    ///   `Imap` dropped before its end leaves it where it stopped.
+    /// - Bars of calls that run at once (nested pools, several pools) are
+    ///   drawn one per line; a finished bar stays on its line.
+    /// - Nothing is drawn when standard error is not a terminal
+    ///   (indicatif's rule), so logs and pipes stay clean.
+    ///
+    /// Needs the cargo feature `progress` (on by default). For another
+    /// style or target, see [`progress_bar_with`](Pool::progress_bar_with).
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2).progress_bar();
+    /// assert_eq!(pool.map(0..1000).unwrap().len(), 1000);
+    /// # }
+    /// ```
+    #[cfg(feature = "progress")]
+    pub fn progress_bar(mut self) -> Self {
+        let bars = crate::progress::Bars::new(crate::progress::BarMaker::standard());
+        self.runner.configure(|settings| settings.bars = bars);
+        self
+    }
+
+    /// Shows a progress bar of the caller's own for each call (mpire's
+    /// `progress_bar_options`): `make` receives the call's length in items,
+    /// where known, and returns the bar to drive, with any style and draw
+    /// target. statepool moves it as [`progress_bar`](Pool::progress_bar)
+    /// says (`inc` per chunk, then `finish`, or `abandon` on a failure or
+    /// an early drop). `make` runs on the caller's thread as each call
+    /// starts. Needs the cargo feature `progress`.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    ///
+    /// let mut pool = Pool::<Echo>::new(2).progress_bar_with(|len| {
+    ///     let style = ProgressStyle::with_template("{pos}/{len} {per_sec}").unwrap();
+    ///     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr_with_hz(4));
+    ///     bar.with_style(style)
+    /// });
+    /// assert_eq!(pool.map(0..100).unwrap().len(), 100);
+    /// # }
+    /// ```
+    #[cfg(feature = "progress")]
+    pub fn progress_bar_with(
+        mut self,
+        make: impl Fn(Option<u64>) -> indicatif::ProgressBar + Send + Sync + 'static,
+    ) -> Self {
+        let bars = crate::progress::Bars::new(crate::progress::BarMaker::custom(make));
+        self.runner.configure(|settings| settings.bars = bars);
         self
     }
 

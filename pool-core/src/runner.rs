@@ -14,6 +14,7 @@ use crate::feed_thread::{FeedThread, Feeding};
 use crate::input::{
     self, ChunkPolicy, ClaimOrder, Dealt, DealtFeed, Fed, Feedable, Input, InputVisitor, Lender,
 };
+use crate::progress::{Bars, End, Progress};
 use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
 use crate::sync::lock;
@@ -48,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) threads: Threads,
     /// Limits on tasks and hooks.
     pub(crate) timeouts: Timeouts,
+    /// Each call's progress bar, where the pool shows one.
+    pub(crate) bars: Bars,
 }
 
 /// A streaming call, as its `Imap` holds it.
@@ -184,6 +187,8 @@ pub(crate) struct Runner<S: WorkerState> {
     /// A failure of the exits of workers ended by a change of settings,
     /// for the next call.
     deferred: Option<PoolError>,
+    /// The progress bar of the streaming call under way.
+    stream_progress: Progress,
 }
 
 impl<S: WorkerState> Runner<S> {
@@ -206,6 +211,7 @@ impl<S: WorkerState> Runner<S> {
             exits,
             feed_thread: None,
             deferred: None,
+            stream_progress: Progress::default(),
         }
     }
 
@@ -372,22 +378,28 @@ impl<S: WorkerState> Runner<S> {
             ));
         }
         let order_tasks = self.settings.order_tasks;
+        let bars = self.settings.bars.clone();
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
+        let mut progress = Progress::default();
         if order_tasks {
-            let outcome = run_dealt(crew, config, iter, task, make_sink);
+            let outcome = run_dealt(crew, config, iter, task, make_sink, &bars, &mut progress);
             let ended = self.end_call();
-            return outcome.and_then(|sink| ended.map(|()| sink));
+            let result = outcome.and_then(|sink| ended.map(|()| sink));
+            progress.finish(End::of(&result));
+            return result;
         }
         let outcome = size_hint(&iter).and_then(|hint| {
             // Seats for the workers the call has work for, each with a
             // deque and a part of the input of its own (see `Call::execute`).
             let config = seated(crew, hint, config);
+            progress = bars.start(exact(hint));
             let call = BlockingCall {
                 crew,
                 task,
                 make_sink,
                 config,
                 hint,
+                progress: progress.clone(),
                 items: PhantomData,
             };
             // Nothing bounds the look-ahead: each seat takes a part of its
@@ -403,10 +415,12 @@ impl<S: WorkerState> Runner<S> {
         // The call's failure comes first; an exit failure as the workers
         // end is the call's error only if nothing else failed.
         let ended = self.end_call();
-        match outcome {
+        let result = match outcome {
             Ok(sink) => ended.map(|()| sink),
             Err(err) => Err(err),
-        }
+        };
+        progress.finish(End::of(&result));
+        result
     }
 
     /// Runs a blocking call over owned `items` to completion, as
@@ -426,15 +440,18 @@ impl<S: WorkerState> Runner<S> {
         O: Send + 'static,
         K: Sink<O> + Send + 'static,
     {
+        let bars = self.settings.bars.clone();
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
         let hint = (items.len(), Some(items.len()));
         let config = seated(crew, hint, config);
+        let progress = bars.start(Some(items.len()));
         let call = OwnedBlockingCall {
             crew,
             task,
             make_sink,
             config,
             hint,
+            progress: progress.clone(),
             items: PhantomData,
         };
         let outcome = input::visit(
@@ -445,10 +462,12 @@ impl<S: WorkerState> Runner<S> {
             call,
         );
         let ended = self.end_call();
-        match outcome {
+        let result = match outcome {
             Ok(sink) => ended.map(|()| sink),
             Err(err) => Err(err),
-        }
+        };
+        progress.finish(End::of(&result));
+        result
     }
 
     /// Starts a streaming call on the workers; the caller ends it with
@@ -470,53 +489,59 @@ impl<S: WorkerState> Runner<S> {
     {
         let stop = stream_stop(ordered);
         let dealt = self.settings.order_tasks;
+        let bars = self.settings.bars.clone();
         let Begun {
             crew,
             feed_thread,
             config,
         } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
-        if dealt {
+        let hint = size_hint(&iter);
+        let progress = bars.start(hint.as_ref().ok().and_then(|&hint| exact(hint)));
+        let started = if dealt {
             // Item `i` to worker `i % n_workers`, dealt by the feed thread.
             let input = DealtFeed::new(config.chunks, config.n_workers);
             let sink = Stream::new(ordered, read_ahead(config));
-            let call = Arc::new(MapCall::dealt_feed(input, task, sink, config));
+            let call = MapCall::dealt_feed(input, task, sink, config);
+            let call = Arc::new(call.with_progress(progress.clone()));
             let feeding_call = Arc::clone(&call);
             let feeding: Feeding = Box::new(move || feeding_call.feed(iter));
-            return match start_feeding(feed_thread, feeding) {
-                Ok(()) => {
-                    crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
-                    Ok(call)
-                }
-                Err(err) => {
-                    let _ = self.end_call();
-                    Err(err)
-                }
-            };
+            start_feeding(feed_thread, feeding).map(|()| {
+                crew.publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
+                call as StreamRef<S, O>
+            })
+        } else {
+            hint.and_then(|hint| {
+                let call = StreamCall {
+                    crew,
+                    task,
+                    ordered,
+                    window: read_ahead(config),
+                    config,
+                    hint,
+                    feed_thread,
+                    progress: progress.clone(),
+                    types: PhantomData,
+                };
+                // The window bounds the look-ahead: positions go out in order.
+                input::visit(
+                    iter,
+                    config.chunks,
+                    config.n_workers,
+                    ClaimOrder::InOrder,
+                    call,
+                )
+            })
+        };
+        match &started {
+            Ok(_) => self.stream_progress = progress,
+            Err(err) => {
+                // The call ends before it began; an exit failure would come
+                // second.
+                let _ = self.end_call();
+                progress.finish(End::Failed(err));
+            }
         }
-        let started = size_hint(&iter).and_then(|hint| {
-            let call = StreamCall {
-                crew,
-                task,
-                ordered,
-                window: read_ahead(config),
-                config,
-                hint,
-                feed_thread,
-                types: PhantomData,
-            };
-            // The window bounds the look-ahead: positions go out in order.
-            input::visit(
-                iter,
-                config.chunks,
-                config.n_workers,
-                ClaimOrder::InOrder,
-                call,
-            )
-        });
-        started.inspect_err(|_| {
-            // The call ends before it began; an exit failure would come second.
-            let _ = self.end_call();
-        })
+        started
     }
 
     /// Starts a streaming call whose input `iter` may borrow for `'i`: it
@@ -542,17 +567,29 @@ impl<S: WorkerState> Runner<S> {
         let stop = stream_stop(ordered);
         let hint = size_hint(&iter)?;
         let dealt = self.settings.order_tasks;
+        let bars = self.settings.bars.clone();
         let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let sink = Stream::new(ordered, read_ahead(config));
-        if dealt {
+        let progress = bars.start(exact(hint));
+        let started = if dealt {
             // Item `i` to worker `i % n_workers`, dealt in turns.
             let input = DealtFeed::new(config.chunks, config.n_workers);
-            let call = Arc::new(MapCall::dealt_feed(input, task, sink, config));
-            return Ok(publish_in_turns(crew, call, iter));
-        }
-        let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
-        let call = Arc::new(MapCall::new(input, task, sink, config));
-        Ok(publish_in_turns(crew, call, iter))
+            let call = MapCall::dealt_feed(input, task, sink, config);
+            let call = Arc::new(call.with_progress(progress.clone()));
+            publish_in_turns(crew, call, iter)
+        } else {
+            let input = Fed::new(hint, read_ahead(config), config.chunks, config.n_workers);
+            let call = MapCall::new(input, task, sink, config);
+            let call = Arc::new(call.with_progress(progress.clone()));
+            publish_in_turns(crew, call, iter)
+        };
+        self.stream_progress = progress;
+        Ok(started)
+    }
+
+    /// Ends the progress bar of the last streaming call as it ended.
+    pub(crate) fn finish_stream_progress(&mut self, end: End<'_>) {
+        std::mem::take(&mut self.stream_progress).finish(end);
     }
 
     /// Ends a streaming call: halts what is left of it, waits for its
@@ -583,6 +620,8 @@ fn run_dealt<S, I, F, O, K>(
     mut iter: I,
     task: F,
     make_sink: impl FnOnce((usize, Option<usize>), Lender<'_>) -> K,
+    bars: &Bars,
+    progress: &mut Progress,
 ) -> Result<K, PoolError>
 where
     S: WorkerState,
@@ -618,7 +657,8 @@ where
     let sink = make_sink((total, Some(total)), &mut |_, _| None);
     let input = Dealt::new(items, config.chunks, config.n_workers);
     // Every worker holds its dealt items: all take part.
-    let call = MapCall::dealt(input, task, &sink, config);
+    *progress = bars.start(Some(total));
+    let call = MapCall::dealt(input, task, &sink, config).with_progress(progress.clone());
     let ran = BlockingCall::<S, F, (), ()>::run(crew, call, config.n_workers, |_| {});
     BlockingCall::<S, F, (), ()>::sink_of(ran, sink)
 }
@@ -639,6 +679,8 @@ struct BlockingCall<'c, S: WorkerState, F, M, T> {
     config: CallConfig,
     /// The input's `size_hint`.
     hint: (usize, Option<usize>),
+    /// The call's progress bar.
+    progress: Progress,
     items: PhantomData<fn(T)>,
 }
 
@@ -705,6 +747,7 @@ where
             make_sink,
             config,
             hint,
+            progress,
             ..
         } = self;
         // Made before the call and outliving it: the sink may own the
@@ -712,7 +755,7 @@ where
         let sink = make_sink(hint, &mut |layout, len| input.lend(layout, len));
         let task =
             |state: &mut S, item, ctx: &WorkerContext<S::Shared>| task(state, cast(item), ctx);
-        let call = MapCall::new(input, task, &sink, config);
+        let call = MapCall::new(input, task, &sink, config).with_progress(progress);
         let ran = Self::run(crew, call, participants(hint, config), |_| {});
         Self::sink_of(ran, sink)
     }
@@ -728,6 +771,7 @@ where
             make_sink,
             config,
             hint,
+            progress,
             ..
         } = self;
         let sink = make_sink(hint, &mut |_, _| None);
@@ -739,7 +783,7 @@ where
             config.chunks,
             participants(hint, config),
         );
-        let call = MapCall::new(input, task, &sink, config);
+        let call = MapCall::new(input, task, &sink, config).with_progress(progress);
         let ran = Self::run(crew, call, participants(hint, config), |call| {
             call.feed(iter)
         });
@@ -755,6 +799,8 @@ struct OwnedBlockingCall<'c, S: WorkerState, F, M, T> {
     make_sink: M,
     config: CallConfig,
     hint: (usize, Option<usize>),
+    /// The call's progress bar.
+    progress: Progress,
     items: PhantomData<fn(T)>,
 }
 
@@ -781,12 +827,14 @@ where
             make_sink,
             config,
             hint,
+            progress,
             ..
         } = self;
         let sink = Arc::new(make_sink(hint, &mut |layout, len| input.lend(layout, len)));
         let task =
             move |state: &mut S, item, ctx: &WorkerContext<S::Shared>| task(state, cast(item), ctx);
-        let call = Arc::new(MapCall::new(input, task, Arc::clone(&sink), config));
+        let call =
+            Arc::new(MapCall::new(input, task, Arc::clone(&sink), config).with_progress(progress));
         crew.publish_on(
             Arc::clone(&call) as Arc<dyn Call<S> + Send>,
             participants(hint, config),
@@ -825,6 +873,8 @@ struct StreamCall<'c, S: WorkerState, F, T, O> {
     hint: (usize, Option<usize>),
     /// The pool's feed thread, kept between streaming calls.
     feed_thread: &'c mut Option<FeedThread>,
+    /// The call's progress bar.
+    progress: Progress,
     types: PhantomData<fn(T) -> O>,
 }
 
@@ -847,7 +897,8 @@ where
         let task =
             move |state: &mut S, item, ctx: &WorkerContext<S::Shared>| f(state, cast(item), ctx);
         let sink = Stream::new(self.ordered, self.window);
-        let call = Arc::new(MapCall::new(input, task, sink, self.config));
+        let call =
+            Arc::new(MapCall::new(input, task, sink, self.config).with_progress(self.progress));
         self.crew
             .publish(Arc::clone(&call) as Arc<dyn Call<S> + Send>);
         Ok(call)
@@ -865,7 +916,8 @@ where
             config.n_workers,
         );
         let sink = Stream::new(self.ordered, self.window);
-        let call = Arc::new(MapCall::new(input, self.task, sink, config));
+        let call =
+            Arc::new(MapCall::new(input, self.task, sink, config).with_progress(self.progress));
         // A thread of its own pulls the input, so that neither the consumer
         // nor a worker ever waits on it: dropping the `Imap` returns at once
         // while a pull is blocked, and the pull's item is dropped when it
@@ -951,6 +1003,14 @@ fn participants(hint: (usize, Option<usize>), config: CallConfig) -> usize {
     match hint {
         (lo, Some(hi)) if lo == hi => lo.clamp(1, config.n_workers),
         _ => config.n_workers,
+    }
+}
+
+/// The length of an input of `hint`, where it is exact.
+fn exact(hint: (usize, Option<usize>)) -> Option<usize> {
+    match hint {
+        (lo, Some(hi)) if lo == hi => Some(lo),
+        _ => None,
     }
 }
 
