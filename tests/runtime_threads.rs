@@ -227,11 +227,7 @@ fn order_tasks_streams_fail_as_other_streams_do() {
         let drops = Arc::new(AtomicUsize::new(0));
         let items: Vec<Counted> = (0..50).map(|i| Counted(i, Arc::clone(&drops))).collect();
         let mut pool = MemoPool::new(workers).order_tasks();
-        let failing = |_: &mut Memo, item: Counted| match item.0 {
-            13 | 31 => Err(std::io::Error::other(format!("item {}", item.0))),
-            v => Ok(v),
-        };
-        let mut stream = pool.try_imap_with(failing, items);
+        let mut stream = pool.try_imap_with(fail_13_and_31, items);
         let ok: Vec<u64> = stream.by_ref().take(13).map(Result::unwrap).collect();
         assert_eq!(ok, (0..13).collect::<Vec<_>>());
         match stream.next() {
@@ -282,6 +278,14 @@ impl Drop for Counted {
     }
 }
 
+/// Items 13 and 31 fail with their number; the others give their value.
+fn fail_13_and_31(_: &mut Memo, item: Counted) -> Result<u64, std::io::Error> {
+    match item.0 {
+        13 | 31 => Err(std::io::Error::other(format!("item {}", item.0))),
+        v => Ok(v),
+    }
+}
+
 /// Failures of a dealt call: a task's `Err` is the earliest failing item's
 /// error, every item is dropped once, and an input that panics is the
 /// call's `PoolError::Input` at its position.
@@ -294,11 +298,7 @@ fn order_tasks_fails_as_other_calls_do() {
         let drops = Arc::new(AtomicUsize::new(0));
         let items: Vec<Counted> = (0..50).map(|i| Counted(i, Arc::clone(&drops))).collect();
         let mut pool = MemoPool::new(workers).order_tasks();
-        let failing = |_: &mut Memo, item: Counted| match item.0 {
-            13 | 31 => Err(std::io::Error::other(format!("item {}", item.0))),
-            v => Ok(v),
-        };
-        match pool.try_map_with(failing, items) {
+        match pool.try_map_with(fail_13_and_31, items) {
             Err(PoolError::Task { index, source, .. }) => {
                 assert_eq!(index, 13);
                 assert_eq!(source.to_string(), "item 13");
