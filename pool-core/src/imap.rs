@@ -148,14 +148,14 @@ impl<S: WorkerState, O> Iterator for Imap<'_, S, O> {
                 Some(Ok(outputs)) => self.local = outputs.into_iter(),
                 Some(Err(err)) => {
                     self.end();
-                    self.runner.finish_stream_progress(End::Failed(&err));
+                    self.runner.finish_stream(End::Failed(&err));
                     self.last = None;
                     return Some(Err(err));
                 }
                 None => {
                     self.end();
                     let end = self.last.as_ref().map_or(End::Done, End::Failed);
-                    self.runner.finish_stream_progress(end);
+                    self.runner.finish_stream(end);
                     return self.last.take().map(Err);
                 }
             }
@@ -169,7 +169,7 @@ impl<S: WorkerState, O> Drop for Imap<'_, S, O> {
         let open = self.call.is_some();
         self.end();
         if open {
-            self.runner.finish_stream_progress(End::Stopped);
+            self.runner.finish_stream(End::Stopped);
         }
     }
 }

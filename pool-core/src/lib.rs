@@ -70,6 +70,7 @@ mod input;
 
 mod progress;
 mod stop;
+mod trace;
 
 mod sink;
 

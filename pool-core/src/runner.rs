@@ -18,6 +18,7 @@ use crate::progress::{Bars, End, Progress};
 use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
 use crate::sync::lock;
+use crate::trace;
 use crate::unwind::{catch, drop_quietly};
 use crate::watch::Timeouts;
 use crate::worker::ExitStore;
@@ -187,8 +188,8 @@ pub(crate) struct Runner<S: WorkerState> {
     /// A failure of the exits of workers ended by a change of settings,
     /// for the next call.
     deferred: Option<PoolError>,
-    /// The progress bar of the streaming call under way.
-    stream_progress: Progress,
+    /// The progress bar and the span of the streaming call under way.
+    stream: (Progress, trace::Span),
 }
 
 impl<S: WorkerState> Runner<S> {
@@ -211,7 +212,7 @@ impl<S: WorkerState> Runner<S> {
             exits,
             feed_thread: None,
             deferred: None,
-            stream_progress: Progress::default(),
+            stream: (Progress::default(), trace::none()),
         }
     }
 
@@ -382,12 +383,20 @@ impl<S: WorkerState> Runner<S> {
         let Begun { crew, config, .. } = self.begin(StopMode::AllItems, MAP_MAX_CHUNK, false)?;
         let mut progress = Progress::default();
         if order_tasks {
-            let outcome = run_dealt(crew, config, iter, task, make_sink, &bars, &mut progress);
+            let span = trace::call("map_dealt", None, config.n_workers);
+            let outcome = span
+                .in_scope(|| run_dealt(crew, config, iter, task, make_sink, &bars, &mut progress));
             let ended = self.end_call();
             let result = outcome.and_then(|sink| ended.map(|()| sink));
-            progress.finish(End::of(&result));
+            span.in_scope(|| finish(&progress, &result));
             return result;
         }
+        let span = trace::call(
+            "map",
+            size_hint(&iter).ok().and_then(exact),
+            config.n_workers,
+        );
+        let _entered = span.enter();
         let outcome = size_hint(&iter).and_then(|hint| {
             // Seats for the workers the call has work for, each with a
             // deque and a part of the input of its own (see `Call::execute`).
@@ -419,7 +428,7 @@ impl<S: WorkerState> Runner<S> {
             Ok(sink) => ended.map(|()| sink),
             Err(err) => Err(err),
         };
-        progress.finish(End::of(&result));
+        finish(&progress, &result);
         result
     }
 
@@ -445,6 +454,8 @@ impl<S: WorkerState> Runner<S> {
         let hint = (items.len(), Some(items.len()));
         let config = seated(crew, hint, config);
         let progress = bars.start(Some(items.len()));
+        let span = trace::call("map_owned", Some(items.len()), config.n_workers);
+        let _entered = span.enter();
         let call = OwnedBlockingCall {
             crew,
             task,
@@ -466,7 +477,7 @@ impl<S: WorkerState> Runner<S> {
             Ok(sink) => ended.map(|()| sink),
             Err(err) => Err(err),
         };
-        progress.finish(End::of(&result));
+        finish(&progress, &result);
         result
     }
 
@@ -496,7 +507,9 @@ impl<S: WorkerState> Runner<S> {
             config,
         } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let hint = size_hint(&iter);
-        let progress = bars.start(hint.as_ref().ok().and_then(|&hint| exact(hint)));
+        let len = hint.as_ref().ok().and_then(|&hint| exact(hint));
+        let progress = bars.start(len);
+        let span = trace::call("imap", len, config.n_workers);
         let started = if dealt {
             // Item `i` to worker `i % n_workers`, dealt by the feed thread.
             let input = DealtFeed::new(config.chunks, config.n_workers);
@@ -533,12 +546,15 @@ impl<S: WorkerState> Runner<S> {
             })
         };
         match &started {
-            Ok(_) => self.stream_progress = progress,
+            Ok(_) => self.stream = (progress, span),
             Err(err) => {
                 // The call ends before it began; an exit failure would come
                 // second.
                 let _ = self.end_call();
-                progress.finish(End::Failed(err));
+                span.in_scope(|| {
+                    trace::failure(err);
+                    progress.finish(End::Failed(err));
+                });
             }
         }
         started
@@ -571,6 +587,7 @@ impl<S: WorkerState> Runner<S> {
         let Begun { crew, config, .. } = self.begin(stop, STREAM_MAX_CHUNK, true)?;
         let sink = Stream::new(ordered, read_ahead(config));
         let progress = bars.start(exact(hint));
+        let span = trace::call("imap_in_turns", exact(hint), config.n_workers);
         let started = if dealt {
             // Item `i` to worker `i % n_workers`, dealt in turns.
             let input = DealtFeed::new(config.chunks, config.n_workers);
@@ -583,13 +600,21 @@ impl<S: WorkerState> Runner<S> {
             let call = Arc::new(call.with_progress(progress.clone()));
             publish_in_turns(crew, call, iter)
         };
-        self.stream_progress = progress;
+        self.stream = (progress, span);
         Ok(started)
     }
 
-    /// Ends the progress bar of the last streaming call as it ended.
-    pub(crate) fn finish_stream_progress(&mut self, end: End<'_>) {
-        std::mem::take(&mut self.stream_progress).finish(end);
+    /// Ends the progress bar and the span of the last streaming call as it
+    /// ended.
+    pub(crate) fn finish_stream(&mut self, end: End<'_>) {
+        let (progress, span) =
+            std::mem::replace(&mut self.stream, (Progress::default(), trace::none()));
+        span.in_scope(|| {
+            if let End::Failed(err) = end {
+                trace::failure(err);
+            }
+            progress.finish(end);
+        });
     }
 
     /// Ends a streaming call: halts what is left of it, waits for its
@@ -1004,6 +1029,15 @@ fn participants(hint: (usize, Option<usize>), config: CallConfig) -> usize {
         (lo, Some(hi)) if lo == hi => lo.clamp(1, config.n_workers),
         _ => config.n_workers,
     }
+}
+
+/// Ends a blocking call's bar, and tells its failure, as it returns
+/// `result`.
+fn finish<T>(progress: &Progress, result: &Result<T, PoolError>) {
+    if let Err(err) = result {
+        trace::failure(err);
+    }
+    progress.finish(End::of(result));
 }
 
 /// The length of an input of `hint`, where it is exact.

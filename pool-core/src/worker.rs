@@ -7,6 +7,7 @@ use crate::input::{Chunk, OneItem};
 use crate::sink::{ChunkOutputs, VecOutputs};
 use crate::stop::{Stop, StopMode};
 use crate::sync::lock;
+use crate::trace;
 use crate::unwind::{catch, drop_quietly, Caught};
 use crate::watch::{OnAbandon, Ticket, Watch};
 use crate::{BoxError, ExitValue, PanicSite, Phase, PoolError, WorkerContext, WorkerState};
@@ -43,6 +44,9 @@ pub(crate) struct Worker<S: WorkerState> {
     watch: Option<Arc<Watch>>,
     /// Its crew's job queue, for jobs run between the chunks of a call.
     jobs: Option<Arc<dyn JobQueue<S>>>,
+    /// Lives started on this thread, and the span of the current one.
+    lives: u64,
+    life_span: trace::Span,
 }
 
 impl<S: WorkerState> Worker<S> {
@@ -59,6 +63,8 @@ impl<S: WorkerState> Worker<S> {
             exits,
             watch,
             jobs,
+            lives: 0,
+            life_span: trace::none(),
         }
     }
 
@@ -157,8 +163,12 @@ impl<S: WorkerState> Worker<S> {
     /// Starts a life unless one is running.
     pub(crate) fn ensure_life(&mut self) -> Result<&mut S, PoolError> {
         if self.state.is_none() {
+            self.lives += 1;
+            self.life_span = trace::life(self.id(), self.lives);
             let ticket = self.watch_start(Phase::Init, None);
-            let started = catch(|| S::start_life(&self.ctx));
+            let started = self
+                .life_span
+                .in_scope(|| catch(|| S::start_life(&self.ctx)));
             if !self.watch_finish(ticket) {
                 drop_quietly(started);
                 return Err(self.abandoned(Phase::Init, None));
@@ -166,12 +176,16 @@ impl<S: WorkerState> Worker<S> {
             let state = match started {
                 Ok(Ok(state)) => state,
                 Ok(Err(source)) => {
+                    self.life_span = trace::none();
                     return Err(PoolError::Init {
                         worker_id: self.id(),
                         source,
-                    })
+                    });
                 }
-                Err(caught) => return Err(self.panic(None, PanicSite::Init, caught)),
+                Err(caught) => {
+                    self.life_span = trace::none();
+                    return Err(self.panic(None, PanicSite::Init, caught));
+                }
             };
             self.tasks_in_life = 0;
             self.state = Some(state);
@@ -187,6 +201,12 @@ impl<S: WorkerState> Worker<S> {
     /// [`PanicSite::DropState`] and the output stays. A failure of the hook
     /// itself comes first: the drop's panic does not replace it.
     pub(crate) fn end_life(&mut self) -> Result<(), PoolError> {
+        let span = std::mem::replace(&mut self.life_span, trace::none());
+        span.in_scope(|| self.end_state())
+    }
+
+    /// [`Worker::end_life`], within the life's span.
+    fn end_state(&mut self) -> Result<(), PoolError> {
         let Some(mut state) = self.state.take() else {
             return Ok(());
         };
@@ -250,6 +270,7 @@ impl<S: WorkerState> Worker<S> {
 
     /// Ends the current life without its exit hook, after a panic.
     pub(crate) fn discard_life(&mut self) {
+        self.life_span = trace::none();
         if let Some(state) = self.state.take() {
             drop_quietly(state);
         }
