@@ -525,6 +525,28 @@ fn progress_overhead(c: &mut Criterion) {
     g.finish();
 }
 
+/// Group 12: what insights cost when enabled (a clock read and a compare
+/// per task, a lock per chunk), on fine-grained and uniform 1 µs items,
+/// against the same pool without them.
+fn insights_overhead(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 18 } else { 1 << 22 };
+    let mut g = c.benchmark_group("12_insights_fine_grained");
+    let mut plain = Pool::<Fine>::new(workers()).keep_alive();
+    let mut seen = Pool::<Fine>::new(workers()).keep_alive().enable_insights();
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_insights", |b| b.iter(|| seen.map(0..n).unwrap()));
+    g.finish();
+    let n: u64 = if quick() { 4_000 } else { 20_000 };
+    let mut g = c.benchmark_group("12_insights_uniform_1us");
+    let mut plain = Pool::<Uniform>::new(workers()).keep_alive();
+    let mut seen = Pool::<Uniform>::new(workers())
+        .keep_alive()
+        .enable_insights();
+    g.bench_function("statepool", |b| b.iter(|| plain.map(0..n).unwrap()));
+    g.bench_function("statepool_insights", |b| b.iter(|| seen.map(0..n).unwrap()));
+    g.finish();
+}
+
 /// Group 10: what a `task_timeout` costs when set (a clock read per task,
 /// calls that own their items, a watchdog thread), on uniform 1 µs items
 /// and on nanosecond ones, against the same pool without it; and 10b, how
@@ -756,6 +778,6 @@ fn concurrent_submit(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout, progress_overhead
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout, progress_overhead, insights_overhead
 }
 criterion_main!(benches);

@@ -27,7 +27,8 @@ for root, _, files in os.walk('.'):
 roots = {'WorkerContext': 'context', 'BoxError': 'error', 'PanicSite': 'error',
          'PanicPayload': 'unwind', 'PoolError': 'error', 'Imap': 'imap',
          'TaskItems': 'items', 'Pool': 'pool', 'ExitValue': 'state', 'Task': 'state',
-         'WorkerExit': 'state', 'WorkerInit': 'state', 'WorkerState': 'state'}
+         'WorkerExit': 'state', 'WorkerInit': 'state', 'WorkerState': 'state',
+         'Insights': 'insights'}
 graph = {m: sorted({roots.get(u, u) for u in us} & set(mods) - {m}) for m, us in mods.items()}
 for m in sorted(graph):
     print(f"{m:12} -> {', '.join(graph[m]) or '-'}")

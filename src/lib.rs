@@ -40,6 +40,7 @@
 /// (feature `progress`).
 #[cfg(feature = "progress")]
 pub use pool_core::indicatif;
+pub use pool_core::{Activity, Insights, Segment, SlowTask, Times, WorkerInsights};
 pub use pool_core::{
     BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
     PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::call::Call;
+use crate::insights::Recording;
 use crate::sync::protocol::thread::{self, JoinHandle, Thread};
 use crate::sync::protocol::{
     lock, wait, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard,
@@ -210,6 +211,8 @@ struct Spawner<S: WorkerState> {
     shared: Option<Arc<S::Shared>>,
     exits: ExitStore,
     threads: Threads,
+    /// Where the workers record the insights, where the pool collects them.
+    recording: Option<Arc<Recording>>,
 }
 
 impl<S: WorkerState> Hub<S> {
@@ -305,14 +308,19 @@ fn spawn_worker<S: WorkerState>(
         builder = builder.stack_size(bytes);
     }
     let cpu = spawner.threads.cpu(worker_id);
+    let recording = spawner.recording.clone();
     let hub = Arc::clone(hub);
     builder.spawn(move || {
+        if let Some(recording) = &recording {
+            recording.thread_started(worker_id);
+        }
         if let Some(id) = cpu {
             pin_to(id);
         }
         // Made on its thread: a state needs not be `Send`.
         let jobs: Arc<dyn JobQueue<S>> = Arc::clone(&hub) as Arc<dyn JobQueue<S>>;
-        worker_main(Worker::<S>::new(ctx, exits, watch, Some(jobs)), hub, seen)
+        let worker = Worker::<S>::new(ctx, exits, watch, Some(jobs), recording);
+        worker_main(worker, hub, seen)
     })
 }
 
@@ -350,6 +358,7 @@ impl<S: WorkerState> Crew<S> {
         threads: &Threads,
         timeouts: Timeouts,
         abandoned: &Arc<std::sync::atomic::AtomicUsize>,
+        recording: Option<Arc<Recording>>,
     ) -> Result<Self, PoolError> {
         threads.check()?;
         let hub = Arc::new(Hub {
@@ -376,6 +385,7 @@ impl<S: WorkerState> Crew<S> {
                 shared: timeouts.any().then(|| Arc::clone(shared)),
                 exits: Arc::clone(exits),
                 threads: threads.clone(),
+                recording,
             },
             alarm: timeouts.any().then(|| Arc::new(Alarm::new(timeouts))),
             watches: Mutex::new((0..n).map(|_| None).collect()),
@@ -747,6 +757,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
             Next::Job(job) => {
                 // A job runs its user code under catches of its own, and
                 // reports to its handle by itself.
+                worker.set_call(None);
                 job(&mut worker);
                 if worker.is_abandoned() {
                     break;
@@ -755,6 +766,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
             }
         };
         let started = Instant::now();
+        worker.set_call(Some(seen));
         if let Some(owned) = &owned {
             // Where this worker's code runs past its limit, the watchdog
             // fails the call and acknowledges it for the worker, which may
@@ -813,6 +825,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
         if let Err(err) = ended {
             lock(&hub.exit_errors).push(err);
         }
+        worker.thread_ended();
         hub.finish_one();
     }
     abort.disarm();
@@ -1082,6 +1095,7 @@ mod tests {
             &Threads::default(),
             Timeouts::default(),
             &Arc::default(),
+            None,
         )
         .unwrap()
     }
@@ -1161,6 +1175,7 @@ mod loom_models {
             &threads,
             timeouts,
             &Arc::default(),
+            None,
         )
         .unwrap()
     }

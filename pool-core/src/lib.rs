@@ -67,6 +67,7 @@ mod error;
 mod state;
 
 mod input;
+mod insights;
 
 mod progress;
 mod stop;
@@ -103,6 +104,7 @@ pub use context::{IntoShared, WorkerContext};
 pub use error::{BoxError, PanicPayload, PanicSite, Phase, PoolError};
 pub use handle::{PoolHandle, TaskHandle};
 pub use imap::Imap;
+pub use insights::{Activity, Insights, Segment, SlowTask, Times, WorkerInsights};
 pub use items::TaskItems;
 pub use pool::Pool;
 pub use state::{

@@ -132,6 +132,7 @@ impl<S: WorkerState> Pool<S> {
                     threads: Threads::default(),
                     timeouts: Timeouts::default(),
                     bars: Default::default(),
+                    insights: false,
                 },
                 shared,
             ),
@@ -300,6 +301,48 @@ impl<S: WorkerState> Pool<S> {
         let bars = crate::progress::Bars::new(crate::progress::BarMaker::custom(make));
         self.runner.configure(|settings| settings.bars = bars);
         self
+    }
+
+    /// Collects worker insights (mpire's `enable_insights`), read with
+    /// [`insights`](Pool::insights): per worker, the time in start-up,
+    /// init, waiting, working and exit, the tasks and lives, its timeline,
+    /// and the [`Insights::SLOWEST`](crate::Insights::SLOWEST) slowest tasks
+    /// of the pool with their call, item index and worker.
+    ///
+    /// - Each task costs one clock read and a compare; each chunk of a call
+    ///   one uncontended lock. Off (the default), nothing is measured.
+    /// - Workers already running end (their exits run), and the next call
+    ///   starts fresh ones that record, as a change of
+    ///   [`stack_size`](Pool::stack_size) does.
+    ///
+    /// ```
+    /// # include!("../doc/echo.rs");
+    /// # fn main() {
+    /// # use pool_core::Pool;
+    /// let mut pool = Pool::<Echo>::new(2).keep_alive().enable_insights();
+    /// pool.map(0..1000).unwrap();
+    /// pool.map(0..500).unwrap();
+    /// let insights = pool.insights();
+    /// assert_eq!(insights.tasks(), 1500);
+    /// assert_eq!(insights.lives(), 2);
+    /// assert_eq!(insights.slowest.len(), 10);
+    /// println!("{insights}");
+    /// # }
+    /// ```
+    pub fn enable_insights(mut self) -> Self {
+        self.runner.configure(|settings| settings.insights = true);
+        self
+    }
+
+    /// What the workers did (see [`Insights`](crate::Insights)): those
+    /// running now, or the last ones to run; with
+    /// [`keep_alive`](Pool::keep_alive), every call since they started,
+    /// without it, the last call. A snapshot: it can be taken while a
+    /// streaming call runs. Empty (no worker) where
+    /// [`enable_insights`](Pool::enable_insights) was not called or no call
+    /// started workers yet.
+    pub fn insights(&self) -> crate::Insights {
+        self.runner.slot().insights()
     }
 
     /// Bounds the look-ahead of streaming calls ([`imap`](Pool::imap) and

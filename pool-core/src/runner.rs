@@ -14,6 +14,7 @@ use crate::feed_thread::{FeedThread, Feeding};
 use crate::input::{
     self, ChunkPolicy, ClaimOrder, Dealt, DealtFeed, Fed, Feedable, Input, InputVisitor, Lender,
 };
+use crate::insights::{Insights, Recording};
 use crate::progress::{Bars, End, Progress};
 use crate::sink::{Sink, Stream};
 use crate::stop::StopMode;
@@ -52,6 +53,8 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     /// Each call's progress bar, where the pool shows one.
     pub(crate) bars: Bars,
+    /// Whether crews record insights.
+    pub(crate) insights: bool,
 }
 
 /// A streaming call, as its `Imap` holds it.
@@ -125,6 +128,9 @@ struct SlotInner<S: WorkerState> {
     exits: ExitStore,
     /// Threads the watchdogs of its crews left behind.
     abandoned: Arc<AtomicUsize>,
+    /// What the running crew records, or the last one did, where the pool
+    /// collects insights.
+    recording: Option<Arc<Recording>>,
 }
 
 impl<S: WorkerState> CrewSlot<S> {
@@ -140,6 +146,10 @@ impl<S: WorkerState> CrewSlot<S> {
             return Err(PoolError::Closed);
         }
         inner.settings.check(false)?;
+        let recording = inner
+            .settings
+            .insights
+            .then(|| Recording::new(inner.settings.n_workers));
         let SlotInner {
             settings,
             exits,
@@ -153,8 +163,12 @@ impl<S: WorkerState> CrewSlot<S> {
             &settings.threads,
             settings.timeouts,
             abandoned,
+            recording.clone(),
         )?);
         inner.crew = Some(Arc::clone(&crew));
+        if recording.is_some() {
+            inner.recording = recording;
+        }
         Ok((crew, lifespan))
     }
 
@@ -168,6 +182,12 @@ impl<S: WorkerState> CrewSlot<S> {
 
     fn is_running(&self) -> bool {
         lock(&self.inner).crew.is_some()
+    }
+
+    /// The insights of the running crew, or of the last one.
+    pub(crate) fn insights(&self) -> Insights {
+        let recording = lock(&self.inner).recording.clone();
+        recording.map_or_else(Insights::default, |recording| recording.snapshot())
     }
 
     /// Threads left behind by a timeout so far.
@@ -203,6 +223,7 @@ impl<S: WorkerState> Runner<S> {
                 settings: settings.clone(),
                 exits: Arc::clone(&exits),
                 abandoned: Arc::default(),
+                recording: None,
             }),
         });
         Runner {
@@ -219,13 +240,22 @@ impl<S: WorkerState> Runner<S> {
     /// Changes the settings (a builder method of the pool); crews started
     /// from now on, by a call or a handle, take them.
     pub(crate) fn configure(&mut self, change: impl FnOnce(&mut Settings)) {
-        let (timeouts, threads) = (self.settings.timeouts, self.settings.threads.clone());
+        let before = (
+            self.settings.timeouts,
+            self.settings.threads.clone(),
+            self.settings.insights,
+        );
         change(&mut self.settings);
         lock(&self.slot.inner).settings = self.settings.clone();
         // Running workers keep how they were started: where that changed,
         // they end now, and calls and handles start fresh ones. A failure of
         // their exits is the next call's.
-        if timeouts != self.settings.timeouts || threads != self.settings.threads {
+        let now = (
+            self.settings.timeouts,
+            self.settings.threads.clone(),
+            self.settings.insights,
+        );
+        if before != now {
             if let Err(err) = self.end_crew() {
                 self.deferred.get_or_insert(err);
             }

@@ -2,8 +2,10 @@
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::input::{Chunk, OneItem};
+use crate::insights::{Activity, Recording, Timing};
 use crate::sink::{ChunkOutputs, VecOutputs};
 use crate::stop::{Stop, StopMode};
 use crate::sync::lock;
@@ -47,6 +49,8 @@ pub(crate) struct Worker<S: WorkerState> {
     /// Lives started on this thread, and the span of the current one.
     lives: u64,
     life_span: trace::Span,
+    /// What it measures for the insights, where the pool collects them.
+    timing: Option<Timing>,
 }
 
 impl<S: WorkerState> Worker<S> {
@@ -55,7 +59,9 @@ impl<S: WorkerState> Worker<S> {
         exits: ExitStore,
         watch: Option<Arc<Watch>>,
         jobs: Option<Arc<dyn JobQueue<S>>>,
+        recording: Option<Arc<Recording>>,
     ) -> Self {
+        let worker_id = ctx.worker_id();
         Worker {
             ctx,
             state: None,
@@ -65,7 +71,38 @@ impl<S: WorkerState> Worker<S> {
             jobs,
             lives: 0,
             life_span: trace::none(),
+            timing: recording.map(|recording| Timing::new(recording, worker_id)),
         }
+    }
+
+    /// Sets the call (its number within the crew) whose tasks this worker
+    /// runs next, for the insights; `None` for a handle's job.
+    #[inline]
+    pub(crate) fn set_call(&mut self, call: Option<u64>) -> Option<u64> {
+        self.timing
+            .as_mut()
+            .and_then(|timing| timing.set_call(call))
+    }
+
+    /// Notes for the insights that this worker's thread ends.
+    pub(crate) fn thread_ended(&mut self) {
+        if let Some(timing) = &mut self.timing {
+            timing.thread_ended();
+        }
+    }
+
+    /// Notes for the insights that a hook ran from `start` to now.
+    #[inline]
+    fn hook_ran(&mut self, activity: Activity, start: Option<Instant>) {
+        if let (Some(timing), Some(start)) = (&mut self.timing, start) {
+            timing.hook(activity, start);
+        }
+    }
+
+    /// The clock, where the insights need it.
+    #[inline]
+    fn clock(&self) -> Option<Instant> {
+        self.timing.as_ref().map(|_| Instant::now())
     }
 
     /// Whether jobs wait that this worker would run between two chunks of
@@ -88,12 +125,14 @@ impl<S: WorkerState> Worker<S> {
         let Some(jobs) = self.jobs.clone() else {
             return;
         };
+        let call = self.set_call(None);
         for _ in 0..JOBS_BETWEEN_CHUNKS {
             match jobs.next_job() {
                 Some(job) => job(self),
-                None => return,
+                None => break,
             }
         }
+        self.set_call(call);
     }
 
     pub(crate) fn id(&self) -> usize {
@@ -166,9 +205,13 @@ impl<S: WorkerState> Worker<S> {
             self.lives += 1;
             self.life_span = trace::life(self.id(), self.lives);
             let ticket = self.watch_start(Phase::Init, None);
+            let clock = self.clock();
             let started = self
                 .life_span
                 .in_scope(|| catch(|| S::start_life(&self.ctx)));
+            if !self.is_abandoned() {
+                self.hook_ran(Activity::Init, clock);
+            }
             if !self.watch_finish(ticket) {
                 drop_quietly(started);
                 return Err(self.abandoned(Phase::Init, None));
@@ -201,8 +244,16 @@ impl<S: WorkerState> Worker<S> {
     /// [`PanicSite::DropState`] and the output stays. A failure of the hook
     /// itself comes first: the drop's panic does not replace it.
     pub(crate) fn end_life(&mut self) -> Result<(), PoolError> {
+        if self.state.is_none() {
+            return Ok(());
+        }
         let span = std::mem::replace(&mut self.life_span, trace::none());
-        span.in_scope(|| self.end_state())
+        let clock = self.clock();
+        let ended = span.in_scope(|| self.end_state());
+        if !self.is_abandoned() {
+            self.hook_ran(Activity::Exit, clock);
+        }
+        ended
     }
 
     /// [`Worker::end_life`], within the life's span.
@@ -291,7 +342,32 @@ impl<S: WorkerState> Worker<S> {
     /// itself stays outside it, so that neither a panic of a task nor one of
     /// an item's `Drop` can be taken for the other.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn run_chunk<T, O>(
+        &mut self,
+        chunk: impl Chunk<Item = T>,
+        lifespan: Option<usize>,
+        block: usize,
+        stop: &Stop,
+        task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
+        out: &mut impl ChunkOutputs<O>,
+        report: &dyn Fn(PoolError),
+    ) {
+        self.run_chunk_items(chunk, lifespan, block, stop, task, out, report);
+        if let Some(timing) = &mut self.timing {
+            if !self
+                .watch
+                .as_ref()
+                .is_some_and(|watch| watch.is_abandoned())
+            {
+                timing.flush();
+            }
+        }
+    }
+
+    /// [`Worker::run_chunk`], but for the insights' end of chunk.
+    #[allow(clippy::too_many_arguments)]
+    fn run_chunk_items<T, O>(
         &mut self,
         chunk: impl Chunk<Item = T>,
         lifespan: Option<usize>,
@@ -328,15 +404,23 @@ impl<S: WorkerState> Worker<S> {
                 .min(limit - index)
                 .min(items.size_hint().0.saturating_add(1));
             let watch = self.watch.as_deref();
+            let mut timing = self.timing.as_mut();
+            if let Some(timing) = &mut timing {
+                timing.begin_block();
+            }
             let ran = catch(|| {
                 let block = Block {
                     state,
                     ctx,
                     watch,
+                    timing: timing.as_deref_mut(),
                     index,
                 };
                 block.run(first, &mut items, want, task, &mut *out)
             });
+            if let Some(timing) = timing {
+                timing.end_block();
+            }
             if self.is_abandoned() {
                 // The watchdog gave up on a task of this block: its output
                 // was dropped, and the call already failed with the
@@ -478,6 +562,8 @@ struct Block<'b, S: WorkerState> {
     ctx: &'b WorkerContext<S::Shared>,
     /// Where each task is marked, when tasks have a time limit.
     watch: Option<&'b Watch>,
+    /// Where each task is timed, when the pool collects insights.
+    timing: Option<&'b mut Timing>,
     /// The position of the block's first item.
     index: usize,
 }
@@ -502,6 +588,7 @@ impl<S: WorkerState> Block<'_, S> {
             state,
             ctx,
             watch,
+            mut timing,
             index,
         } = self;
         let (slots, room) = out.window(want);
@@ -525,6 +612,9 @@ impl<S: WorkerState> Block<'_, S> {
                     task(state, item, ctx)
                 }
             };
+            if let Some(timing) = &mut timing {
+                timing.task_done(index + written.n);
+            }
             if watch.is_some_and(Watch::is_abandoned) {
                 drop_quietly(result);
                 break Some(BoxError::from("abandoned"));
@@ -648,7 +738,8 @@ mod tests {
         task: impl Fn(&mut Life, I::Item) -> Result<String, BoxError>,
     ) -> Ran {
         let exits = ExitStore::default();
-        let mut worker = Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone(), None, None);
+        let mut worker =
+            Worker::<Life>::new(WorkerContext::new(0, 1), exits.clone(), None, None, None);
         let mut out = VecOutputs::new(start, items.size_hint().0);
         let failures = Mutex::new(Vec::new());
         let report = |err| failures.lock().unwrap().push(err);
