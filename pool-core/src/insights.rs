@@ -307,7 +307,7 @@ mod svg {
     use super::{Activity, Human, Insights};
 
     /// The colour of each activity, and of waiting (a row's background).
-    const START_UP: RGBColor = RGBColor(189, 189, 189);
+    const START_UP: RGBColor = RGBColor(251, 188, 4);
     const INIT: RGBColor = RGBColor(66, 133, 244);
     const WORKING: RGBColor = RGBColor(52, 168, 83);
     const EXIT: RGBColor = RGBColor(171, 71, 188);
@@ -450,9 +450,11 @@ mod svg {
                         .filter(move |s| s.activity == activity)
                         .map(move |s| {
                             // At least half a pixel wide, so that a short
-                            // init still shows.
-                            let to = at(s.end).max(at(s.start) + end / 1800.0);
-                            span(w.worker_id, at(s.start), to, fill.filled())
+                            // exit still shows, within the picture.
+                            let least = end / 1800.0;
+                            let from = at(s.start).min(end - least);
+                            let to = at(s.end).max(from + least);
+                            span(w.worker_id, from, to, fill.filled())
                         })
                 }))?;
             }
