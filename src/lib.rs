@@ -41,6 +41,12 @@
 #[cfg(feature = "progress")]
 pub use pool_core::indicatif;
 pub use pool_core::{Activity, Insights, Segment, SlowTask, Times, WorkerInsights};
+
+/// The same states and tasks on the workers of a timely-dataflow cluster,
+/// across processes and hosts (cargo feature `cluster`, off by default):
+/// see [`ClusterPool`](cluster::ClusterPool).
+#[cfg(feature = "cluster")]
+pub use pool_cluster as cluster;
 pub use pool_core::{
     BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
     PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task,

@@ -127,6 +127,31 @@ pub enum PoolError {
         /// The limit that passed.
         limit: std::time::Duration,
     },
+    /// (`pool-cluster`) Could not connect the processes of a cluster: a
+    /// peer did not come up within the connect timeout, an address could
+    /// not be bound, or the cluster's arguments are wrong.
+    #[error("could not connect the cluster: {reason}")]
+    Connect {
+        /// What went wrong, and with which process.
+        reason: String,
+    },
+    /// (`pool-cluster`) A process of the cluster was lost during a call:
+    /// its connection broke (it died, or the network failed). The cluster
+    /// can no longer run calls; every later call returns this error.
+    #[error("a process of the cluster was lost: {reason}")]
+    Disconnected {
+        /// What the driver saw.
+        reason: String,
+    },
+    /// (`pool-cluster`) The cluster sent nothing for `waited` during a call
+    /// (its `peer_timeout`): a process stopped answering with its
+    /// connection open, or a task runs longer than the limit. The cluster
+    /// can no longer run calls; every later call returns this error.
+    #[error("the cluster answered nothing for {waited:?} during a call")]
+    Unresponsive {
+        /// The limit that passed.
+        waited: std::time::Duration,
+    },
 }
 
 struct ItemOf(Option<usize>);
@@ -342,7 +367,10 @@ impl PoolError {
             PoolError::InvalidConfig(_)
             | PoolError::Input { .. }
             | PoolError::Feeder(_)
-            | PoolError::Closed => None,
+            | PoolError::Closed
+            | PoolError::Connect { .. }
+            | PoolError::Disconnected { .. }
+            | PoolError::Unresponsive { .. } => None,
         }
     }
 }

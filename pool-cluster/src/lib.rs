@@ -1,0 +1,817 @@
+//! statepool beyond one machine: the same `#[worker_state]`,
+//! `#[worker_init]`, `#[task]` and `#[worker_exit]` code, run by the
+//! workers of a [timely dataflow](https://docs.rs/timely) cluster, threads
+//! in several processes on several hosts that talk over TCP.
+//!
+//! Reached as `statepool::cluster` with the facade's cargo feature
+//! `cluster`. Every process runs the same program; [`ClusterPool::from_args`]
+//! reads timely's arguments (`-w` threads per process, `-n` processes, `-p`
+//! this process's index, `-h` a file of `host:port` lines, one per process),
+//! connects the processes, and returns the pool on process 0, the driver.
+//! On the others it serves until the driver ends, then returns `None`.
+//!
+//! ```no_run
+//! use statepool::prelude::*;
+//! use statepool::cluster::ClusterPool;
+//!
+//! #[worker_state]
+//! #[derive(Default)]
+//! struct Squarer { done: u64 }
+//!
+//! #[task]
+//! fn square(s: &mut Squarer, x: u64) -> u64 { s.done += 1; x * x }
+//!
+//! #[worker_exit]
+//! fn done(s: Squarer) -> u64 { s.done }
+//!
+//! fn main() -> Result<(), PoolError> {
+//!     // host0$ prog -w 2 -n 2 -p 0 -h hosts.txt
+//!     // host1$ prog -w 2 -n 2 -p 1 -h hosts.txt
+//!     let Some(mut pool) = ClusterPool::<Squarer>::from_args(std::env::args())? else {
+//!         return Ok(()); // a serving process: the driver ended
+//!     };
+//!     assert_eq!(pool.map(0..1000u64)?[999], 999 * 999);
+//!     pool.join()?;
+//!     assert_eq!(pool.exit_results().iter().sum::<u64>(), 1000);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Design
+//!
+//! - **One dataflow, built once.** Every timely worker builds the same
+//!   dataflow: an input, a `unary` operator with an `Exchange` pact routing
+//!   each record to the worker it names (the *task* operator, which owns
+//!   the worker's statepool life: init once per life, exit at its end,
+//!   `worker_lifespan` counted per worker, a re-init after a panic), and a
+//!   second `unary` with an `Exchange` pact to worker 0 (the *answers*
+//!   operator), followed by a probe.
+//! - **Worker 0 feeds, the others serve.** The driver (the caller's thread
+//!   on process 0) hands each call to worker 0 over a channel. Worker 0
+//!   sends the call's records into the input at one timestamp, advances the
+//!   input, and steps until the probe passes that timestamp: every answer
+//!   of the call reached it. It hands answers to the driver as they come,
+//!   then `Done`. The other workers close their inputs at once, and timely
+//!   steps them until worker 0 closes its own at [`join`](ClusterPool::join).
+//!   Between calls, worker 0 blocks on its channel and the others park: an
+//!   idle cluster uses no CPU.
+//! - **Routing.** A call of `n` items on `w` workers cuts its input into
+//!   `w` contiguous runs of `ceil(n / w)` items, run `k` on worker `k`
+//!   (global index: process × threads + thread): one run of records per
+//!   worker and call, like `order_tasks` on one machine. There is no work
+//!   stealing across processes: a slow item holds up its run.
+//! - **Order.** [`map`](ClusterPool::map) returns outputs in input order;
+//!   [`map_unordered`](ClusterPool::map_unordered) in the order they reached
+//!   the driver. A call runs to its end even after a failure; its error is
+//!   the failure of the lowest index (an init failure first).
+//! - **What crosses processes** needs `serde` (timely's `ExchangeData`):
+//!   items, outputs, the shared object and exit outputs. The
+//!   single-machine [`Pool`](pool_core::Pool) keeps its own bounds.
+//! - **Connecting** is done here, not by timely: the same handshake,
+//!   without timely's retry chatter on standard output, and within
+//!   [`Cluster::connect_timeout`] (an error, [`PoolError::Connect`], rather
+//!   than a wait forever).
+//! - **A lost peer.** A process that dies mid-call breaks timely's
+//!   connections and ends worker 0: the call returns
+//!   [`PoolError::Disconnected`]. One that stops answering with its
+//!   connection open (a stopped process, a partitioned host) sends nothing:
+//!   the call returns [`PoolError::Unresponsive`] after
+//!   [`Cluster::peer_timeout`] of silence. Either way the pool is broken
+//!   for good: later calls return the same error, and its drop leaves
+//!   timely's threads to the process's end rather than wait for them.
+//! - **Not supported yet:** `imap`, `imap_unordered` and `apply` with
+//!   handles; the `_with` closure forms (closures do not cross processes);
+//!   timeouts of single tasks; progress bars and insights.
+//!
+//! Why a generic `ClusterPool<S>` rather than a `<Name>Cluster` named by
+//! `#[worker_state]`: the attribute cannot see whether the facade was
+//! built with the `cluster` feature (a proc macro does not know its
+//! caller's dependencies' features), and a generic names the same thing
+//! without a second alias per state.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+use std::time::Duration;
+
+use pool_core::{
+    BoxError, NoShared, PanicPayload, PanicSite, PoolError, Task, WorkerContext, WorkerExit,
+    WorkerState,
+};
+use timely::communication::WorkerGuards;
+use timely::ExchangeData;
+
+mod connect;
+mod serve;
+mod wire;
+
+use serve::{Bridge, Command, DownOf, Event};
+use wire::{Down, DownBody, FailKind, Up};
+
+/// A state whose items, outputs, shared object and exit outputs can cross
+/// processes: timely's [`ExchangeData`] (`serde` and `Send + 'static`), and
+/// `Clone` for items and outputs (timely's containers are `Clone`).
+/// Implemented for every such `#[worker_state]` with a `#[task]` and a
+/// `#[worker_exit]` (an exit returning `()` will do: a cluster gathers exit
+/// outputs, and needs their type).
+pub trait ClusterState:
+    WorkerState<Shared: ExchangeData + Sync> + Task + WorkerExit + 'static
+{
+    /// The task's input, owned: `Task::Input<'static>`.
+    type Item: ExchangeData + Clone;
+    /// The task's output: `Task::Output`.
+    type Out: ExchangeData + Clone;
+    /// The exit hook's output: `WorkerExit::Output`.
+    type ExitOut: ExchangeData + Clone;
+    /// Runs the task.
+    fn run_item(
+        &mut self,
+        item: Self::Item,
+        ctx: &WorkerContext<Self::Shared>,
+    ) -> Result<Self::Out, BoxError>;
+    /// Ends a life with the exit hook.
+    fn finish(self, ctx: &WorkerContext<Self::Shared>) -> Result<Option<Self::ExitOut>, BoxError>;
+}
+
+impl<S> ClusterState for S
+where
+    S: WorkerState<Shared: ExchangeData + Sync> + Task + WorkerExit + 'static,
+    S::Input<'static>: ExchangeData + Clone,
+    <S as Task>::Output: ExchangeData + Clone,
+    <S as WorkerExit>::Output: ExchangeData + Clone,
+{
+    type Item = S::Input<'static>;
+    type Out = <S as Task>::Output;
+    type ExitOut = <S as WorkerExit>::Output;
+
+    fn run_item(
+        &mut self,
+        item: Self::Item,
+        ctx: &WorkerContext<S::Shared>,
+    ) -> Result<Self::Out, BoxError> {
+        self.run(item, ctx)
+    }
+
+    fn finish(self, ctx: &WorkerContext<S::Shared>) -> Result<Option<Self::ExitOut>, BoxError> {
+        match self.end_life(ctx)? {
+            None => Ok(None),
+            Some(value) => value
+                .downcast::<<S as WorkerExit>::Output>()
+                .map(Some)
+                .map_err(|_| "the exit hook's output is not `WorkerExit::Output`".into()),
+        }
+    }
+}
+
+/// How to start a cluster: timely's layout (processes, threads, addresses)
+/// and the two time limits. [`ClusterPool::from_args`] is
+/// `Cluster::from_args(args)?.start()`.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    threads: usize,
+    process: usize,
+    addresses: Vec<String>,
+    connect_timeout: Duration,
+    peer_timeout: Duration,
+}
+
+/// The connect timeout unless set: how long a process waits for its peers.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The peer timeout unless set: the longest a call may go without any
+/// answer from the cluster.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Cluster {
+    /// Reads timely's arguments from `args` (typically
+    /// `std::env::args()`; anything else in it is ignored): `-w`/`--threads`
+    /// worker threads per process (default 1), `-n`/`--processes` (default
+    /// 1), `-p`/`--process` this process's index (default 0), and
+    /// `-h`/`--hostfile`, a file of `host:port` lines, one per process in
+    /// index order (default: `localhost` ports from 2101).
+    ///
+    /// # Errors
+    /// [`PoolError::Connect`] on an argument that does not parse, a
+    /// process index out of range, or a hostfile that cannot be read or
+    /// has too few lines.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Cluster, PoolError> {
+        let bad = |reason: String| PoolError::Connect { reason };
+        let mut threads = 1usize;
+        let mut processes = 1usize;
+        let mut process = 0usize;
+        let mut hostfile: Option<String> = None;
+        let mut args = args.into_iter();
+        let number = |flag: &str, value: Option<String>| -> Result<usize, PoolError> {
+            let value = value.ok_or_else(|| bad(format!("{flag} needs a value")))?;
+            value
+                .parse()
+                .map_err(|_| bad(format!("{flag} takes a number, got {value:?}")))
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "-w" | "--threads" | "--workers" => threads = number("-w", args.next())?,
+                "-n" | "--processes" => processes = number("-n", args.next())?,
+                "-p" | "--process" => process = number("-p", args.next())?,
+                "-h" | "--hostfile" => {
+                    hostfile = Some(args.next().ok_or_else(|| bad("-h needs a file".into()))?);
+                }
+                _ => {}
+            }
+        }
+        if threads == 0 || processes == 0 {
+            return Err(bad("-w and -n must be at least 1".into()));
+        }
+        if process >= processes {
+            return Err(bad(format!(
+                "process index {process} out of range for {processes} processes"
+            )));
+        }
+        let addresses = match hostfile {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| bad(format!("reading the hostfile {path}: {e}")))?;
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .take(processes)
+                    .collect();
+                if lines.len() < processes {
+                    return Err(bad(format!(
+                        "the hostfile {path} names {} processes, {processes} expected",
+                        lines.len()
+                    )));
+                }
+                lines
+            }
+            None => (0..processes)
+                .map(|p| format!("localhost:{}", 2101 + p))
+                .collect(),
+        };
+        Ok(Cluster {
+            threads,
+            process,
+            addresses,
+            connect_timeout: CONNECT_TIMEOUT,
+            peer_timeout: PEER_TIMEOUT,
+        })
+    }
+
+    /// A cluster of `addresses.len()` processes (each a `host:port` to
+    /// listen on) with `threads` workers each, seen from process `process`.
+    ///
+    /// # Panics
+    /// If `threads` is 0 or `process` is not an index of `addresses`.
+    pub fn new(threads: usize, process: usize, addresses: Vec<String>) -> Cluster {
+        assert!(threads > 0, "a process needs at least one worker thread");
+        assert!(
+            process < addresses.len(),
+            "process {process} has no address"
+        );
+        Cluster {
+            threads,
+            process,
+            addresses,
+            connect_timeout: CONNECT_TIMEOUT,
+            peer_timeout: PEER_TIMEOUT,
+        }
+    }
+
+    /// How long a process waits for its peers to come up
+    /// ([`CONNECT_TIMEOUT`] unless set) before [`PoolError::Connect`].
+    pub fn connect_timeout(mut self, limit: Duration) -> Cluster {
+        self.connect_timeout = limit;
+        self
+    }
+
+    /// The longest a call may go without any answer from the cluster
+    /// ([`PEER_TIMEOUT`] unless set) before [`PoolError::Unresponsive`].
+    /// Answers come as items finish, so it must exceed the longest task.
+    pub fn peer_timeout(mut self, limit: Duration) -> Cluster {
+        self.peer_timeout = limit;
+        self
+    }
+
+    /// This process's index.
+    pub fn process(&self) -> usize {
+        self.process
+    }
+
+    /// Starts the cluster for a state without a shared object (see
+    /// [`start_with_shared`](Cluster::start_with_shared)).
+    ///
+    /// # Errors
+    /// As [`start_with_shared`](Cluster::start_with_shared).
+    pub fn start<S: ClusterState + NoShared>(self) -> Result<Option<ClusterPool<S>>, PoolError> {
+        self.start_with_shared(S::__no_shared)
+    }
+
+    /// Connects to the other processes and starts this one's workers. On
+    /// process 0, returns the pool, whose workers read the shared object
+    /// `shared()` (called on process 0 only; it crosses to the others). On
+    /// the others, serves until the driver ends, then returns `None`.
+    ///
+    /// # Errors
+    /// [`PoolError::Connect`] if the peers are not all up within the
+    /// connect timeout; on a serving process,
+    /// [`PoolError::Disconnected`] if the driver was lost.
+    pub fn start_with_shared<S: ClusterState>(
+        self,
+        shared: impl FnOnce() -> S::Shared,
+    ) -> Result<Option<ClusterPool<S>>, PoolError> {
+        quiet_timely();
+        let built = if self.addresses.len() == 1 {
+            let hooks = timely::communication::Hooks::default();
+            let builders = timely::communication::allocator::ProcessBuilder::new_typed_vector(
+                self.threads,
+                hooks.refill.clone(),
+                hooks.spill.clone(),
+            )
+            .into_iter()
+            .map(timely::communication::AllocatorBuilder::Process)
+            .collect();
+            (builders, Box::new(()) as Box<dyn std::any::Any + Send>)
+        } else {
+            connect::connect(
+                &self.addresses,
+                self.process,
+                self.threads,
+                self.connect_timeout,
+            )?
+        };
+        let (commands, command_rx) = mpsc::channel::<Command<S>>();
+        let (event_tx, events) = mpsc::channel::<Event<S>>();
+        let bridge: Bridge<S> = Arc::new(Mutex::new(
+            (self.process == 0).then_some((command_rx, event_tx)),
+        ));
+        let guards = timely::execute::execute_from(
+            built.0,
+            built.1,
+            timely::WorkerConfig::default(),
+            move |worker| serve::serve::<S>(worker, &bridge),
+        )
+        .map_err(|reason| PoolError::Connect { reason })?;
+        if self.process != 0 {
+            let failed = guards.join().into_iter().find_map(Result::err);
+            return match failed {
+                None => Ok(None),
+                Some(reason) => Err(PoolError::Disconnected { reason }),
+            };
+        }
+        let worker0 = match events.recv_timeout(self.connect_timeout) {
+            Ok(Event::Ready(thread)) => thread,
+            _ => {
+                std::mem::forget(guards);
+                return Err(PoolError::Connect {
+                    reason: "worker 0 did not start".into(),
+                });
+            }
+        };
+        let mut pool = ClusterPool {
+            commands,
+            events,
+            worker0,
+            guards: Some(guards),
+            workers: self.threads * self.addresses.len(),
+            threads: self.threads,
+            keep_alive: false,
+            lifespan: None,
+            peer_timeout: self.peer_timeout,
+            calls: 0,
+            exits: Vec::new(),
+            broken: None,
+            setup_sent: false,
+        };
+        pool.setup(Some(shared()))?;
+        Ok(Some(pool))
+    }
+}
+
+/// Keeps the panics of timely's own threads off standard error: when a
+/// peer is lost, timely's network threads and workers panic by design, and
+/// the driver reports it as [`PoolError::Disconnected`]. Other panics (the
+/// tasks' among them) go to the hook that was set before.
+fn quiet_timely() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let timely = info
+                .location()
+                .is_some_and(|at| at.file().contains("timely_communication"));
+            if !timely {
+                before(info);
+            }
+        }));
+    });
+}
+
+/// A pool whose workers are the workers of a timely cluster: every thread
+/// of every process owns one statepool worker life at a time. The driver's
+/// side, on process 0; see the [crate docs](crate) for how it runs.
+///
+/// Its calls mirror [`Pool`](pool_core::Pool)'s: [`map`](ClusterPool::map),
+/// [`map_unordered`](ClusterPool::map_unordered),
+/// [`apply`](ClusterPool::apply), with [`keep_alive`](ClusterPool::keep_alive),
+/// [`worker_lifespan`](ClusterPool::worker_lifespan),
+/// [`join`](ClusterPool::join) and [`exit_results`](ClusterPool::exit_results).
+/// Worker ids are global: worker `t` of process `p` is `p * threads + t`.
+/// A failure on a remote worker comes back as the same [`PoolError`]
+/// variant as on one machine, its source (or message) carried as text.
+pub struct ClusterPool<S: ClusterState> {
+    commands: mpsc::Sender<Command<S>>,
+    events: mpsc::Receiver<Event<S>>,
+    worker0: Thread,
+    guards: Option<WorkerGuards<()>>,
+    workers: usize,
+    threads: usize,
+    keep_alive: bool,
+    lifespan: Option<usize>,
+    peer_timeout: Duration,
+    calls: u64,
+    exits: Vec<S::ExitOut>,
+    /// Why the pool can no longer run calls.
+    broken: Option<PoolError>,
+    /// Whether the workers have the current lifespan.
+    setup_sent: bool,
+}
+
+impl<S: ClusterState> std::fmt::Debug for ClusterPool<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterPool")
+            .field("workers", &self.workers)
+            .field("threads_per_process", &self.threads)
+            .field("keep_alive", &self.keep_alive)
+            .field("lifespan", &self.lifespan)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure on a worker, as text: remote errors and panics cross
+/// processes as their messages.
+#[derive(Debug)]
+pub struct RemoteError(pub String);
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+fn remote(kind: FailKind, index: Option<usize>, worker_id: usize, message: String) -> PoolError {
+    let panic = |site| PoolError::Panic {
+        index,
+        worker_id,
+        site,
+        message: message.clone(),
+        payload: PanicPayload::new(Box::new(message.clone())),
+    };
+    match kind {
+        FailKind::Task => PoolError::Task {
+            index: index.unwrap_or(0),
+            worker_id,
+            source: Box::new(RemoteError(message)),
+        },
+        FailKind::TaskPanic => panic(PanicSite::Task),
+        FailKind::Init => PoolError::Init {
+            worker_id,
+            source: Box::new(RemoteError(message)),
+        },
+        FailKind::InitPanic => panic(PanicSite::Init),
+        FailKind::Exit => PoolError::Exit {
+            worker_id,
+            source: Box::new(RemoteError(message)),
+        },
+        FailKind::ExitPanic => panic(PanicSite::Exit),
+    }
+}
+
+/// The error of a broken pool, again, for a later call.
+fn again(err: &PoolError) -> PoolError {
+    match err {
+        PoolError::Unresponsive { waited } => PoolError::Unresponsive { waited: *waited },
+        PoolError::Closed => PoolError::Closed,
+        other => PoolError::Disconnected {
+            reason: match other {
+                PoolError::Disconnected { reason } => reason.clone(),
+                other => other.to_string(),
+            },
+        },
+    }
+}
+
+/// The failure a call returns: an init failure first, then the lowest
+/// index, then exits.
+fn rank(err: &PoolError) -> (u8, usize) {
+    match err {
+        PoolError::Init { .. } => (0, 0),
+        PoolError::Panic {
+            site: PanicSite::Init,
+            ..
+        } => (0, 0),
+        PoolError::Exit { .. } => (2, 0),
+        PoolError::Panic {
+            site: PanicSite::Exit,
+            ..
+        } => (2, 0),
+        other => (1, other.index().unwrap_or(0)),
+    }
+}
+
+impl<S: ClusterState> ClusterPool<S> {
+    /// Starts a cluster from timely's arguments (see [`Cluster::from_args`])
+    /// for a state without a shared object: the pool on process 0, `None`
+    /// on the others once the driver ended.
+    ///
+    /// # Errors
+    /// As [`Cluster::from_args`] and [`Cluster::start_with_shared`].
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Self>, PoolError>
+    where
+        S: NoShared,
+    {
+        Cluster::from_args(args)?.start()
+    }
+
+    /// Starts a cluster from timely's arguments whose workers read the
+    /// shared object `shared()` (called on process 0, sent to the others):
+    /// mpire's `shared_objects`, across processes.
+    ///
+    /// # Errors
+    /// As [`Cluster::from_args`] and [`Cluster::start_with_shared`].
+    pub fn from_args_with_shared(
+        args: impl IntoIterator<Item = String>,
+        shared: impl FnOnce() -> S::Shared,
+    ) -> Result<Option<Self>, PoolError> {
+        Cluster::from_args(args)?.start_with_shared(shared)
+    }
+
+    /// The number of workers, over all processes.
+    pub fn n_workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Keeps worker lives across calls (mpire's `keep_alive`); without it,
+    /// every call ends with the exit of every life it started.
+    pub fn keep_alive(mut self) -> Self {
+        self.keep_alive = true;
+        self
+    }
+
+    /// Ends a worker's life after `tasks` tasks, counted per worker (mpire's
+    /// `worker_lifespan`); a fresh life takes the next item. `0` makes the
+    /// next call fail with [`PoolError::InvalidConfig`].
+    pub fn worker_lifespan(mut self, tasks: usize) -> Self {
+        self.lifespan = Some(tasks);
+        self.setup_sent = false;
+        self
+    }
+
+    fn check(&self) -> Result<(), PoolError> {
+        if let Some(err) = &self.broken {
+            return Err(again(err));
+        }
+        if self.lifespan == Some(0) {
+            return Err(PoolError::InvalidConfig(
+                "worker_lifespan must be at least 1 task, got 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends `records` as one timestamp and waits for its answers, handing
+    /// each output to `output`; returns the call's first failure.
+    fn exchange(
+        &mut self,
+        records: Vec<DownOf<S>>,
+        mut output: impl FnMut(usize, S::Out),
+    ) -> Result<(), PoolError> {
+        self.calls += 1;
+        let call = self.calls;
+        let lost = |reason: &str| PoolError::Disconnected {
+            reason: reason.to_string(),
+        };
+        if self.commands.send(Command::Send { call, records }).is_err() {
+            return Err(self.break_with(lost("worker 0 ended")));
+        }
+        self.worker0.unpark();
+        let mut failure: Option<PoolError> = None;
+        loop {
+            match self.events.recv_timeout(self.peer_timeout) {
+                Ok(Event::Up(Up::Output {
+                    index,
+                    output: value,
+                })) => output(index, value),
+                Ok(Event::Up(Up::Exit { output })) => self.exits.push(output),
+                Ok(Event::Up(Up::Failed {
+                    index,
+                    worker_id,
+                    kind,
+                    message,
+                })) => {
+                    let err = remote(kind, index, worker_id, message);
+                    if failure.as_ref().is_none_or(|f| rank(&err) < rank(f)) {
+                        failure = Some(err);
+                    }
+                }
+                Ok(Event::Done(done)) if done == call => break,
+                Ok(Event::Done(_) | Event::Ready(_)) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(self.break_with(PoolError::Unresponsive {
+                        waited: self.peer_timeout,
+                    }))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.break_with(lost(
+                        "worker 0 ended during a call: a connection to a peer broke",
+                    )))
+                }
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Marks the pool broken by `err`, and returns `err`.
+    fn break_with(&mut self, err: PoolError) -> PoolError {
+        self.broken = Some(again(&err));
+        err
+    }
+
+    /// Sends the lifespan (and, the first time, the shared object) to every
+    /// worker.
+    fn setup(&mut self, shared: Option<S::Shared>) -> Result<(), PoolError> {
+        // Serialised once, decoded by each worker: the shared type needs
+        // not be `Clone`.
+        let shared = match shared.map(|shared| bincode::serialize(&shared)) {
+            None => None,
+            Some(Ok(bytes)) => Some(bytes),
+            Some(Err(err)) => {
+                return Err(PoolError::InvalidConfig(format!(
+                    "the shared object could not be serialised: {err}"
+                )))
+            }
+        };
+        let records = (0..self.workers)
+            .map(|to| Down {
+                to: to as u64,
+                body: DownBody::Setup {
+                    shared: shared.clone(),
+                    lifespan: self.lifespan,
+                },
+            })
+            .collect();
+        self.exchange(records, |_, _| {})?;
+        self.setup_sent = true;
+        Ok(())
+    }
+
+    /// Runs `items` as one call, handing each output to `output`.
+    fn run(
+        &mut self,
+        items: Vec<S::Item>,
+        output: impl FnMut(usize, S::Out),
+    ) -> Result<(), PoolError> {
+        self.check()?;
+        if !self.setup_sent {
+            self.setup(None)?;
+        }
+        let n = items.len();
+        let per = n.div_ceil(self.workers).max(1);
+        let call = self.calls + 1;
+        let records = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| Down {
+                to: (index / per) as u64,
+                body: DownBody::Item { call, index, item },
+            })
+            .collect();
+        let ran = self.exchange(records, output);
+        if self.keep_alive || self.broken.is_some() {
+            return ran;
+        }
+        let ended = self.end_lives();
+        ran.and(ended)
+    }
+
+    /// Ends every worker's life, gathering the exit outputs.
+    fn end_lives(&mut self) -> Result<(), PoolError> {
+        let records = (0..self.workers)
+            .map(|to| Down {
+                to: to as u64,
+                body: DownBody::EndLife,
+            })
+            .collect();
+        self.exchange(records, |_, _| {})
+    }
+
+    /// Runs the task on every item, on the workers of every process, and
+    /// returns the outputs in input order.
+    ///
+    /// # Errors
+    /// The first failure (see the [crate docs](crate)): a task's `Err` as
+    /// [`PoolError::Task`], a panic as [`PoolError::Panic`], an init's as
+    /// [`PoolError::Init`], with the global worker id; or a lost cluster
+    /// ([`PoolError::Disconnected`], [`PoolError::Unresponsive`]).
+    pub fn map(
+        &mut self,
+        items: impl IntoIterator<Item = S::Item>,
+    ) -> Result<Vec<S::Out>, PoolError> {
+        let items: Vec<S::Item> = items.into_iter().collect();
+        let n = items.len();
+        let mut slots: Vec<Option<S::Out>> = (0..n).map(|_| None).collect();
+        self.run(items, |index, output| {
+            if let Some(slot) = slots.get_mut(index) {
+                *slot = Some(output);
+            }
+        })?;
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                slot.ok_or_else(|| PoolError::Disconnected {
+                    reason: format!("the output of item {index} never arrived"),
+                })
+            })
+            .collect()
+    }
+
+    /// Like [`map`](ClusterPool::map), with the outputs in the order they
+    /// reached the driver.
+    ///
+    /// # Errors
+    /// As [`map`](ClusterPool::map).
+    pub fn map_unordered(
+        &mut self,
+        items: impl IntoIterator<Item = S::Item>,
+    ) -> Result<Vec<S::Out>, PoolError> {
+        let mut outputs = Vec::new();
+        self.run(items.into_iter().collect(), |_, output| {
+            outputs.push(output)
+        })?;
+        Ok(outputs)
+    }
+
+    /// Runs the task on one item, on worker 0.
+    ///
+    /// # Errors
+    /// As [`map`](ClusterPool::map).
+    pub fn apply(&mut self, item: S::Item) -> Result<S::Out, PoolError> {
+        let mut out = None;
+        self.run(vec![item], |_, output| out = Some(output))?;
+        out.ok_or_else(|| PoolError::Disconnected {
+            reason: "the output of the item never arrived".into(),
+        })
+    }
+
+    /// Ends every worker's life (their exits run, on every process) and
+    /// the cluster: the serving processes return from their `from_args`.
+    /// Later calls return [`PoolError::Closed`].
+    ///
+    /// # Errors
+    /// A failed exit hook ([`PoolError::Exit`], or [`PoolError::Panic`] at
+    /// [`PanicSite::Exit`]), or a lost cluster.
+    pub fn join(&mut self) -> Result<(), PoolError> {
+        if self.guards.is_none() {
+            return Ok(());
+        }
+        self.check()?;
+        let ended = self.end_lives();
+        self.stop();
+        ended
+    }
+
+    /// Stops the workers and waits for this process's threads, unless the
+    /// cluster is broken (they may never end then).
+    fn stop(&mut self) {
+        let Some(guards) = self.guards.take() else {
+            return;
+        };
+        let _ = self.commands.send(Command::Stop);
+        self.worker0.unpark();
+        if self.broken.is_some() {
+            std::mem::forget(guards);
+            return;
+        }
+        // A worker that panicked reports it here, rather than in the
+        // guards' drop (which would panic).
+        let _ = guards.join();
+        self.broken = Some(PoolError::Closed);
+    }
+
+    /// The exit hooks' outputs gathered so far from every process (one per
+    /// finished life), drained.
+    pub fn exit_results(&mut self) -> Vec<S::ExitOut> {
+        std::mem::take(&mut self.exits)
+    }
+}
+
+impl<S: ClusterState> Drop for ClusterPool<S> {
+    fn drop(&mut self) {
+        if self.guards.is_some() && self.broken.is_none() {
+            let _ = self.join();
+        }
+        self.stop();
+    }
+}

@@ -1,0 +1,409 @@
+//! The cluster across real processes on 127.0.0.1: this test binary starts
+//! copies of itself as the serving processes (the `serve` entry below),
+//! with ports chosen free at run time, and kills every one it started when
+//! a test ends. Process 0, the driver, is the test itself.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use statepool::cluster::Cluster;
+use statepool::prelude::*;
+
+/// Set in a serving process: its role, as `STATE process threads hostfile`.
+const SERVE: &str = "STATEPOOL_CLUSTER_SERVE";
+/// Set in a serving process of the liveness tests: where its blocking
+/// task reports that it runs.
+const SIGNAL: &str = "STATEPOOL_CLUSTER_SIGNAL";
+
+/// Lives started in this process.
+static LIVES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts its tasks; fails, panics or blocks on planted items.
+#[worker_state]
+struct Probe {
+    worker: usize,
+    life: u64,
+    tasks: u64,
+    offset: u64,
+}
+
+#[worker_init]
+fn start(ctx: &WorkerContext) -> Probe {
+    Probe {
+        worker: ctx.worker_id(),
+        life: LIVES.fetch_add(1, Ordering::SeqCst),
+        tasks: 0,
+        offset: 0,
+    }
+}
+
+/// Doubles `x`; item 1013 fails, 1700 panics, 5000 blocks forever once it
+/// told the test it runs.
+#[task]
+fn double(probe: &mut Probe, x: u64) -> Result<u64, std::io::Error> {
+    probe.tasks += 1;
+    match x {
+        1013 => Err(std::io::Error::other("planted failure")),
+        1700 => panic!("planted panic"),
+        5000 => {
+            if let Ok(address) = std::env::var(SIGNAL) {
+                let _ = TcpStream::connect(address).and_then(|mut s| s.write_all(b"running"));
+            }
+            loop {
+                std::thread::park();
+            }
+        }
+        x => Ok(2 * x + probe.offset),
+    }
+}
+
+/// Each life reports its worker, its number in its process, and its tasks.
+#[worker_exit]
+fn report(probe: Probe) -> (usize, u64, u64) {
+    (probe.worker, probe.life, probe.tasks)
+}
+
+/// Adds the pool's shared offset to each item.
+#[worker_state(shared = u64)]
+struct Offset {
+    by: u64,
+}
+
+#[worker_init]
+fn start_offset(ctx: &WorkerContext<u64>) -> Offset {
+    Offset { by: *ctx.shared() }
+}
+
+#[task]
+fn add(offset: &mut Offset, x: u64) -> u64 {
+    x + offset.by
+}
+
+#[worker_exit]
+fn end_offset(offset: Offset, ctx: &WorkerContext<u64>) -> (usize, u64) {
+    (ctx.worker_id(), offset.by)
+}
+
+/// The serving processes' entry: a test that does nothing unless this
+/// binary was started as one.
+#[test]
+fn serve() {
+    let Ok(role) = std::env::var(SERVE) else {
+        return;
+    };
+    let parts: Vec<&str> = role.split(' ').collect();
+    let cluster = Cluster::new(
+        parts[2].parse().unwrap(),
+        parts[1].parse().unwrap(),
+        std::fs::read_to_string(parts[3])
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect(),
+    )
+    .connect_timeout(Duration::from_secs(20));
+    let served = match parts[0] {
+        "probe" => cluster.start::<Probe>().map(|pool| pool.is_none()),
+        "offset" => cluster
+            .start_with_shared::<Offset>(|| unreachable!("only the driver makes the shared object"))
+            .map(|pool| pool.is_none()),
+        other => panic!("unknown state {other}"),
+    };
+    // Leave at once: the harness's own output is not wanted, and a lost
+    // driver is an expected end in the liveness tests.
+    std::process::exit(if matches!(served, Ok(true)) { 0 } else { 3 });
+}
+
+/// The serving processes of one test, killed when it ends.
+struct Peers {
+    children: Vec<Child>,
+    addresses: Vec<String>,
+    _dir: TempDir,
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static DIRS: AtomicU64 = AtomicU64::new(0);
+
+/// Free ports for `processes` processes.
+fn free_addresses(processes: usize) -> Vec<String> {
+    let listeners: Vec<TcpListener> = (0..processes)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect()
+}
+
+/// Starts processes `1..processes` of a cluster of `threads` workers each
+/// for `state`; `started`: whether each one is started at all.
+fn launch(
+    state: &str,
+    processes: usize,
+    threads: usize,
+    signal: Option<&str>,
+    start: bool,
+) -> Peers {
+    let addresses = free_addresses(processes);
+    let dir = std::env::temp_dir().join(format!(
+        "statepool-cluster-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostfile = dir.join("hosts.txt");
+    std::fs::write(&hostfile, addresses.join("\n")).unwrap();
+    let children = (1..processes)
+        .filter(|_| start)
+        .map(|process| {
+            let mut command = Command::new(std::env::current_exe().unwrap());
+            command
+                .args(["--exact", "serve", "--nocapture", "--test-threads=1"])
+                .env(
+                    SERVE,
+                    format!("{state} {process} {threads} {}", hostfile.display()),
+                )
+                .stdout(Stdio::null());
+            if let Some(signal) = signal {
+                command.env(SIGNAL, signal);
+            }
+            command.spawn().unwrap()
+        })
+        .collect();
+    Peers {
+        children,
+        addresses,
+        _dir: TempDir(dir),
+    }
+}
+
+fn driver(peers: &Peers, threads: usize) -> Cluster {
+    Cluster::new(threads, 0, peers.addresses.clone())
+        .connect_timeout(Duration::from_secs(20))
+        .peer_timeout(Duration::from_secs(30))
+}
+
+#[test]
+fn outputs_equal_the_sequential_map_on_two_and_three_processes() {
+    for (processes, threads) in [(2, 1), (3, 1), (2, 2)] {
+        let peers = launch("probe", processes, threads, None, true);
+        let mut pool = driver(&peers, threads)
+            .start::<Probe>()
+            .unwrap()
+            .unwrap()
+            .keep_alive();
+        let workers = processes * threads;
+        assert_eq!(pool.n_workers(), workers);
+        let sequential: Vec<u64> = (0..1000).map(|x| 2 * x).collect();
+        assert_eq!(pool.map(0..1000).unwrap(), sequential);
+        let mut unordered = pool.map_unordered(0..1000).unwrap();
+        unordered.sort_unstable();
+        assert_eq!(unordered, sequential);
+        assert_eq!(pool.apply(21).unwrap(), 42);
+        assert_eq!(pool.map(Vec::new()).unwrap(), Vec::<u64>::new());
+        pool.join().unwrap();
+        // One life per worker, each ending at the join, on every process.
+        let mut exits = pool.exit_results();
+        exits.sort_unstable();
+        let ids: Vec<usize> = exits.iter().map(|e| e.0).collect();
+        assert_eq!(ids, (0..workers).collect::<Vec<_>>(), "{exits:?}");
+        assert_eq!(exits.iter().map(|e| e.2).sum::<u64>(), 2001);
+        // The serving processes ended cleanly.
+        let mut peers = peers;
+        for child in &mut peers.children {
+            assert!(child.wait().unwrap().success());
+        }
+        assert!(matches!(pool.map(0..3), Err(PoolError::Closed)));
+    }
+}
+
+#[test]
+fn lives_follow_keep_alive_and_the_lifespan() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .worker_lifespan(10);
+    // Without keep_alive every call ends its lives; each worker gets a run
+    // of 50 items, so 5 lives of 10 tasks.
+    pool.map(0..100).unwrap();
+    let exits = pool.exit_results();
+    assert_eq!(exits.len(), 10, "{exits:?}");
+    assert!(exits.iter().all(|e| e.2 == 10), "{exits:?}");
+    // 7 items a worker: one life each, ended by the call before its 10.
+    pool.map(0..14).unwrap();
+    let exits = pool.exit_results();
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    assert!(exits.iter().all(|e| e.2 == 7), "{exits:?}");
+    pool.join().unwrap();
+    assert!(pool.exit_results().is_empty());
+}
+
+#[test]
+fn failures_name_their_item_and_worker_locally_and_remotely() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    // 1000..1030: items 0..15 on worker 0 (here), 15..30 on worker 1.
+    match pool.map(1000..1030) {
+        Err(PoolError::Task {
+            index, worker_id, ..
+        }) => assert_eq!((index, worker_id), (13, 0)),
+        other => panic!("{other:?}"),
+    }
+    match pool.map(990..1020) {
+        Err(PoolError::Task {
+            index, worker_id, ..
+        }) => assert_eq!((index, worker_id), (23, 1)),
+        other => panic!("{other:?}"),
+    }
+    // A panic on the remote worker ends its life without exit; the next
+    // call starts a fresh one there, and the local worker keeps its own.
+    match pool.map(1690..1710) {
+        Err(PoolError::Panic {
+            index,
+            worker_id,
+            message,
+            ..
+        }) => {
+            assert_eq!((index, worker_id), (Some(10), 1));
+            assert!(message.contains("planted panic"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pool.map(0..4).unwrap(), [0, 2, 4, 6]);
+    pool.join().unwrap();
+    let mut exits = pool.exit_results();
+    exits.sort_unstable();
+    // Worker 0 ran one life; worker 1 two, the panicked one without exit:
+    // its fresh life ran the 9 items after the panic, then 2.
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    assert_eq!(exits[0].0, 0);
+    assert_eq!(exits[0].2, 15 + 15 + 10 + 2);
+    assert_eq!(exits[1].0, 1);
+    assert_eq!(exits[1].2, 9 + 2);
+}
+
+#[test]
+fn the_shared_object_crosses_processes() {
+    let peers = launch("offset", 3, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start_with_shared::<Offset>(|| 1000)
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    assert_eq!(
+        pool.map(0..6).unwrap(),
+        [1000, 1001, 1002, 1003, 1004, 1005]
+    );
+    pool.join().unwrap();
+    let mut exits = pool.exit_results();
+    exits.sort_unstable();
+    assert_eq!(exits, [(0, 1000), (1, 1000), (2, 1000)]);
+}
+
+#[test]
+fn a_peer_that_never_starts_is_a_connect_error() {
+    let peers = launch("probe", 2, 1, None, false);
+    let started = driver(&peers, 1)
+        .connect_timeout(Duration::from_millis(500))
+        .start::<Probe>();
+    match started {
+        Err(PoolError::Connect { reason }) => assert!(reason.contains("process"), "{reason}"),
+        other => panic!("{:?}", other.map(|p| p.is_some())),
+    }
+}
+
+/// Starts a 2-process cluster whose item 5000 blocks on process 1, runs a
+/// call with it, and applies `stop` to the serving process once the item
+/// runs there; returns the call's error.
+fn lose_the_peer(
+    stop: impl FnOnce(&mut Child) + Send + 'static,
+    peer_timeout: Duration,
+) -> PoolError {
+    let signal = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = signal.local_addr().unwrap().to_string();
+    let mut peers = launch("probe", 2, 1, Some(&address), true);
+    let mut pool = driver(&peers, 1)
+        .peer_timeout(peer_timeout)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    let mut child = peers.children.pop().unwrap();
+    let stopper = std::thread::spawn(move || {
+        // The blocking item runs on the serving process once it connects.
+        let _ = signal.accept().unwrap();
+        stop(&mut child);
+        child
+    });
+    // Items 4990..5010: 5000 is at index 10, in worker 1's run.
+    let err = pool.map(4990..5010).unwrap_err();
+    peers.children.push(stopper.join().unwrap());
+    // The pool stays broken, and says so again.
+    let again = pool.map(0..2).unwrap_err();
+    assert_eq!(std::mem::discriminant(&again), std::mem::discriminant(&err));
+    drop(pool);
+    err
+}
+
+#[test]
+fn a_killed_peer_fails_the_call() {
+    let err = lose_the_peer(
+        |child| {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        },
+        Duration::from_secs(10),
+    );
+    eprintln!("a killed peer: {err}");
+    assert!(
+        matches!(
+            err,
+            PoolError::Disconnected { .. } | PoolError::Unresponsive { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_stopped_peer_fails_the_call_after_the_peer_timeout() {
+    let err = lose_the_peer(
+        |child| {
+            let status = Command::new("kill")
+                .args(["-STOP", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        },
+        Duration::from_secs(2),
+    );
+    assert!(
+        matches!(err, PoolError::Unresponsive { waited } if waited == Duration::from_secs(2)),
+        "{err:?}"
+    );
+}
