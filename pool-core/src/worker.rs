@@ -404,23 +404,35 @@ impl<S: WorkerState> Worker<S> {
                 .min(limit - index)
                 .min(items.size_hint().0.saturating_add(1));
             let watch = self.watch.as_deref();
-            let mut timing = self.timing.as_mut();
-            if let Some(timing) = &mut timing {
-                timing.begin_block();
-            }
-            let ran = catch(|| {
-                let block = Block {
-                    state,
-                    ctx,
-                    watch,
-                    timing: timing.as_deref_mut(),
-                    index,
-                };
-                block.run(first, &mut items, want, task, &mut *out)
-            });
-            if let Some(timing) = timing {
-                timing.end_block();
-            }
+            // Two copies of the block's loop: one that times each task for
+            // the insights, and one that does not even test whether to.
+            let ran = match self.timing.as_mut() {
+                None => catch(|| {
+                    let block = Block {
+                        state,
+                        ctx,
+                        watch,
+                        timing: NoTiming,
+                        index,
+                    };
+                    block.run(first, &mut items, want, task, &mut *out)
+                }),
+                Some(timing) => {
+                    timing.begin_block();
+                    let ran = catch(|| {
+                        let block = Block {
+                            state,
+                            ctx,
+                            watch,
+                            timing: &mut *timing,
+                            index,
+                        };
+                        block.run(first, &mut items, want, task, &mut *out)
+                    });
+                    timing.end_block();
+                    ran
+                }
+            };
             if self.is_abandoned() {
                 // The watchdog gave up on a task of this block: its output
                 // was dropped, and the call already failed with the
@@ -556,19 +568,40 @@ impl<S: WorkerState> Worker<S> {
     }
 }
 
+/// What a block does after each task for the insights.
+trait Ticks {
+    /// The task at position `index` returned.
+    fn task_done(&mut self, index: usize);
+}
+
+/// No insights: nothing.
+struct NoTiming;
+
+impl Ticks for NoTiming {
+    #[inline(always)]
+    fn task_done(&mut self, _: usize) {}
+}
+
+impl Ticks for &mut Timing {
+    #[inline(always)]
+    fn task_done(&mut self, index: usize) {
+        Timing::task_done(self, index);
+    }
+}
+
 /// What a block of tasks runs with.
-struct Block<'b, S: WorkerState> {
+struct Block<'b, S: WorkerState, K: Ticks> {
     state: &'b mut S,
     ctx: &'b WorkerContext<S::Shared>,
     /// Where each task is marked, when tasks have a time limit.
     watch: Option<&'b Watch>,
     /// Where each task is timed, when the pool collects insights.
-    timing: Option<&'b mut Timing>,
+    timing: K,
     /// The position of the block's first item.
     index: usize,
 }
 
-impl<S: WorkerState> Block<'_, S> {
+impl<S: WorkerState, K: Ticks> Block<'_, S, K> {
     /// Runs the tasks of this block: `first`, then items of `items` until
     /// `want` outputs are written into a window of `out` (or the window or
     /// the items end). Returns how many tasks succeeded, and the error of
@@ -612,9 +645,7 @@ impl<S: WorkerState> Block<'_, S> {
                     task(state, item, ctx)
                 }
             };
-            if let Some(timing) = &mut timing {
-                timing.task_done(index + written.n);
-            }
+            timing.task_done(index + written.n);
             if watch.is_some_and(Watch::is_abandoned) {
                 drop_quietly(result);
                 break Some(BoxError::from("abandoned"));
