@@ -79,9 +79,15 @@
 //!   [`Cluster::peer_timeout`] of silence. Either way the pool is broken
 //!   for good: later calls return the same error, and its drop leaves
 //!   timely's threads to the process's end rather than wait for them.
-//! - **Not supported yet:** `imap`, `imap_unordered` and `apply` with
-//!   handles; the `_with` closure forms (closures do not cross processes);
-//!   timeouts of single tasks; progress bars and insights.
+//! - **Streams.** [`imap`](ClusterPool::imap) and
+//!   [`imap_unordered`](ClusterPool::imap_unordered) send their items in
+//!   batches of half the look-ahead ([`max_active`](ClusterPool::max_active),
+//!   128 items a worker unless set), two batches in flight at once, each
+//!   its own timestamp: one runs while the next travels.
+//! - **Not supported yet:** handles (`apply_async` from other threads);
+//!   the `_with` closure forms (closures do not cross processes);
+//!   `order_tasks` (every call is dealt already); time limits on single
+//!   tasks; progress bars and insights.
 //!
 //! Why a generic `ClusterPool<S>` rather than a `<Name>Cluster` named by
 //! `#[worker_state]`: the attribute cannot see whether the facade was
@@ -102,8 +108,11 @@ use timely::communication::WorkerGuards;
 use timely::ExchangeData;
 
 mod connect;
+mod imap;
 mod serve;
 mod wire;
+
+pub use imap::ClusterImap;
 
 use serve::{Bridge, Command, DownOf, Event};
 use wire::{Down, DownBody, FailKind, Up};
@@ -376,6 +385,7 @@ impl Cluster {
             threads: self.threads,
             keep_alive: false,
             lifespan: None,
+            max_active: None,
             peer_timeout: self.peer_timeout,
             calls: 0,
             exits: Vec::new(),
@@ -427,6 +437,8 @@ pub struct ClusterPool<S: ClusterState> {
     threads: usize,
     keep_alive: bool,
     lifespan: Option<usize>,
+    /// The most items a streaming call has sent and not yet yielded.
+    max_active: Option<usize>,
     peer_timeout: Duration,
     calls: u64,
     exits: Vec<S::ExitOut>,
@@ -502,6 +514,20 @@ fn again(err: &PoolError) -> PoolError {
     }
 }
 
+/// An answer of the cluster to a call.
+enum Answer<S: ClusterState> {
+    Output(usize, S::Out),
+    Failed(PoolError),
+    Done(u64),
+}
+
+/// Keeps in `first` the failure a call returns (see [`rank`]).
+fn keep_first(first: &mut Option<PoolError>, err: PoolError) {
+    if first.as_ref().is_none_or(|f| rank(&err) < rank(f)) {
+        *first = Some(err);
+    }
+}
+
 /// The failure a call returns: an init failure first, then the lowest
 /// index, then exits.
 fn rank(err: &PoolError) -> (u8, usize) {
@@ -568,6 +594,16 @@ impl<S: ClusterState> ClusterPool<S> {
         self
     }
 
+    /// Bounds the look-ahead of [`imap`](ClusterPool::imap) and
+    /// [`imap_unordered`](ClusterPool::imap_unordered): at most `items`
+    /// items sent to the cluster and not yet yielded (at least 2). The
+    /// default is 128 items a worker. `0` makes the next streaming call
+    /// fail with [`PoolError::InvalidConfig`].
+    pub fn max_active(mut self, items: usize) -> Self {
+        self.max_active = Some(items);
+        self
+    }
+
     fn check(&self) -> Result<(), PoolError> {
         if let Some(err) = &self.broken {
             return Err(again(err));
@@ -587,49 +623,62 @@ impl<S: ClusterState> ClusterPool<S> {
         records: Vec<DownOf<S>>,
         mut output: impl FnMut(usize, S::Out),
     ) -> Result<(), PoolError> {
-        self.calls += 1;
-        let call = self.calls;
-        let lost = |reason: &str| PoolError::Disconnected {
-            reason: reason.to_string(),
-        };
-        if self.commands.send(Command::Send { call, records }).is_err() {
-            return Err(self.break_with(lost("worker 0 ended")));
-        }
-        self.worker0.unpark();
+        let call = self.send(records)?;
         let mut failure: Option<PoolError> = None;
         loop {
+            match self.receive()? {
+                Answer::Output(index, value) => output(index, value),
+                Answer::Failed(err) => keep_first(&mut failure, err),
+                Answer::Done(done) if done == call => break,
+                Answer::Done(_) => {}
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Hands `records` to worker 0 as the next call, without waiting for
+    /// it; returns the call's number.
+    fn send(&mut self, records: Vec<DownOf<S>>) -> Result<u64, PoolError> {
+        self.calls += 1;
+        let call = self.calls;
+        if self.commands.send(Command::Send { call, records }).is_err() {
+            return Err(self.break_with(PoolError::Disconnected {
+                reason: "worker 0 ended".into(),
+            }));
+        }
+        self.worker0.unpark();
+        Ok(call)
+    }
+
+    /// The next answer of the calls under way (exit outputs are kept as
+    /// they come), within the peer timeout.
+    fn receive(&mut self) -> Result<Answer<S>, PoolError> {
+        loop {
             match self.events.recv_timeout(self.peer_timeout) {
-                Ok(Event::Up(Up::Output {
-                    index,
-                    output: value,
-                })) => output(index, value),
+                Ok(Event::Up(Up::Output { index, output })) => {
+                    return Ok(Answer::Output(index, output))
+                }
                 Ok(Event::Up(Up::Exit { output })) => self.exits.push(output),
                 Ok(Event::Up(Up::Failed {
                     index,
                     worker_id,
                     kind,
                     message,
-                })) => {
-                    let err = remote(kind, index, worker_id, message);
-                    if failure.as_ref().is_none_or(|f| rank(&err) < rank(f)) {
-                        failure = Some(err);
-                    }
-                }
-                Ok(Event::Done(done)) if done == call => break,
-                Ok(Event::Done(_) | Event::Ready(_)) => {}
+                })) => return Ok(Answer::Failed(remote(kind, index, worker_id, message))),
+                Ok(Event::Done(call)) => return Ok(Answer::Done(call)),
+                Ok(Event::Ready(_)) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(self.break_with(PoolError::Unresponsive {
                         waited: self.peer_timeout,
                     }))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(self.break_with(lost(
-                        "worker 0 ended during a call: a connection to a peer broke",
-                    )))
+                    return Err(self.break_with(PoolError::Disconnected {
+                        reason: "worker 0 ended during a call: a connection to a peer broke".into(),
+                    }))
                 }
             }
         }
-        failure.map_or(Ok(()), Err)
     }
 
     /// Marks the pool broken by `err`, and returns `err`.
@@ -672,27 +721,43 @@ impl<S: ClusterState> ClusterPool<S> {
         items: Vec<S::Item>,
         output: impl FnMut(usize, S::Out),
     ) -> Result<(), PoolError> {
-        self.check()?;
-        if !self.setup_sent {
-            self.setup(None)?;
-        }
-        let n = items.len();
-        let per = n.div_ceil(self.workers).max(1);
-        let call = self.calls + 1;
-        let records = items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| Down {
-                to: (index / per) as u64,
-                body: DownBody::Item { call, index, item },
-            })
-            .collect();
+        self.begin()?;
+        let records = self.records(0, items);
         let ran = self.exchange(records, output);
         if self.keep_alive || self.broken.is_some() {
             return ran;
         }
         let ended = self.end_lives();
         ran.and(ended)
+    }
+
+    /// Checks that a call can run, and sends the settings where they
+    /// changed.
+    fn begin(&mut self) -> Result<(), PoolError> {
+        self.check()?;
+        if !self.setup_sent {
+            self.setup(None)?;
+        }
+        Ok(())
+    }
+
+    /// The records of `items`, the first at position `first`: `w`
+    /// contiguous runs, run `k` for worker `k`.
+    fn records(&self, first: usize, items: Vec<S::Item>) -> Vec<DownOf<S>> {
+        let per = items.len().div_ceil(self.workers).max(1);
+        let call = self.calls + 1;
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(k, item)| Down {
+                to: (k / per) as u64,
+                body: DownBody::Item {
+                    call,
+                    index: first + k,
+                    item,
+                },
+            })
+            .collect()
     }
 
     /// Ends every worker's life, gathering the exit outputs.
@@ -751,6 +816,32 @@ impl<S: ClusterState> ClusterPool<S> {
             outputs.push(output)
         })?;
         Ok(outputs)
+    }
+
+    /// Runs the task on each item of `items` as the caller pulls outputs,
+    /// in input order (mpire's `imap`): the items go out in batches, two
+    /// at a time, so that at most [`max_active`](ClusterPool::max_active)
+    /// items are sent and not yet yielded, whatever the input's length.
+    /// Items are pulled on the caller's thread, a batch at a time.
+    ///
+    /// A failure comes after the outputs of the items before it, and ends
+    /// the stream. Dropping the stream early waits for the batches under
+    /// way (their outputs are dropped); without `keep_alive`, the lives
+    /// end when the stream does.
+    pub fn imap<I>(&mut self, items: I) -> ClusterImap<'_, S, I::IntoIter>
+    where
+        I: IntoIterator<Item = S::Item>,
+    {
+        ClusterImap::new(self, items.into_iter(), true)
+    }
+
+    /// Like [`imap`](ClusterPool::imap), with the outputs in the order they
+    /// reach the driver.
+    pub fn imap_unordered<I>(&mut self, items: I) -> ClusterImap<'_, S, I::IntoIter>
+    where
+        I: IntoIterator<Item = S::Item>,
+    {
+        ClusterImap::new(self, items.into_iter(), false)
     }
 
     /// Runs the task on one item, on worker 0.

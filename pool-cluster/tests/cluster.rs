@@ -407,3 +407,51 @@ fn a_stopped_peer_fails_the_call_after_the_peer_timeout() {
         "{err:?}"
     );
 }
+
+#[test]
+fn streams_yield_in_order_within_their_look_ahead() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive()
+        .max_active(40);
+    let mut stream = pool.imap(0..1000u64);
+    let mut outputs = Vec::new();
+    while let Some(output) = stream.next() {
+        assert!(stream.look_ahead() <= 40, "{}", stream.look_ahead());
+        outputs.push(output.unwrap());
+    }
+    drop(stream);
+    assert_eq!(outputs, (0..1000).map(|x| 2 * x).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = pool.imap_unordered(0..500u64).map(Result::unwrap).collect();
+    unordered.sort_unstable();
+    assert_eq!(unordered, (0..500).map(|x| 2 * x).collect::<Vec<_>>());
+    // A failure comes after every output before it, and ends the stream.
+    let got: Vec<Result<u64, PoolError>> = pool.imap(1000..1100u64).collect();
+    assert_eq!(got.len(), 14, "{got:?}");
+    assert!(got[..13].iter().all(Result::is_ok));
+    assert!(matches!(got[13], Err(PoolError::Task { index: 13, .. })));
+    // A stream dropped early leaves nothing behind for the next call.
+    let mut stream = pool.imap(0..10_000u64);
+    assert_eq!(stream.next().unwrap().unwrap(), 0);
+    drop(stream);
+    assert_eq!(pool.map(0..3).unwrap(), [0, 2, 4]);
+    pool.join().unwrap();
+    let tasks: u64 = pool.exit_results().iter().map(|e| e.2).sum();
+    // Every item sent ran: the whole streams, and the two batches of 20
+    // in flight in the failed one and in the dropped one.
+    assert_eq!(tasks, 1000 + 500 + 40 + 40 + 3);
+}
+
+#[test]
+fn a_stream_without_keep_alive_ends_its_lives() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1).start::<Probe>().unwrap().unwrap();
+    let outputs: Vec<u64> = pool.imap(0..300u64).map(Result::unwrap).collect();
+    assert_eq!(outputs.len(), 300);
+    let exits = pool.exit_results();
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    assert_eq!(exits.iter().map(|e| e.2).sum::<u64>(), 300);
+}
