@@ -296,16 +296,22 @@ fn failures_name_their_item_and_worker_locally_and_remotely() {
         other => panic!("{other:?}"),
     }
     assert_eq!(pool.map(0..4).unwrap(), [0, 2, 4, 6]);
+    // And one on the driver's own process.
+    match pool.map(1700..1702) {
+        Err(PoolError::Panic {
+            index, worker_id, ..
+        }) => assert_eq!((index, worker_id), (Some(0), 0)),
+        other => panic!("{other:?}"),
+    }
     pool.join().unwrap();
     let mut exits = pool.exit_results();
     exits.sort_unstable();
-    // Worker 0 ran one life; worker 1 two, the panicked one without exit:
-    // its fresh life ran the 9 items after the panic, then 2.
-    assert_eq!(exits.len(), 2, "{exits:?}");
-    assert_eq!(exits[0].0, 0);
-    assert_eq!(exits[0].2, 15 + 15 + 10 + 2);
-    assert_eq!(exits[1].0, 1);
-    assert_eq!(exits[1].2, 9 + 2);
+    // Worker 0's only life panicked: no exit, and no item came after to
+    // start another. Worker 1's second life ran the 9 items after its
+    // panic, then 2, then 1.
+    assert_eq!(exits.len(), 1, "{exits:?}");
+    assert_eq!(exits[0].0, 1);
+    assert_eq!(exits[0].2, 9 + 2 + 1);
 }
 
 #[test]
