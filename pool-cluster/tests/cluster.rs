@@ -461,3 +461,31 @@ fn a_stream_without_keep_alive_ends_its_lives() {
     assert_eq!(exits.len(), 2, "{exits:?}");
     assert_eq!(exits.iter().map(|e| e.2).sum::<u64>(), 300);
 }
+
+#[test]
+fn a_cluster_of_one_process_needs_no_network() {
+    let mut pool = Cluster::new(3, 0, vec!["unused:0".into()])
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    assert_eq!(pool.n_workers(), 3);
+    assert_eq!(pool.map(0..10).unwrap(), (0..10).map(|x| 2 * x).collect::<Vec<_>>());
+    pool.join().unwrap();
+    assert_eq!(pool.exit_results().len(), 3);
+}
+
+#[test]
+fn bad_arguments_are_connect_errors() {
+    for args in [
+        &["prog", "-n", "2", "-p", "2"][..],
+        &["prog", "-w", "zero"],
+        &["prog", "-n", "2", "-h", "/nonexistent/hosts.txt"],
+        &["prog", "-w", "0"],
+    ] {
+        let parsed = Cluster::from_args(args.iter().map(|s| s.to_string()));
+        assert!(matches!(parsed, Err(PoolError::Connect { .. })), "{args:?}");
+    }
+    let cluster = Cluster::from_args(["prog", "-w", "2", "-n", "3", "-p", "1"].map(String::from)).unwrap();
+    assert_eq!(cluster.process(), 1);
+}

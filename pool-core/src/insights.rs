@@ -676,7 +676,7 @@ pub(crate) struct Timing {
     /// The last clock read: the start of the next task.
     last: Instant,
     /// The start of the stretch of work not yet in the log.
-    open: Option<Instant>,
+    open: Instant,
     /// When it last moved what it measured into its log.
     flushed: Instant,
     tasks: u64,
@@ -698,7 +698,7 @@ impl Timing {
             recording,
             worker_id,
             last: now,
-            open: None,
+            open: now,
             flushed: now,
             tasks: 0,
             working: Duration::ZERO,
@@ -714,13 +714,13 @@ impl Timing {
         std::mem::replace(&mut self.call, call)
     }
 
-    /// A block of tasks starts now.
+    /// A chunk of tasks starts now. Its blocks follow each other without
+    /// a clock read of their own: what the pool does between two blocks
+    /// (a few nanoseconds) counts as the next task's.
     #[inline]
-    pub(crate) fn begin_block(&mut self) {
+    pub(crate) fn begin_chunk(&mut self) {
         self.last = Instant::now();
-        if self.open.is_none() {
-            self.open = Some(self.last);
-        }
+        self.open = self.last;
     }
 
     /// The task at position `index` just returned (or failed).
@@ -765,14 +765,16 @@ impl Timing {
 
     /// Moves what it measured into the log.
     pub(crate) fn flush(&mut self) {
-        let Some(open) = self.open.take() else {
+        self.flushed = self.last;
+        if self.tasks == 0 {
             return;
-        };
+        }
         let segment = Segment {
             activity: Activity::Working,
-            start: self.recording.since(open),
+            start: self.recording.since(self.open),
             end: self.recording.since(self.last),
         };
+        self.open = self.last;
         let mut log = relock(&self.recording.logs[self.worker_id]);
         log.tasks += std::mem::take(&mut self.tasks);
         log.working += std::mem::take(&mut self.working);
@@ -780,8 +782,6 @@ impl Timing {
             log.slowest.clone_from(&self.slowest);
         }
         log.push(segment);
-        drop(log);
-        self.flushed = self.last;
     }
 
     /// A hook (init or exit) ran from `start` to now; `life`: it started a
@@ -805,6 +805,10 @@ impl Timing {
             Activity::StartUp | Activity::Working => {}
         }
         log.push(segment);
+        drop(log);
+        // The tasks after it, in the same chunk, start here.
+        self.last = end;
+        self.open = end;
     }
 
     /// The worker's thread ends.

@@ -353,6 +353,9 @@ impl<S: WorkerState> Worker<S> {
         out: &mut impl ChunkOutputs<O>,
         report: &dyn Fn(PoolError),
     ) {
+        if let Some(timing) = &mut self.timing {
+            timing.begin_chunk();
+        }
         self.run_chunk_items(chunk, lifespan, block, stop, task, out, report);
         if let Some(timing) = &mut self.timing {
             if !self
@@ -418,7 +421,6 @@ impl<S: WorkerState> Worker<S> {
                     block.run(first, &mut items, want, task, &mut *out)
                 }),
                 Some(timing) => {
-                    timing.begin_block();
                     let ran = catch(|| {
                         let block = Block {
                             state,
