@@ -287,6 +287,7 @@ where
             self.sink.deliver(outputs);
             self.progress.inc(len);
         }
+        worker.flush_insights();
     }
 
     fn halt(&self, failure: Option<PoolError>) {

@@ -5,9 +5,9 @@
 //! A crew started with insights on has a [`Recording`]: one [`Log`] per
 //! worker, behind a lock of its own, which only that worker writes. A worker
 //! keeps what it measures in its thread-local [`Timing`] and moves it into
-//! its log at the end of each chunk (and every [`FLUSH_EVERY`] within a long
-//! one), so that a task costs one clock read and a few additions, never a
-//! lock. [`Recording::snapshot`] reads the logs into the public
+//! its log when its share of a call ends, around hooks, and every
+//! [`FLUSH_EVERY`] in between, so that a task costs one clock read and a
+//! few additions, never a lock. [`Recording::snapshot`] reads the logs into the public
 //! [`Insights`], at any time: live while calls run, or after the crew ended.
 
 use std::fmt;
@@ -720,7 +720,9 @@ impl Timing {
     #[inline]
     pub(crate) fn begin_chunk(&mut self) {
         self.last = Instant::now();
-        self.open = self.last;
+        if self.tasks == 0 {
+            self.open = self.last;
+        }
     }
 
     /// The task at position `index` just returned (or failed).

@@ -357,18 +357,20 @@ impl<S: WorkerState> Worker<S> {
             timing.begin_chunk();
         }
         self.run_chunk_items(chunk, lifespan, block, stop, task, out, report);
+    }
+
+    /// Moves what this worker measured for the insights into its log: at
+    /// the end of its share of a call, or of a job.
+    pub(crate) fn flush_insights(&mut self) {
+        if self.is_abandoned() {
+            return;
+        }
         if let Some(timing) = &mut self.timing {
-            if !self
-                .watch
-                .as_ref()
-                .is_some_and(|watch| watch.is_abandoned())
-            {
-                timing.flush();
-            }
+            timing.flush();
         }
     }
 
-    /// [`Worker::run_chunk`], but for the insights' end of chunk.
+    /// [`Worker::run_chunk`], after the insights' start of chunk.
     #[allow(clippy::too_many_arguments)]
     fn run_chunk_items<T, O>(
         &mut self,
@@ -496,6 +498,7 @@ impl<S: WorkerState> Worker<S> {
         let report = |err| stop.halt(Some(err));
         let chunk = OneItem::new(0, item);
         self.run_chunk(chunk, lifespan, 1, &stop, task, &mut out, &report);
+        self.flush_insights();
         if self.is_abandoned() {
             // The job's handle already has the timeout.
             drop_quietly(out);
