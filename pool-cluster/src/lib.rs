@@ -361,10 +361,15 @@ impl Cluster {
         )
         .map_err(|reason| PoolError::Connect { reason })?;
         if self.process != 0 {
-            let failed = guards.join().into_iter().find_map(Result::err);
+            let failed = guards.join().into_iter().filter(Result::is_err).count();
             return match failed {
-                None => Ok(None),
-                Some(reason) => Err(PoolError::Disconnected { reason }),
+                0 => Ok(None),
+                n => Err(PoolError::Disconnected {
+                    reason: format!(
+                        "{n} worker(s) of process {} ended early: the driver or a peer was lost",
+                        self.process
+                    ),
+                }),
             };
         }
         let worker0 = match events.recv_timeout(self.connect_timeout) {

@@ -470,7 +470,10 @@ fn a_cluster_of_one_process_needs_no_network() {
         .unwrap()
         .keep_alive();
     assert_eq!(pool.n_workers(), 3);
-    assert_eq!(pool.map(0..10).unwrap(), (0..10).map(|x| 2 * x).collect::<Vec<_>>());
+    assert_eq!(
+        pool.map(0..10).unwrap(),
+        (0..10).map(|x| 2 * x).collect::<Vec<_>>()
+    );
     pool.join().unwrap();
     assert_eq!(pool.exit_results().len(), 3);
 }
@@ -486,6 +489,7 @@ fn bad_arguments_are_connect_errors() {
         let parsed = Cluster::from_args(args.iter().map(|s| s.to_string()));
         assert!(matches!(parsed, Err(PoolError::Connect { .. })), "{args:?}");
     }
-    let cluster = Cluster::from_args(["prog", "-w", "2", "-n", "3", "-p", "1"].map(String::from)).unwrap();
+    let cluster =
+        Cluster::from_args(["prog", "-w", "2", "-n", "3", "-p", "1"].map(String::from)).unwrap();
     assert_eq!(cluster.process(), 1);
 }
