@@ -170,11 +170,13 @@ impl<S: ClusterState, I: Iterator<Item = S::Item>> Iterator for ClusterImap<'_, 
                 };
             }
             match self.pool.receive() {
-                Ok(Answer::Output(index, output)) => {
-                    if self.ordered {
-                        self.by_index.insert(index, output);
-                    } else {
-                        self.arrived.push_back(output);
+                Ok(Answer::Outputs(outputs)) => {
+                    for (index, output) in outputs {
+                        if self.ordered {
+                            self.by_index.insert(index, output);
+                        } else {
+                            self.arrived.push_back(output);
+                        }
                     }
                 }
                 Ok(Answer::Failed(err)) => keep_first(&mut self.failure, err),

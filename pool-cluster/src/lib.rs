@@ -57,9 +57,11 @@
 //!   idle cluster uses no CPU.
 //! - **Routing.** A call of `n` items on `w` workers cuts its input into
 //!   `w` contiguous runs of `ceil(n / w)` items, run `k` on worker `k`
-//!   (global index: process × threads + thread): one run of records per
-//!   worker and call, like `order_tasks` on one machine. There is no work
-//!   stealing across processes: a slow item holds up its run.
+//!   (global index: process × threads + thread), sent as one record, like
+//!   `order_tasks` on one machine. A run's outputs go back to worker 0 as
+//!   one record when the run ends (failures as they happen), and worker 0
+//!   hands the driver what each step brought as one message. There is no
+//!   work stealing across processes: a slow item holds up its run.
 //! - **Order.** [`map`](ClusterPool::map) returns outputs in input order;
 //!   [`map_unordered`](ClusterPool::map_unordered) in the order they reached
 //!   the driver. A call runs to its end even after a failure; its error is
@@ -395,6 +397,7 @@ impl Cluster {
             calls: 0,
             exits: Vec::new(),
             broken: None,
+            answers: std::collections::VecDeque::new(),
             setup_sent: false,
         };
         pool.setup(Some(shared()))?;
@@ -449,6 +452,8 @@ pub struct ClusterPool<S: ClusterState> {
     exits: Vec<S::ExitOut>,
     /// Why the pool can no longer run calls.
     broken: Option<PoolError>,
+    /// Answers received and not yet handled.
+    answers: std::collections::VecDeque<serve::UpOf<S>>,
     /// Whether the workers have the current lifespan.
     setup_sent: bool,
 }
@@ -521,7 +526,7 @@ fn again(err: &PoolError) -> PoolError {
 
 /// An answer of the cluster to a call.
 enum Answer<S: ClusterState> {
-    Output(usize, S::Out),
+    Outputs(Vec<(usize, S::Out)>),
     Failed(PoolError),
     Done(u64),
 }
@@ -632,7 +637,11 @@ impl<S: ClusterState> ClusterPool<S> {
         let mut failure: Option<PoolError> = None;
         loop {
             match self.receive()? {
-                Answer::Output(index, value) => output(index, value),
+                Answer::Outputs(outputs) => {
+                    for (index, value) in outputs {
+                        output(index, value);
+                    }
+                }
                 Answer::Failed(err) => keep_first(&mut failure, err),
                 Answer::Done(done) if done == call => break,
                 Answer::Done(_) => {}
@@ -659,17 +668,21 @@ impl<S: ClusterState> ClusterPool<S> {
     /// they come), within the peer timeout.
     fn receive(&mut self) -> Result<Answer<S>, PoolError> {
         loop {
-            match self.events.recv_timeout(self.peer_timeout) {
-                Ok(Event::Up(Up::Output { index, output })) => {
-                    return Ok(Answer::Output(index, output))
+            if let Some(up) = self.answers.pop_front() {
+                match up {
+                    Up::Outputs(outputs) => return Ok(Answer::Outputs(outputs)),
+                    Up::Exit { output } => self.exits.push(output),
+                    Up::Failed {
+                        index,
+                        worker_id,
+                        kind,
+                        message,
+                    } => return Ok(Answer::Failed(remote(kind, index, worker_id, message))),
                 }
-                Ok(Event::Up(Up::Exit { output })) => self.exits.push(output),
-                Ok(Event::Up(Up::Failed {
-                    index,
-                    worker_id,
-                    kind,
-                    message,
-                })) => return Ok(Answer::Failed(remote(kind, index, worker_id, message))),
+                continue;
+            }
+            match self.events.recv_timeout(self.peer_timeout) {
+                Ok(Event::Up(answers)) => self.answers.extend(answers),
                 Ok(Event::Done(call)) => return Ok(Answer::Done(call)),
                 Ok(Event::Ready(_)) => {}
                 Err(RecvTimeoutError::Timeout) => {
@@ -750,19 +763,25 @@ impl<S: ClusterState> ClusterPool<S> {
     /// contiguous runs, run `k` for worker `k`.
     fn records(&self, first: usize, items: Vec<S::Item>) -> Vec<DownOf<S>> {
         let per = items.len().div_ceil(self.workers).max(1);
-        let call = self.calls + 1;
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(k, item)| Down {
-                to: (k / per) as u64,
-                body: DownBody::Item {
-                    call,
-                    index: first + k,
-                    item,
+        let mut records = Vec::with_capacity(self.workers);
+        let mut items = items.into_iter();
+        let mut start = first;
+        for to in 0..self.workers {
+            let run: Vec<S::Item> = items.by_ref().take(per).collect();
+            if run.is_empty() {
+                break;
+            }
+            let len = run.len();
+            records.push(Down {
+                to: to as u64,
+                body: DownBody::Items {
+                    first: start,
+                    items: run,
                 },
-            })
-            .collect()
+            });
+            start += len;
+        }
+        records
     }
 
     /// Ends every worker's life, gathering the exit outputs.

@@ -39,7 +39,8 @@ pub(crate) enum Command<S: ClusterState> {
 pub(crate) enum Event<S: ClusterState> {
     /// Worker 0's thread, to wake it after a command.
     Ready(Thread),
-    Up(UpOf<S>),
+    /// Answers, as many as one step brought.
+    Up(Vec<UpOf<S>>),
     Done(u64),
 }
 
@@ -97,7 +98,15 @@ impl<S: ClusterState> Life<S> {
                 }
                 self.lifespan = lifespan;
             }
-            DownBody::Item { index, item, .. } => self.run(index, item, out),
+            DownBody::Items { first, items } => {
+                let mut outputs = Vec::with_capacity(items.len());
+                for (k, item) in items.into_iter().enumerate() {
+                    if let Some(output) = self.run(first + k, item, out) {
+                        outputs.push((first + k, output));
+                    }
+                }
+                out(Up::Outputs(outputs));
+            }
             DownBody::EndLife => self.end(out),
         }
     }
@@ -129,19 +138,29 @@ impl<S: ClusterState> Life<S> {
         }
     }
 
-    fn run(&mut self, index: usize, item: S::Item, out: &mut impl FnMut(UpOf<S>)) {
+    /// Runs the task on `item`: its output, or `None` after reporting its
+    /// failure.
+    fn run(
+        &mut self,
+        index: usize,
+        item: S::Item,
+        out: &mut impl FnMut(UpOf<S>),
+    ) -> Option<S::Out> {
         if !self.ensure(out) {
-            return;
+            return None;
         }
         let (Some(state), Some(ctx)) = (self.state.as_mut(), self.ctx.as_ref()) else {
-            return;
+            return None;
         };
         let ran: std::thread::Result<Result<S::Out, BoxError>> =
             catch_unwind(AssertUnwindSafe(|| state.run_item(item, ctx)));
         self.tasks_in_life += 1;
-        match ran {
-            Ok(Ok(output)) => out(Up::Output { index, output }),
-            Ok(Err(err)) => out(self.failed(Some(index), FailKind::Task, err.to_string())),
+        let output = match ran {
+            Ok(Ok(output)) => Some(output),
+            Ok(Err(err)) => {
+                out(self.failed(Some(index), FailKind::Task, err.to_string()));
+                None
+            }
             Err(payload) => {
                 // The state may be half-updated: the life ends without its
                 // exit, and the next item starts a fresh one.
@@ -149,12 +168,13 @@ impl<S: ClusterState> Life<S> {
                     let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
                 }
                 out(self.failed(Some(index), FailKind::TaskPanic, message(payload)));
-                return;
+                return None;
             }
-        }
+        };
         if self.lifespan.is_some_and(|k| self.tasks_in_life >= k) {
             self.end(out);
         }
+        output
     }
 
     fn end(&mut self, out: &mut impl FnMut(UpOf<S>)) {
@@ -260,10 +280,9 @@ pub(crate) fn serve<S: ClusterState>(worker: &mut Worker, bridge: &Bridge<S>) {
             None => {}
         }
         worker.step_or_park(None);
-        for up in collected.borrow_mut().drain(..) {
-            if events.send(Event::Up(up)).is_err() {
-                return;
-            }
+        let answers = std::mem::take(&mut *collected.borrow_mut());
+        if !answers.is_empty() && events.send(Event::Up(answers)).is_err() {
+            return;
         }
         while let Some(&(t, call)) = pending.front() {
             if probe.less_than(&t) {

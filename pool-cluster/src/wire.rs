@@ -18,8 +18,9 @@ pub(crate) enum DownBody<I> {
         shared: Option<Vec<u8>>,
         lifespan: Option<usize>,
     },
-    /// Item `index` of call `call`.
-    Item { call: u64, index: usize, item: I },
+    /// A run of a call's items, the first at position `first`: one record
+    /// per worker and call, not one per item.
+    Items { first: usize, items: Vec<I> },
     /// Ends the worker's life, if one runs, with its exit hook.
     EndLife,
 }
@@ -27,10 +28,9 @@ pub(crate) enum DownBody<I> {
 /// A record for worker 0, which hands it to the driver.
 #[derive(Serialize, Deserialize, Clone)]
 pub(crate) enum Up<O, X> {
-    Output {
-        index: usize,
-        output: O,
-    },
+    /// The outputs of a run, with their positions (a failed item has
+    /// none: its failure comes as `Failed`).
+    Outputs(Vec<(usize, O)>),
     Failed {
         /// The item, for a task's failure (and a panic in a task).
         index: Option<usize>,
