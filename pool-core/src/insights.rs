@@ -99,7 +99,7 @@ pub struct Times {
     /// outputs, parked between calls.
     pub waiting: Duration,
     /// Running tasks (each measured from the end of the one before it in
-    /// the same block, so the pool's few nanoseconds of bookkeeping between
+    /// the same chunk, so the pool's few nanoseconds of bookkeeping between
     /// two tasks count as working).
     pub working: Duration,
     /// In exit, over all lives.
