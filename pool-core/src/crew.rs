@@ -902,6 +902,9 @@ fn abandon<S: WorkerState>(
             drop(threads);
             drop(stuck);
             lock(&hub.watches)[worker_id] = None;
+            if let Some(recording) = &hub.spawner.recording {
+                recording.thread_lost(worker_id);
+            }
             hub.lose_worker(worker_id, source);
             hub.finish_one();
         }

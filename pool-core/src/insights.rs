@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 /// How many of the slowest tasks the insights keep, over all workers.
 pub(crate) const SLOWEST_TASKS: usize = 10;
-/// The longest a worker keeps what it measured to itself: past this, it
-/// moves it into its log between two blocks of a chunk.
+/// How often a worker that runs tasks moves what it measured into its
+/// log, between two blocks of a chunk (it also does when its share of a
+/// call ends, and around hooks; a worker blocked inside a call keeps what
+/// it measured since its last move until it runs again).
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// The most timeline segments a worker's log keeps. Past it, neighbouring
 /// segments merge (see [`Log::push`]): the picture loses detail, never the
@@ -555,8 +557,9 @@ impl Recording {
 
     /// The insights as of now.
     pub(crate) fn snapshot(&self) -> Insights {
-        let now = Instant::now();
         let logs: Vec<_> = self.logs.iter().map(relock).collect();
+        // After the locks: nothing the logs hold ends after it.
+        let now = Instant::now();
         let all_ended = logs
             .iter()
             .all(|log| log.thread_started.is_none() || log.thread_ended.is_some());
@@ -611,6 +614,14 @@ impl Recording {
             workers,
             slowest,
         }
+    }
+
+    /// Notes that worker `worker_id`'s thread ended without the
+    /// replacement that was to finish for it (it could not start).
+    pub(crate) fn thread_lost(&self, worker_id: usize) {
+        relock(&self.logs[worker_id])
+            .thread_ended
+            .get_or_insert_with(Instant::now);
     }
 
     /// Notes that worker `worker_id`'s thread runs (a replacement's start
@@ -694,6 +705,13 @@ pub(crate) struct Timing {
 impl Timing {
     pub(crate) fn new(recording: Arc<Recording>, worker_id: usize) -> Self {
         let now = Instant::now();
+        // A replacement thread (after a timeout) goes on from the slowest
+        // tasks of the one it replaces.
+        let slowest = relock(&recording.logs[worker_id]).slowest.clone();
+        let threshold = match slowest.get(SLOWEST_TASKS - 1) {
+            Some(task) => task.duration,
+            None => Duration::ZERO,
+        };
         Timing {
             recording,
             worker_id,
@@ -702,9 +720,9 @@ impl Timing {
             flushed: now,
             tasks: 0,
             working: Duration::ZERO,
-            slowest: Vec::with_capacity(SLOWEST_TASKS + 1),
+            slowest,
             slowest_changed: false,
-            threshold: Duration::ZERO,
+            threshold,
             call: None,
         }
     }
@@ -719,9 +737,16 @@ impl Timing {
     /// (a few nanoseconds) counts as the next task's.
     #[inline]
     pub(crate) fn begin_chunk(&mut self) {
-        self.last = Instant::now();
+        let now = Instant::now();
+        if self.tasks > 0 && now.saturating_duration_since(self.last) > FIRST_GAP {
+            // The worker waited since its last task (for its input, for
+            // room in the output window, in jobs): the stretch of work
+            // before ends there, not here.
+            self.flush();
+        }
+        self.last = now;
         if self.tasks == 0 {
-            self.open = self.last;
+            self.open = now;
         }
     }
 
@@ -732,7 +757,7 @@ impl Timing {
         let took = now.saturating_duration_since(self.last);
         self.tasks += 1;
         self.working += took;
-        if took > self.threshold {
+        if took >= self.threshold {
             self.note_slow(index, self.last, took);
         }
         self.last = now;

@@ -309,8 +309,10 @@ impl<S: WorkerState> Pool<S> {
     /// and the [`Insights::SLOWEST`](crate::Insights::SLOWEST) slowest tasks
     /// of the pool with their call, item index and worker.
     ///
-    /// - Each task costs one clock read and a compare; each chunk of a call
-    ///   one uncontended lock. Off (the default), nothing is measured.
+    /// - Each task costs one clock read and a compare (about 35 ns on a
+    ///   2-core VM: 3% on 1 µs tasks, most of a nanosecond task's time);
+    ///   a worker takes one uncontended lock when its share of a call ends
+    ///   and every 10 ms. Off (the default), nothing is measured.
     /// - Workers already running end (their exits run), and the next call
     ///   starts fresh ones that record, as a change of
     ///   [`stack_size`](Pool::stack_size) does.

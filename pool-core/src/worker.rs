@@ -209,13 +209,11 @@ impl<S: WorkerState> Worker<S> {
             let started = self
                 .life_span
                 .in_scope(|| catch(|| S::start_life(&self.ctx)));
-            if !self.is_abandoned() {
-                self.hook_ran(Activity::Init, clock);
-            }
             if !self.watch_finish(ticket) {
                 drop_quietly(started);
                 return Err(self.abandoned(Phase::Init, None));
             }
+            self.hook_ran(Activity::Init, clock);
             let state = match started {
                 Ok(Ok(state)) => state,
                 Ok(Err(source)) => {
@@ -433,7 +431,10 @@ impl<S: WorkerState> Worker<S> {
                         };
                         block.run(first, &mut items, want, task, &mut *out)
                     });
-                    timing.end_block();
+                    if !watch.is_some_and(Watch::is_abandoned) {
+                        // An abandoned worker's replacement owns the log.
+                        timing.end_block();
+                    }
                     ran
                 }
             };
@@ -468,6 +469,10 @@ impl<S: WorkerState> Worker<S> {
                 Err(caught) => {
                     // The item that panicked is the first without an output.
                     let at = start + out.pushed();
+                    if let Some(timing) = &mut self.timing {
+                        // The panicked task counts, as a failed one does.
+                        timing.task_done(at);
+                    }
                     // The state may be half-updated: this life ends without
                     // exit, and a fresh one starts right away. Its failure is
                     // recorded first, so that an `imap` cannot end on the
