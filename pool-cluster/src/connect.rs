@@ -42,7 +42,10 @@ pub(crate) fn connect(
     let n = addresses.len();
     // Bound first, so that the peers above can connect while this one
     // connects to those below.
-    let listener = TcpListener::bind(addresses[me].as_str()).map_err(|e| {
+    // A hostfile line may hold several addresses (timely binds each); this
+    // process listens on, and its peers dial, the first.
+    let first = |line: &str| line.split_whitespace().next().unwrap_or(line).to_string();
+    let listener = TcpListener::bind(first(&addresses[me]).as_str()).map_err(|e| {
         connect_error(format!(
             "process {me} could not listen on {}: {e}",
             addresses[me]
@@ -53,7 +56,7 @@ pub(crate) fn connect(
         .map_err(|e| connect_error(e.to_string()))?;
     let mut sockets: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
     for (peer, address) in addresses.iter().enumerate().take(me) {
-        let mut stream = dial(address, deadline).ok_or_else(|| {
+        let mut stream = dial(&first(address), deadline).ok_or_else(|| {
             connect_error(format!(
                 "process {me} could not reach process {peer} at {address} within {limit:?}"
             ))
@@ -118,17 +121,22 @@ pub(crate) fn connect(
     ))
 }
 
-/// Connects to `address` until `deadline`, retrying refused attempts.
+/// Connects to `address` until `deadline`, retrying a failed resolution
+/// and refused attempts, on every address the name resolves to.
 fn dial(address: &str, deadline: Instant) -> Option<TcpStream> {
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
+        for resolved in address.to_socket_addrs().into_iter().flatten() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let attempt = left.min(Duration::from_secs(1));
+            if let Ok(stream) = TcpStream::connect_timeout(&resolved, attempt) {
+                return Some(stream);
+            }
         }
-        let resolved = address.to_socket_addrs().ok()?.next()?;
-        if let Ok(stream) = TcpStream::connect_timeout(&resolved, left.min(Duration::from_secs(1)))
-        {
-            return Some(stream);
+        if Instant::now() >= deadline {
+            return None;
         }
         std::thread::sleep(RETRY.min(deadline.saturating_duration_since(Instant::now())));
     }

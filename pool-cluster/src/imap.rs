@@ -67,6 +67,7 @@ impl<'p, S: ClusterState, I: Iterator<Item = S::Item>> ClusterImap<'p, S, I> {
             failure: None,
             ended: false,
         };
+        stream.pool.forget_earlier();
         if stream.pool.max_active == Some(0) {
             stream.failure = Some(PoolError::InvalidConfig(
                 "max_active must be at least 1 item, got 0".into(),
@@ -119,10 +120,12 @@ impl<'p, S: ClusterState, I: Iterator<Item = S::Item>> ClusterImap<'p, S, I> {
     fn failure_due(&self) -> bool {
         match &self.failure {
             None => false,
+            // In order, a failure of an item comes once every output
+            // before it was yielded; one of a hook (an init, an exit), once
+            // every output that will come was.
             Some(err) => {
-                !self.ordered
-                    || err.index().is_none_or(|at| at <= self.next)
-                    || (self.in_flight.is_empty() && self.by_index.is_empty())
+                let drained = self.in_flight.is_empty() && !self.by_index.contains_key(&self.next);
+                !self.ordered || err.index().map_or(drained, |at| at <= self.next) || drained
             }
         }
     }

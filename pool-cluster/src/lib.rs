@@ -58,10 +58,14 @@
 //! - **Routing.** A call of `n` items on `w` workers cuts its input into
 //!   `w` contiguous runs of `ceil(n / w)` items, run `k` on worker `k`
 //!   (global index: process × threads + thread), sent as one record, like
-//!   `order_tasks` on one machine. A run's outputs go back to worker 0 as
-//!   one record when the run ends (failures as they happen), and worker 0
-//!   hands the driver what each step brought as one message. There is no
-//!   work stealing across processes: a slow item holds up its run.
+//!   `order_tasks` on one machine. A worker runs its run in slices of about
+//!   5 ms (or one task, if longer), each sending its outputs to worker 0 as
+//!   one record, then yields to timely, so that worker 0, a task worker
+//!   too, goes back to the driver between slices; worker 0 hands the driver
+//!   what each step brought as one message, tagged with its call (a stream
+//!   forgotten with `mem::forget` cannot lend its answers to the next
+//!   call). There is no work stealing across processes: a slow item holds
+//!   up its run.
 //! - **Order.** [`map`](ClusterPool::map) returns outputs in input order;
 //!   [`map_unordered`](ClusterPool::map_unordered) in the order they reached
 //!   the driver. A call runs to its end even after a failure; its error is
@@ -210,7 +214,22 @@ impl Cluster {
         let mut processes = 1usize;
         let mut process = 0usize;
         let mut hostfile: Option<String> = None;
-        let mut args = args.into_iter();
+        // `-w2` and `--threads=2` are `-w 2` and `--threads 2`, as getopts
+        // reads them for timely.
+        let mut args = args.into_iter().flat_map(|arg| {
+            let split = if arg.starts_with("--") {
+                arg.split_once('=')
+                    .map(|(flag, value)| (flag.to_string(), value.to_string()))
+            } else if arg.len() > 2 && ["-w", "-n", "-p", "-h"].iter().any(|f| arg.starts_with(f)) {
+                Some((arg[..2].to_string(), arg[2..].to_string()))
+            } else {
+                None
+            };
+            match split {
+                Some((flag, value)) => vec![flag, value],
+                None => vec![arg],
+            }
+        });
         let number = |flag: &str, value: Option<String>| -> Result<usize, PoolError> {
             let value = value.ok_or_else(|| bad(format!("{flag} needs a value")))?;
             value
@@ -297,7 +316,8 @@ impl Cluster {
 
     /// The longest a call may go without any answer from the cluster
     /// ([`PEER_TIMEOUT`] unless set) before [`PoolError::Unresponsive`].
-    /// Answers come as items finish, so it must exceed the longest task.
+    /// Workers answer after every 5 ms of tasks, and after each longer
+    /// task, so it must exceed the longest task.
     pub fn peer_timeout(mut self, limit: Duration) -> Cluster {
         self.peer_timeout = limit;
         self
@@ -357,7 +377,7 @@ impl Cluster {
         ));
         let guards = timely::execute::execute_from(
             built.0,
-            built.1,
+            Box::new(QuietDrop(Some(built.1))),
             timely::WorkerConfig::default(),
             move |worker| serve::serve::<S>(worker, &bridge),
         )
@@ -398,10 +418,30 @@ impl Cluster {
             exits: Vec::new(),
             broken: None,
             answers: std::collections::VecDeque::new(),
+            wanted: std::collections::BTreeSet::new(),
             setup_sent: false,
         };
         pool.setup(Some(shared()))?;
         Ok(Some(pool))
+    }
+}
+
+/// What keeps timely's network threads, dropped without unwinding:
+/// timely's guard joins them with `expect`, and they panic by design when a
+/// peer is lost. Dropped while a panic unwinds, it leaves them to the
+/// process's end.
+struct QuietDrop(Option<Box<dyn std::any::Any + Send>>);
+
+impl Drop for QuietDrop {
+    fn drop(&mut self) {
+        let Some(inner) = self.0.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            std::mem::forget(inner);
+        } else {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(inner)));
+        }
     }
 }
 
@@ -452,8 +492,11 @@ pub struct ClusterPool<S: ClusterState> {
     exits: Vec<S::ExitOut>,
     /// Why the pool can no longer run calls.
     broken: Option<PoolError>,
-    /// Answers received and not yet handled.
-    answers: std::collections::VecDeque<serve::UpOf<S>>,
+    /// Answers received and not yet handled, with their calls.
+    answers: std::collections::VecDeque<(u64, serve::UpOf<S>)>,
+    /// Calls sent whose answers are still wanted: those of a stream that
+    /// was forgotten rather than dropped are not.
+    wanted: std::collections::BTreeSet<u64>,
     /// Whether the workers have the current lifespan.
     setup_sent: bool,
 }
@@ -633,6 +676,7 @@ impl<S: ClusterState> ClusterPool<S> {
         records: Vec<DownOf<S>>,
         mut output: impl FnMut(usize, S::Out),
     ) -> Result<(), PoolError> {
+        self.forget_earlier();
         let call = self.send(records)?;
         let mut failure: Option<PoolError> = None;
         loop {
@@ -650,11 +694,19 @@ impl<S: ClusterState> ClusterPool<S> {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Starts an operation (a call, or a stream's calls): the answers of
+    /// calls sent before and never waited for (those of a stream that was
+    /// forgotten rather than dropped) are not its own.
+    fn forget_earlier(&mut self) {
+        self.wanted.clear();
+    }
+
     /// Hands `records` to worker 0 as the next call, without waiting for
     /// it; returns the call's number.
     fn send(&mut self, records: Vec<DownOf<S>>) -> Result<u64, PoolError> {
         self.calls += 1;
         let call = self.calls;
+        self.wanted.insert(call);
         if self.commands.send(Command::Send { call, records }).is_err() {
             return Err(self.break_with(PoolError::Disconnected {
                 reason: "worker 0 ended".into(),
@@ -668,7 +720,15 @@ impl<S: ClusterState> ClusterPool<S> {
     /// they come), within the peer timeout.
     fn receive(&mut self) -> Result<Answer<S>, PoolError> {
         loop {
-            if let Some(up) = self.answers.pop_front() {
+            if let Some((call, up)) = self.answers.pop_front() {
+                if !self.wanted.contains(&call) {
+                    // A stream's call whose `ClusterImap` was forgotten:
+                    // its answers go nowhere (its exits are still kept).
+                    if let Up::Exit { output } = up {
+                        self.exits.push(output);
+                    }
+                    continue;
+                }
                 match up {
                     Up::Outputs(outputs) => return Ok(Answer::Outputs(outputs)),
                     Up::Exit { output } => self.exits.push(output),
@@ -682,8 +742,15 @@ impl<S: ClusterState> ClusterPool<S> {
                 continue;
             }
             match self.events.recv_timeout(self.peer_timeout) {
-                Ok(Event::Up(answers)) => self.answers.extend(answers),
-                Ok(Event::Done(call)) => return Ok(Answer::Done(call)),
+                Ok(Event::Up(call, answers)) => {
+                    self.answers
+                        .extend(answers.into_iter().map(|up| (call, up)));
+                }
+                Ok(Event::Done(call)) => {
+                    if self.wanted.remove(&call) {
+                        return Ok(Answer::Done(call));
+                    }
+                }
                 Ok(Event::Ready(_)) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(self.break_with(PoolError::Unresponsive {
@@ -891,7 +958,10 @@ impl<S: ClusterState> ClusterPool<S> {
         if self.guards.is_none() {
             return Ok(());
         }
-        self.check()?;
+        // Not `check`: a lifespan of 0 fails calls, not the lives' end.
+        if let Some(err) = &self.broken {
+            return Err(again(err));
+        }
         let ended = self.end_lives();
         self.stop();
         ended
@@ -909,10 +979,24 @@ impl<S: ClusterState> ClusterPool<S> {
             std::mem::forget(guards);
             return;
         }
-        // A worker that panicked reports it here, rather than in the
-        // guards' drop (which would panic).
-        let _ = guards.join();
         self.broken = Some(PoolError::Closed);
+        // Joined on a thread of its own, for at most the peer timeout: a
+        // peer stopped after the last call would hold timely's threads
+        // forever. A worker that panicked is reported to `join`, not
+        // raised (the network threads' guard drops quietly, see
+        // `QuietDrop`).
+        let (done, joined) = mpsc::channel();
+        let joiner = std::thread::Builder::new()
+            .name("statepool-cluster-join".into())
+            .spawn(move || {
+                let _ = guards.join();
+                let _ = done.send(());
+            });
+        if let Ok(joiner) = joiner {
+            if joined.recv_timeout(self.peer_timeout).is_ok() {
+                let _ = joiner.join();
+            }
+        }
     }
 
     /// The exit hooks' outputs gathered so far from every process (one per

@@ -9,17 +9,33 @@ use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use pool_core::{BoxError, WorkerContext};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely::worker::Worker;
 
 use crate::wire::{Down, DownBody, FailKind, Up};
 use crate::ClusterState;
+
+/// The longest a worker runs tasks before it hands what it has to timely
+/// (its answers go out, and worker 0 goes back to the driver's channel):
+/// the driver hears from the cluster at least this often while tasks are
+/// shorter than it.
+const SLICE: Duration = Duration::from_millis(5);
+/// Items that take less than this between two clock reads make the next
+/// stride twice as long.
+const STRIDE_GROW: Duration = Duration::from_micros(50);
+/// The most items between two clock reads.
+const MAX_STRIDE: usize = 1024;
+
+/// Answers that reached worker 0, each with its timestamp.
+type Answers<S> = Vec<(u64, UpOf<S>)>;
 
 /// Records down, as the driver hands them to worker 0.
 pub(crate) type DownOf<S> = Down<<S as ClusterState>::Item>;
@@ -39,8 +55,8 @@ pub(crate) enum Command<S: ClusterState> {
 pub(crate) enum Event<S: ClusterState> {
     /// Worker 0's thread, to wake it after a command.
     Ready(Thread),
-    /// Answers, as many as one step brought.
-    Up(Vec<UpOf<S>>),
+    /// Answers to call `.0`, as many as one step brought.
+    Up(u64, Vec<UpOf<S>>),
     Done(u64),
 }
 
@@ -77,38 +93,31 @@ impl<S: ClusterState> Life<S> {
         }
     }
 
-    fn handle(&mut self, body: DownBody<S::Item>, out: &mut impl FnMut(UpOf<S>)) {
-        match body {
-            DownBody::Setup { shared, lifespan } => {
-                if let Some(bytes) = shared {
-                    match bincode::deserialize::<S::Shared>(&bytes) {
-                        Ok(shared) => {
-                            self.ctx = Some(WorkerContext::with_shared(
-                                self.worker_id,
-                                self.peers,
-                                shared,
-                            ));
-                        }
-                        Err(err) => out(self.failed(
-                            None,
-                            FailKind::Init,
-                            format!("the shared object could not be decoded: {err}"),
-                        )),
-                    }
+    /// Takes the pool's settings: its shared object (serialised), the
+    /// first time, and its lifespan.
+    fn setup(
+        &mut self,
+        shared: Option<Vec<u8>>,
+        lifespan: Option<usize>,
+        out: &mut impl FnMut(UpOf<S>),
+    ) {
+        if let Some(bytes) = shared {
+            match bincode::deserialize::<S::Shared>(&bytes) {
+                Ok(shared) => {
+                    self.ctx = Some(WorkerContext::with_shared(
+                        self.worker_id,
+                        self.peers,
+                        shared,
+                    ));
                 }
-                self.lifespan = lifespan;
+                Err(err) => out(self.failed(
+                    None,
+                    FailKind::Init,
+                    format!("the shared object could not be decoded: {err}"),
+                )),
             }
-            DownBody::Items { first, items } => {
-                let mut outputs = Vec::with_capacity(items.len());
-                for (k, item) in items.into_iter().enumerate() {
-                    if let Some(output) = self.run(first + k, item, out) {
-                        outputs.push((first + k, output));
-                    }
-                }
-                out(Up::Outputs(outputs));
-            }
-            DownBody::EndLife => self.end(out),
         }
+        self.lifespan = lifespan;
     }
 
     /// Starts a life unless one runs; `false` (after reporting) if the
@@ -136,6 +145,55 @@ impl<S: ClusterState> Life<S> {
                 false
             }
         }
+    }
+
+    /// Runs the items of a run, the first at position `first`, until the
+    /// run ends or the slice that began at `started` has lasted
+    /// [`SLICE`]: hands their outputs to `out` as one record, and returns
+    /// what is left of the run.
+    fn run_slice(
+        &mut self,
+        first: usize,
+        items: Vec<S::Item>,
+        started: Instant,
+        out: &mut impl FnMut(UpOf<S>),
+    ) -> Option<DownBody<S::Item>> {
+        let mut outputs = Vec::new();
+        let mut items = items.into_iter();
+        let mut at = first;
+        // The clock is read every `stride` items: rarely for fast items,
+        // after each slow one.
+        let (mut stride, mut since, mut checked) = (1usize, 0usize, started);
+        let mut left = None;
+        while let Some(item) = items.next() {
+            if let Some(output) = self.run(at, item, out) {
+                outputs.push((at, output));
+            }
+            at += 1;
+            since += 1;
+            if since < stride {
+                continue;
+            }
+            since = 0;
+            let now = Instant::now();
+            stride = if now.duration_since(checked) < STRIDE_GROW {
+                (stride * 2).min(MAX_STRIDE)
+            } else {
+                (stride / 2).max(1)
+            };
+            checked = now;
+            if now.duration_since(started) >= SLICE && items.len() > 0 {
+                left = Some(DownBody::Items {
+                    first: at,
+                    items: items.collect(),
+                });
+                break;
+            }
+        }
+        if !outputs.is_empty() {
+            out(Up::Outputs(outputs));
+        }
+        left
     }
 
     /// Runs the task on `item`: its output, or `None` after reporting its
@@ -198,7 +256,8 @@ pub(crate) fn serve<S: ClusterState>(worker: &mut Worker, bridge: &Bridge<S>) {
     let peers = worker.peers();
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<DownOf<S>>>> = InputHandle::new();
     let probe = ProbeHandle::new();
-    let collected: Rc<RefCell<Vec<UpOf<S>>>> = Rc::new(RefCell::new(Vec::new()));
+    // Answers that reached worker 0, with the timestamp of their call.
+    let collected: Rc<RefCell<Answers<S>>> = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&collected);
     worker.dataflow::<u64, _, _>(|scope| {
         let mut life = Life::<S> {
@@ -209,19 +268,54 @@ pub(crate) fn serve<S: ClusterState>(worker: &mut Worker, bridge: &Bridge<S>) {
             lifespan: None,
             tasks_in_life: 0,
         };
+        let activations = scope;
         input
             .to_stream(scope)
             .unary(
                 Exchange::new(|down: &DownOf<S>| down.to),
                 "statepool tasks",
-                move |_, _| {
+                move |_, info| {
+                    let activator = activations.activator_for(info.address);
+                    // Records taken in and not yet done, in order, each with
+                    // the capability of its timestamp.
+                    let mut pending: VecDeque<(Capability<u64>, DownBody<S::Item>)> =
+                        VecDeque::new();
                     move |input, output| {
+                        let port = output.output_index();
                         input.for_each(|cap, data| {
-                            let mut session = output.session(&cap);
+                            let Some(cap) = cap.retain_least(port) else {
+                                return;
+                            };
                             for down in data.drain(..) {
-                                life.handle(down.body, &mut |up| session.give(up));
+                                pending.push_back((cap.clone(), down.body));
                             }
                         });
+                        // A slice of work, then back to timely: the answers
+                        // so far go out, and worker 0 goes back to its loop.
+                        let started = Instant::now();
+                        while let Some((cap, body)) = pending.pop_front() {
+                            let mut session = output.session(&cap);
+                            let mut give = |up| session.give(up);
+                            let left = match body {
+                                DownBody::Items { first, items } => {
+                                    life.run_slice(first, items, started, &mut give)
+                                }
+                                DownBody::Setup { shared, lifespan } => {
+                                    life.setup(shared, lifespan, &mut give);
+                                    None
+                                }
+                                DownBody::EndLife => {
+                                    life.end(&mut give);
+                                    None
+                                }
+                            };
+                            drop(session);
+                            if let Some(left) = left {
+                                pending.push_front((cap, left));
+                                activator.activate();
+                                break;
+                            }
+                        }
                     }
                 },
             )
@@ -230,8 +324,10 @@ pub(crate) fn serve<S: ClusterState>(worker: &mut Worker, bridge: &Bridge<S>) {
                 "statepool answers",
                 move |_, _| {
                     move |input, _output| {
-                        input.for_each(|_cap, data| {
-                            sink.borrow_mut().extend(data.drain(..));
+                        input.for_each(|cap, data| {
+                            let time = cap.least().copied().unwrap_or_default();
+                            sink.borrow_mut()
+                                .extend(data.drain(..).map(|up| (time, up)));
                         });
                     }
                 },
@@ -280,9 +376,22 @@ pub(crate) fn serve<S: ClusterState>(worker: &mut Worker, bridge: &Bridge<S>) {
             None => {}
         }
         worker.step_or_park(None);
+        // Answers carry their call's timestamp: records sent before the
+        // input advanced to `t` have the timestamp `t - 1`.
         let answers = std::mem::take(&mut *collected.borrow_mut());
-        if !answers.is_empty() && events.send(Event::Up(answers)).is_err() {
-            return;
+        let mut answers = answers.into_iter().peekable();
+        while let Some((time, up)) = answers.next() {
+            let mut batch = vec![up];
+            while let Some((_, up)) = answers.next_if(|(t, _)| *t == time) {
+                batch.push(up);
+            }
+            let call = pending
+                .iter()
+                .find(|(t, _)| *t == time + 1)
+                .map_or(0, |(_, call)| *call);
+            if events.send(Event::Up(call, batch)).is_err() {
+                return;
+            }
         }
         while let Some(&(t, call)) = pending.front() {
             if probe.less_than(&t) {

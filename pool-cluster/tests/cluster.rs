@@ -41,7 +41,7 @@ fn start(ctx: &WorkerContext) -> Probe {
 }
 
 /// Doubles `x`; item 1013 fails, 1700 panics, 5000 blocks forever once it
-/// told the test it runs.
+/// told the test it runs, and items from 6000 take 60 ms each.
 #[task]
 fn double(probe: &mut Probe, x: u64) -> Result<u64, std::io::Error> {
     probe.tasks += 1;
@@ -55,6 +55,10 @@ fn double(probe: &mut Probe, x: u64) -> Result<u64, std::io::Error> {
             loop {
                 std::thread::park();
             }
+        }
+        6000.. => {
+            std::thread::sleep(Duration::from_millis(60));
+            Ok(2 * x)
         }
         x => Ok(2 * x + probe.offset),
     }
@@ -492,4 +496,65 @@ fn bad_arguments_are_connect_errors() {
     let cluster =
         Cluster::from_args(["prog", "-w", "2", "-n", "3", "-p", "1"].map(String::from)).unwrap();
     assert_eq!(cluster.process(), 1);
+    // The attached forms getopts reads for timely.
+    let cluster = Cluster::from_args(["prog", "-w2", "-n3", "-p2"].map(String::from)).unwrap();
+    assert_eq!(cluster.process(), 2);
+    let cluster = Cluster::from_args(
+        ["prog", "--threads=2", "--processes=3", "--process=1"].map(String::from),
+    )
+    .unwrap();
+    assert_eq!(cluster.process(), 1);
+}
+
+#[test]
+fn a_run_longer_than_the_peer_timeout_is_not_silence() {
+    // 15 items of 60 ms a worker: each run takes 0.9 s, past the 0.5 s
+    // limit, but the workers answer as their tasks end.
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .peer_timeout(Duration::from_millis(500))
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    let outputs = pool.map(6000..6030).unwrap();
+    assert_eq!(outputs, (6000..6030).map(|x| 2 * x).collect::<Vec<_>>());
+    pool.join().unwrap();
+}
+
+#[test]
+fn a_forgotten_stream_leaves_nothing_for_the_next_call() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive()
+        .max_active(40);
+    let mut stream = pool.imap(0..1000u64);
+    assert_eq!(stream.next().unwrap().unwrap(), 0);
+    std::mem::forget(stream);
+    // The forgotten stream's batches are in flight, with the positions
+    // this call uses too.
+    assert_eq!(
+        pool.map(500..540).unwrap(),
+        (500..540).map(|x| 2 * x).collect::<Vec<_>>()
+    );
+    assert_eq!(pool.map(0..4).unwrap(), [0, 2, 4, 6]);
+    pool.join().unwrap();
+}
+
+#[test]
+fn join_ends_the_lives_whatever_the_settings() {
+    let peers = launch("probe", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Probe>()
+        .unwrap()
+        .unwrap()
+        .keep_alive();
+    pool.map(0..10).unwrap();
+    let mut pool = pool.worker_lifespan(0);
+    assert!(matches!(pool.map(0..10), Err(PoolError::InvalidConfig(_))));
+    pool.join().unwrap();
+    assert_eq!(pool.exit_results().len(), 2);
 }
