@@ -868,6 +868,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "20,000 pushes are slow under Miri, and this module has no unsafe code"
+    )]
     fn a_long_timeline_is_coarsened_and_keeps_its_ends() {
         let recording = Recording::new(1);
         let mut log = relock(&recording.logs[0]);
