@@ -158,7 +158,7 @@ impl<S: ClusterState> Life<S> {
         started: Instant,
         out: &mut impl FnMut(UpOf<S>),
     ) -> Option<DownBody<S::Item>> {
-        let mut outputs = Vec::new();
+        let mut outputs = Vec::with_capacity(items.len());
         let mut items = items.into_iter();
         let mut at = first;
         // The clock is read every `stride` items: rarely for fast items,
