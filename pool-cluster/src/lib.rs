@@ -129,6 +129,12 @@ use wire::{Down, DownBody, FailKind, Up};
 /// Implemented for every such `#[worker_state]` with a `#[task]` and a
 /// `#[worker_exit]` (an exit returning `()` will do: a cluster gathers exit
 /// outputs, and needs their type).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot run on a cluster",
+    label = "needs a `#[task]` and a `#[worker_exit]`, with serde and `Clone` items and outputs",
+    note = "a cluster's items, outputs, shared object and exit outputs cross processes: they need `serde::Serialize`, `serde::Deserialize`, `Send + 'static`, and `Clone` for items and outputs",
+    note = "a cluster gathers exit outputs and needs their type: add a `#[worker_exit]` (one returning `()` will do)"
+)]
 pub trait ClusterState:
     WorkerState<Shared: ExchangeData + Sync> + Task + WorkerExit + 'static
 {

@@ -114,6 +114,19 @@ fn serve() {
         "offset" => cluster
             .start_with_shared::<Offset>(|| unreachable!("only the driver makes the shared object"))
             .map(|pool| pool.is_none()),
+        // A driver that runs one call, says so, and waits to be killed.
+        "drive" => {
+            let mut pool = cluster.start::<Probe>().unwrap().unwrap().keep_alive();
+            pool.map(0..10).unwrap();
+            let address = std::env::var(SIGNAL).unwrap();
+            TcpStream::connect(address)
+                .unwrap()
+                .write_all(b"ran")
+                .unwrap();
+            loop {
+                std::thread::park();
+            }
+        }
         other => panic!("unknown state {other}"),
     };
     // Leave at once: the harness's own output is not wanted, and a lost
@@ -557,4 +570,51 @@ fn join_ends_the_lives_whatever_the_settings() {
     assert!(matches!(pool.map(0..10), Err(PoolError::InvalidConfig(_))));
     pool.join().unwrap();
     assert_eq!(pool.exit_results().len(), 2);
+}
+
+#[test]
+fn a_serving_process_that_loses_its_driver_returns_an_error() {
+    // Here process 1 serves; process 0, the driver, is a child that runs a
+    // call and is then killed.
+    let signal = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = signal.local_addr().unwrap().to_string();
+    let addresses = free_addresses(2);
+    let dir = std::env::temp_dir().join(format!(
+        "statepool-cluster-{}-{}",
+        std::process::id(),
+        DIRS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _dir = TempDir(dir.clone());
+    let hostfile = dir.join("hosts.txt");
+    std::fs::write(&hostfile, addresses.join("\n")).unwrap();
+    let driver = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "serve", "--nocapture", "--test-threads=1"])
+        .env(SERVE, format!("drive 0 1 {}", hostfile.display()))
+        .env(SIGNAL, &address)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peers = Peers {
+        children: vec![driver],
+        addresses: addresses.clone(),
+        _dir: TempDir(std::env::temp_dir().join("statepool-cluster-unused")),
+    };
+    let serving = std::thread::spawn(move || {
+        Cluster::new(1, 1, addresses)
+            .connect_timeout(Duration::from_secs(20))
+            .start::<Probe>()
+            .map(|pool| pool.is_none())
+    });
+    // The driver ran its call through this process's worker.
+    let _ = signal.accept().unwrap();
+    let child = &mut peers.children[0];
+    child.kill().unwrap();
+    child.wait().unwrap();
+    match serving.join().unwrap() {
+        Err(PoolError::Disconnected { reason }) => {
+            assert!(reason.contains("process 1"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
