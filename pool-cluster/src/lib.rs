@@ -124,7 +124,7 @@ use serve::{Bridge, Command, DownOf, Event};
 use wire::{Down, DownBody, FailKind, Up};
 
 /// A state whose items, outputs, shared object and exit outputs can cross
-/// processes: timely's [`ExchangeData`] (`serde` and `Send + 'static`), and
+/// processes: timely's `ExchangeData` (`serde` and `Send + 'static`), and
 /// `Clone` for items and outputs (timely's containers are `Clone`).
 /// Implemented for every such `#[worker_state]` with a `#[task]` and a
 /// `#[worker_exit]` (an exit returning `()` will do: a cluster gathers exit

@@ -286,7 +286,7 @@ impl fmt::Display for Insights {
                 };
                 writeln!(
                     f,
-                    "{:>4}. {} on worker {}: {} (from {})",
+                    "{:>4}. {} on worker {}: {} (started at {})",
                     rank + 1,
                     call,
                     task.worker_id,
