@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use statepool::cluster::Cluster;
+use statepool::cluster::{Cluster, ClusterPool};
 use statepool::prelude::*;
 
 /// Set in a serving process: its role, as `STATE process threads hostfile`.
@@ -214,6 +214,11 @@ fn launch(
     }
 }
 
+/// The driver of `peers`' cluster of `Probe`s.
+fn probe_pool(peers: &Peers, threads: usize) -> ClusterPool<Probe> {
+    driver(peers, threads).start::<Probe>().unwrap().unwrap()
+}
+
 fn driver(peers: &Peers, threads: usize) -> Cluster {
     Cluster::new(threads, 0, peers.addresses.clone())
         .connect_timeout(Duration::from_secs(20))
@@ -224,11 +229,7 @@ fn driver(peers: &Peers, threads: usize) -> Cluster {
 fn outputs_equal_the_sequential_map_on_two_and_three_processes() {
     for (processes, threads) in [(2, 1), (3, 1), (2, 2)] {
         let peers = launch("probe", processes, threads, None, true);
-        let mut pool = driver(&peers, threads)
-            .start::<Probe>()
-            .unwrap()
-            .unwrap()
-            .keep_alive();
+        let mut pool = probe_pool(&peers, threads).keep_alive();
         let workers = processes * threads;
         assert_eq!(pool.n_workers(), workers);
         let sequential: Vec<u64> = (0..1000).map(|x| 2 * x).collect();
@@ -257,11 +258,7 @@ fn outputs_equal_the_sequential_map_on_two_and_three_processes() {
 #[test]
 fn lives_follow_keep_alive_and_the_lifespan() {
     let peers = launch("probe", 2, 1, None, true);
-    let mut pool = driver(&peers, 1)
-        .start::<Probe>()
-        .unwrap()
-        .unwrap()
-        .worker_lifespan(10);
+    let mut pool = probe_pool(&peers, 1).worker_lifespan(10);
     // Without keep_alive every call ends its lives; each worker gets a run
     // of 50 items, so 5 lives of 10 tasks.
     pool.map(0..100).unwrap();
@@ -280,11 +277,7 @@ fn lives_follow_keep_alive_and_the_lifespan() {
 #[test]
 fn failures_name_their_item_and_worker_locally_and_remotely() {
     let peers = launch("probe", 2, 1, None, true);
-    let mut pool = driver(&peers, 1)
-        .start::<Probe>()
-        .unwrap()
-        .unwrap()
-        .keep_alive();
+    let mut pool = probe_pool(&peers, 1).keep_alive();
     // 1000..1030: items 0..15 on worker 0 (here), 15..30 on worker 1.
     match pool.map(1000..1030) {
         Err(PoolError::Task {
@@ -434,12 +427,7 @@ fn a_stopped_peer_fails_the_call_after_the_peer_timeout() {
 #[test]
 fn streams_yield_in_order_within_their_look_ahead() {
     let peers = launch("probe", 2, 1, None, true);
-    let mut pool = driver(&peers, 1)
-        .start::<Probe>()
-        .unwrap()
-        .unwrap()
-        .keep_alive()
-        .max_active(40);
+    let mut pool = probe_pool(&peers, 1).keep_alive().max_active(40);
     let mut stream = pool.imap(0..1000u64);
     let mut outputs = Vec::new();
     while let Some(output) = stream.next() {
@@ -538,12 +526,7 @@ fn a_run_longer_than_the_peer_timeout_is_not_silence() {
 #[test]
 fn a_forgotten_stream_leaves_nothing_for_the_next_call() {
     let peers = launch("probe", 2, 1, None, true);
-    let mut pool = driver(&peers, 1)
-        .start::<Probe>()
-        .unwrap()
-        .unwrap()
-        .keep_alive()
-        .max_active(40);
+    let mut pool = probe_pool(&peers, 1).keep_alive().max_active(40);
     let mut stream = pool.imap(0..1000u64);
     assert_eq!(stream.next().unwrap().unwrap(), 0);
     std::mem::forget(stream);
@@ -560,11 +543,7 @@ fn a_forgotten_stream_leaves_nothing_for_the_next_call() {
 #[test]
 fn join_ends_the_lives_whatever_the_settings() {
     let peers = launch("probe", 2, 1, None, true);
-    let mut pool = driver(&peers, 1)
-        .start::<Probe>()
-        .unwrap()
-        .unwrap()
-        .keep_alive();
+    let mut pool = probe_pool(&peers, 1).keep_alive();
     pool.map(0..10).unwrap();
     let mut pool = pool.worker_lifespan(0);
     assert!(matches!(pool.map(0..10), Err(PoolError::InvalidConfig(_))));

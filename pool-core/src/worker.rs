@@ -340,7 +340,6 @@ impl<S: WorkerState> Worker<S> {
     /// itself stays outside it, so that neither a panic of a task nor one of
     /// an item's `Drop` can be taken for the other.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
     pub(crate) fn run_chunk<T, O>(
         &mut self,
         chunk: impl Chunk<Item = T>,
@@ -354,32 +353,6 @@ impl<S: WorkerState> Worker<S> {
         if let Some(timing) = &mut self.timing {
             timing.begin_chunk();
         }
-        self.run_chunk_items(chunk, lifespan, block, stop, task, out, report);
-    }
-
-    /// Moves what this worker measured for the insights into its log: at
-    /// the end of its share of a call, or of a job.
-    pub(crate) fn flush_insights(&mut self) {
-        if self.is_abandoned() {
-            return;
-        }
-        if let Some(timing) = &mut self.timing {
-            timing.flush();
-        }
-    }
-
-    /// [`Worker::run_chunk`], after the insights' start of chunk.
-    #[allow(clippy::too_many_arguments)]
-    fn run_chunk_items<T, O>(
-        &mut self,
-        chunk: impl Chunk<Item = T>,
-        lifespan: Option<usize>,
-        block: usize,
-        stop: &Stop,
-        task: &impl Fn(&mut S, T, &WorkerContext<S::Shared>) -> Result<O, BoxError>,
-        out: &mut impl ChunkOutputs<O>,
-        report: &dyn Fn(PoolError),
-    ) {
         let start = chunk.start();
         let mut items = chunk;
         let block = block.max(1);
@@ -516,6 +489,17 @@ impl<S: WorkerState> Worker<S> {
                 Err(err)
             }
             (None, None) => unreachable!("a task that ran neither gave an output nor failed"),
+        }
+    }
+
+    /// Moves what this worker measured for the insights into its log: at
+    /// the end of its share of a call, or of a job.
+    pub(crate) fn flush_insights(&mut self) {
+        if self.is_abandoned() {
+            return;
+        }
+        if let Some(timing) = &mut self.timing {
+            timing.flush();
         }
     }
 
