@@ -48,9 +48,10 @@ pub use pool_core::{Activity, Insights, Segment, SlowTask, Times, WorkerInsights
 #[cfg(feature = "cluster")]
 pub use pool_cluster as cluster;
 pub use pool_core::{
-    BorrowedInput, BoxError, ExitValue, Imap, InputKind, IntoShared, NoShared, OwnedInput,
-    PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask, Streamable, Task,
-    TaskHandle, TaskItems, UnitShared, WorkerContext, WorkerExit, WorkerInit, WorkerState,
+    BorrowedInput, BoxError, ExitSerializer, ExitValue, Imap, InputKind, IntoShared, NoShared,
+    OwnedInput, PanicPayload, PanicSite, Phase, Pool, PoolError, PoolHandle, StreamTask,
+    Streamable, Task, TaskHandle, TaskItems, UnitShared, WorkerContext, WorkerExit, WorkerInit,
+    WorkerState,
 };
 
 /// Makes a struct or enum a worker state and names its pool.

@@ -70,8 +70,13 @@
 //!   [`map_unordered`](ClusterPool::map_unordered) in the order they reached
 //!   the driver. A call runs to its end even after a failure; its error is
 //!   the failure of the lowest index (an init failure first).
-//! - **What crosses processes** needs `serde` (timely's `ExchangeData`):
-//!   items, outputs, the shared object and exit outputs. The
+//! - **What crosses processes** needs `serde` (timely's `ExchangeData`),
+//!   not `Clone`: items, outputs and the shared object. Exit hooks are
+//!   optional; every life's end runs the state's own (its
+//!   [`WorkerState::end_life`]), and an exit output crosses to
+//!   [`exit_results`](ClusterPool::exit_results) through the state's
+//!   [`WorkerState::exit_serializer`], which `#[worker_state]` implements
+//!   where the output is `serde` (`exit_results` is offered only then). The
 //!   single-machine [`Pool`](pool_core::Pool) keeps its own bounds.
 //! - **Connecting** is done here, not by timely: the same handshake,
 //!   without timely's retry chatter on standard output, and within
@@ -107,8 +112,8 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use pool_core::{
-    BoxError, NoShared, PanicPayload, PanicSite, PoolError, Task, WorkerContext, WorkerExit,
-    WorkerState,
+    BoxError, ExitSerializer, ExitValue, NoShared, PanicPayload, PanicSite, PoolError, Task,
+    WorkerContext, WorkerExit, WorkerState,
 };
 use timely::communication::WorkerGuards;
 use timely::ExchangeData;
@@ -123,47 +128,37 @@ pub use imap::ClusterImap;
 use serve::{Bridge, Command, DownOf, Event};
 use wire::{Down, DownBody, FailKind, Up};
 
-/// A state whose items, outputs, shared object and exit outputs can cross
-/// processes: timely's `ExchangeData` (`serde` and `Send + 'static`), and
-/// `Clone` for items and outputs (timely's containers are `Clone`).
-/// Implemented for every such `#[worker_state]` with a `#[task]` and a
-/// `#[worker_exit]` (an exit returning `()` will do: a cluster gathers exit
-/// outputs, and needs their type).
+/// A state whose items, outputs and shared object can cross processes:
+/// timely's `ExchangeData` (`serde::Serialize`, `serde::Deserialize` and
+/// `Send + 'static`). Implemented for every such `#[worker_state]` with a
+/// `#[task]`; its exit hook, if any, runs on every life's end, and its
+/// outputs reach [`ClusterPool::exit_results`] where they are `serde` too.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot run on a cluster",
-    label = "needs a `#[task]` and a `#[worker_exit]`, with serde and `Clone` items and outputs",
-    note = "a cluster's items, outputs, shared object and exit outputs cross processes: they need `serde::Serialize`, `serde::Deserialize`, `Send + 'static`, and `Clone` for items and outputs",
-    note = "a cluster gathers exit outputs and needs their type: add a `#[worker_exit]` (one returning `()` will do)"
+    label = "needs a `#[task]`, with serde items and outputs",
+    note = "a cluster's items, outputs and shared object cross processes: they need `serde::Serialize`, `serde::Deserialize` and `Send + 'static`"
 )]
-pub trait ClusterState:
-    WorkerState<Shared: ExchangeData + Sync> + Task + WorkerExit + 'static
-{
+pub trait ClusterState: WorkerState<Shared: ExchangeData + Sync> + Task + 'static {
     /// The task's input, owned: `Task::Input<'static>`.
-    type Item: ExchangeData + Clone;
+    type Item: ExchangeData;
     /// The task's output: `Task::Output`.
-    type Out: ExchangeData + Clone;
-    /// The exit hook's output: `WorkerExit::Output`.
-    type ExitOut: ExchangeData + Clone;
+    type Out: ExchangeData;
     /// Runs the task.
     fn run_item(
         &mut self,
         item: Self::Item,
         ctx: &WorkerContext<Self::Shared>,
     ) -> Result<Self::Out, BoxError>;
-    /// Ends a life with the exit hook.
-    fn finish(self, ctx: &WorkerContext<Self::Shared>) -> Result<Option<Self::ExitOut>, BoxError>;
 }
 
 impl<S> ClusterState for S
 where
-    S: WorkerState<Shared: ExchangeData + Sync> + Task + WorkerExit + 'static,
-    S::Input<'static>: ExchangeData + Clone,
-    <S as Task>::Output: ExchangeData + Clone,
-    <S as WorkerExit>::Output: ExchangeData + Clone,
+    S: WorkerState<Shared: ExchangeData + Sync> + Task + 'static,
+    S::Input<'static>: ExchangeData,
+    <S as Task>::Output: ExchangeData,
 {
     type Item = S::Input<'static>;
     type Out = <S as Task>::Output;
-    type ExitOut = <S as WorkerExit>::Output;
 
     fn run_item(
         &mut self,
@@ -172,16 +167,42 @@ where
     ) -> Result<Self::Out, BoxError> {
         self.run(item, ctx)
     }
+}
 
-    fn finish(self, ctx: &WorkerContext<S::Shared>) -> Result<Option<Self::ExitOut>, BoxError> {
-        match self.end_life(ctx)? {
-            None => Ok(None),
-            Some(value) => value
-                .downcast::<<S as WorkerExit>::Output>()
-                .map(Some)
-                .map_err(|_| "the exit hook's output is not `WorkerExit::Output`".into()),
-        }
+/// The encoding of exit outputs between processes (`bincode`'s).
+fn exit_codec() -> impl bincode::Options + Copy {
+    bincode::DefaultOptions::new()
+}
+
+/// An exit value seen through its state's [`ExitSerializer`].
+struct ExitView<'a>(&'a ExitSerializer, &'a ExitValue);
+
+impl serde::Serialize for ExitView<'_> {
+    fn serialize<Z: serde::Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        self.0.serialize(self.1, serializer)
     }
+}
+
+/// `value` in bytes, with `S`'s exit serializer: `Ok(None)` if `S` has
+/// none (its exit outputs cannot be read by `exit_results`).
+fn encode_exit<S: WorkerState>(value: &ExitValue) -> Result<Option<Vec<u8>>, String> {
+    use bincode::Options;
+    match S::exit_serializer() {
+        None => Ok(None),
+        Some(ser) => exit_codec()
+            .serialize(&ExitView(&ser, value))
+            .map(Some)
+            .map_err(|err| format!("the exit output could not be serialised: {err}")),
+    }
+}
+
+/// An exit output sent by [`encode_exit`].
+fn decode_exit<S: WorkerState>(bytes: &[u8]) -> Result<ExitValue, String> {
+    let ser = S::exit_serializer()
+        .ok_or_else(|| "the state has no exit serializer on the driver".to_string())?;
+    let mut de = bincode::Deserializer::from_slice(bytes, exit_codec());
+    ser.deserialize(&mut de)
+        .map_err(|err| format!("the exit output could not be decoded: {err}"))
 }
 
 /// How to start a cluster: timely's layout (processes, threads, addresses)
@@ -422,6 +443,7 @@ impl Cluster {
             peer_timeout: self.peer_timeout,
             calls: 0,
             exits: Vec::new(),
+            unshipped: 0,
             broken: None,
             answers: std::collections::VecDeque::new(),
             wanted: std::collections::BTreeSet::new(),
@@ -495,7 +517,11 @@ pub struct ClusterPool<S: ClusterState> {
     max_active: Option<usize>,
     peer_timeout: Duration,
     calls: u64,
-    exits: Vec<S::ExitOut>,
+    /// Exit outputs received, decoded.
+    exits: Vec<ExitValue>,
+    /// Exit outputs that a worker could not send: its state has no
+    /// [`ExitSerializer`] (see [`ClusterPool::exit_results`]).
+    unshipped: usize,
     /// Why the pool can no longer run calls.
     broken: Option<PoolError>,
     /// Answers received and not yet handled, with their calls.
@@ -730,14 +756,18 @@ impl<S: ClusterState> ClusterPool<S> {
                 if !self.wanted.contains(&call) {
                     // A stream's call whose `ClusterImap` was forgotten:
                     // its answers go nowhere (its exits are still kept).
-                    if let Up::Exit { output } = up {
-                        self.exits.push(output);
+                    if let Up::Exit { worker_id, output } = up {
+                        let _ = self.keep_exit(worker_id, output);
                     }
                     continue;
                 }
                 match up {
                     Up::Outputs(outputs) => return Ok(Answer::Outputs(outputs)),
-                    Up::Exit { output } => self.exits.push(output),
+                    Up::Exit { worker_id, output } => {
+                        if let Err(err) = self.keep_exit(worker_id, output) {
+                            return Ok(Answer::Failed(err));
+                        }
+                    }
                     Up::Failed {
                         index,
                         worker_id,
@@ -770,6 +800,19 @@ impl<S: ClusterState> ClusterPool<S> {
                 }
             }
         }
+    }
+
+    /// Keeps an exit output that worker `worker_id` sent (`None`: one it
+    /// could not send).
+    fn keep_exit(&mut self, worker_id: usize, output: Option<Vec<u8>>) -> Result<(), PoolError> {
+        match output {
+            None => self.unshipped += 1,
+            Some(bytes) => match decode_exit::<S>(&bytes) {
+                Ok(value) => self.exits.push(value),
+                Err(message) => return Err(remote(FailKind::Exit, None, worker_id, message)),
+            },
+        }
+        Ok(())
     }
 
     /// Marks the pool broken by `err`, and returns `err`.
@@ -1006,9 +1049,57 @@ impl<S: ClusterState> ClusterPool<S> {
     }
 
     /// The exit hooks' outputs gathered so far from every process (one per
-    /// finished life), drained.
-    pub fn exit_results(&mut self) -> Vec<S::ExitOut> {
+    /// finished life), drained. Offered where the exit output is `serde`:
+    /// it crosses processes.
+    ///
+    /// ```compile_fail
+    /// use statepool::cluster::ClusterPool;
+    /// use statepool::prelude::*;
+    ///
+    /// #[worker_state]
+    /// #[derive(Default)]
+    /// struct Timer;
+    ///
+    /// #[task]
+    /// fn pass(_: &mut Timer, x: u64) -> u64 { x }
+    ///
+    /// #[worker_exit] // runs on every life's end, on every process
+    /// fn stop(_: Timer) -> std::time::Instant { std::time::Instant::now() }
+    ///
+    /// fn ended(pool: &mut ClusterPool<Timer>) {
+    ///     pool.exit_results(); // an `Instant` does not cross processes
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    /// If a state written by hand, not by `#[worker_state]`, left
+    /// [`WorkerState::exit_serializer`] as `None`, or returned the
+    /// serializer of another type: its workers could not send their
+    /// outputs.
+    pub fn exit_results(&mut self) -> Vec<<S as WorkerExit>::Output>
+    where
+        S: WorkerExit,
+        <S as WorkerExit>::Output: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        assert!(
+            self.unshipped == 0,
+            "{} exit outputs could not be sent: `WorkerState::exit_serializer` of `{}` returns `None` \
+             (`#[worker_state]` implements it; a state written by hand returns \
+             `Some(ExitSerializer::of::<Output>())`)",
+            self.unshipped,
+            std::any::type_name::<S>()
+        );
         std::mem::take(&mut self.exits)
+            .into_iter()
+            .map(|value| {
+                value.downcast().unwrap_or_else(|_| {
+                    panic!(
+                        "`WorkerState::exit_serializer` of `{}` decodes another type than its exit output",
+                        std::any::type_name::<S>()
+                    )
+                })
+            })
+            .collect()
     }
 }
 

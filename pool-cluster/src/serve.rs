@@ -40,7 +40,7 @@ type Answers<S> = Vec<(u64, UpOf<S>)>;
 /// Records down, as the driver hands them to worker 0.
 pub(crate) type DownOf<S> = Down<<S as ClusterState>::Item>;
 /// Records up, as worker 0 hands them to the driver.
-pub(crate) type UpOf<S> = Up<<S as ClusterState>::Out, <S as ClusterState>::ExitOut>;
+pub(crate) type UpOf<S> = Up<<S as ClusterState>::Out>;
 
 /// What the driver asks of worker 0.
 pub(crate) enum Command<S: ClusterState> {
@@ -239,8 +239,14 @@ impl<S: ClusterState> Life<S> {
         let (Some(state), Some(ctx)) = (self.state.take(), self.ctx.as_ref()) else {
             return;
         };
-        match catch_unwind(AssertUnwindSafe(|| S::finish(state, ctx))) {
-            Ok(Ok(Some(output))) => out(Up::Exit { output }),
+        match catch_unwind(AssertUnwindSafe(|| state.end_life(ctx))) {
+            Ok(Ok(Some(value))) => match crate::encode_exit::<S>(&value) {
+                Ok(output) => out(Up::Exit {
+                    worker_id: self.worker_id,
+                    output,
+                }),
+                Err(message) => out(self.failed(None, FailKind::Exit, message)),
+            },
             Ok(Ok(None)) => {}
             Ok(Err(err)) => out(self.failed(None, FailKind::Exit, err.to_string())),
             Err(payload) => out(self.failed(None, FailKind::ExitPanic, message(payload))),

@@ -4,13 +4,27 @@ use serde::{Deserialize, Serialize};
 
 /// A record for worker `to` (a global worker index): timely's `Exchange`
 /// pact routes it there.
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Down<I> {
     pub(crate) to: u64,
     pub(crate) body: DownBody<I>,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
+/// timely's input handle asks for `Clone` records, to copy them into each
+/// stream it feeds; the cluster's feeds one, so records are moved, never
+/// cloned, and items need not be `Clone`. Were one cloned, the copy is
+/// the record read back from its own encoding: what a remote worker gets.
+impl<I: Serialize + serde::de::DeserializeOwned> Clone for Down<I> {
+    fn clone(&self) -> Self {
+        bincode::serialize(self)
+            .and_then(|bytes| bincode::deserialize(&bytes))
+            .unwrap_or_else(|err| {
+                panic!("a record that cannot be read back from its encoding: {err}")
+            })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 pub(crate) enum DownBody<I> {
     /// The pool's shared object (once, before any item, serialised by
     /// `bincode`) and its lifespan.
@@ -26,8 +40,8 @@ pub(crate) enum DownBody<I> {
 }
 
 /// A record for worker 0, which hands it to the driver.
-#[derive(Serialize, Deserialize, Clone)]
-pub(crate) enum Up<O, X> {
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Up<O> {
     /// The outputs of a run, with their positions (a failed item has
     /// none: its failure comes as `Failed`).
     Outputs(Vec<(usize, O)>),
@@ -38,8 +52,11 @@ pub(crate) enum Up<O, X> {
         kind: FailKind,
         message: String,
     },
+    /// A life's exit output, serialised by its state's `ExitSerializer`;
+    /// `None` where the state has none.
     Exit {
-        output: X,
+        worker_id: usize,
+        output: Option<Vec<u8>>,
     },
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use statepool::cluster::{Cluster, ClusterPool};
 use statepool::prelude::*;
+use statepool::{BoxError, ExitSerializer, ExitValue, OwnedInput, Task, WorkerExit, WorkerState};
 
 /// Set in a serving process: its role, as `STATE process threads hostfile`.
 const SERVE: &str = "STATEPOOL_CLUSTER_SERVE";
@@ -91,6 +92,64 @@ fn end_offset(offset: Offset, ctx: &WorkerContext<u64>) -> (usize, u64) {
     (ctx.worker_id(), offset.by)
 }
 
+/// A sentence: items and outputs need `serde`, not `Clone`.
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Sentence(String);
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Counted {
+    words: usize,
+    longest: String,
+    /// Sentences its worker's life saw before this one.
+    before: usize,
+}
+
+/// No `#[worker_init]` (workers start from `Default`) and no
+/// `#[worker_exit]`: the code of a single-machine pool, unchanged.
+#[worker_state]
+#[derive(Default)]
+struct Words {
+    seen: usize,
+}
+
+#[task]
+fn count_words(words: &mut Words, sentence: Sentence) -> Counted {
+    let before = words.seen;
+    words.seen += 1;
+    let longest = sentence
+        .0
+        .split_whitespace()
+        .fold("", |a, b| if b.len() > a.len() { b } else { a });
+    Counted {
+        words: sentence.0.split_whitespace().count(),
+        longest: longest.to_string(),
+        before,
+    }
+}
+
+/// Exit hooks run in this process.
+static LOCAL_EXITS: AtomicU64 = AtomicU64::new(0);
+
+/// An exit whose output cannot cross processes: the hook runs on every
+/// life's end, and `exit_results` is not offered.
+#[worker_state]
+#[derive(Default)]
+struct Clock {
+    tasks: u64,
+}
+
+#[task]
+fn tick(clock: &mut Clock, x: u64) -> u64 {
+    clock.tasks += 1;
+    x + 1
+}
+
+#[worker_exit]
+fn stop_clock(clock: Clock) -> std::time::Instant {
+    LOCAL_EXITS.fetch_add(clock.tasks.min(1), Ordering::SeqCst);
+    std::time::Instant::now()
+}
+
 /// The serving processes' entry: a test that does nothing unless this
 /// binary was started as one.
 #[test]
@@ -111,6 +170,8 @@ fn serve() {
     .connect_timeout(Duration::from_secs(20));
     let served = match parts[0] {
         "probe" => cluster.start::<Probe>().map(|pool| pool.is_none()),
+        "words" => cluster.start::<Words>().map(|pool| pool.is_none()),
+        "clock" => cluster.start::<Clock>().map(|pool| pool.is_none()),
         "offset" => cluster
             .start_with_shared::<Offset>(|| unreachable!("only the driver makes the shared object"))
             .map(|pool| pool.is_none()),
@@ -596,4 +657,117 @@ fn a_serving_process_that_loses_its_driver_returns_an_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn sentences(n: usize) -> Vec<Sentence> {
+    (0..n)
+        .map(|i| Sentence(format!("item {i} has {} words", "x".repeat(i % 7 + 1))))
+        .collect()
+}
+
+#[test]
+fn a_state_without_exit_hook_and_with_items_that_are_not_clone_runs_unchanged() {
+    let peers = launch("words", 2, 1, None, true);
+    let mut pool = driver(&peers, 1)
+        .start::<Words>()
+        .unwrap()
+        .unwrap()
+        .keep_alive()
+        .worker_lifespan(4);
+    let mut state = Words::default();
+    let sequential: Vec<(usize, String)> = sentences(50)
+        .into_iter()
+        .map(|s| count_words(&mut state, s))
+        .map(|c| (c.words, c.longest))
+        .collect();
+    let outputs = pool.map(sentences(50)).unwrap();
+    assert_eq!(
+        outputs
+            .iter()
+            .map(|c| (c.words, c.longest.clone()))
+            .collect::<Vec<_>>(),
+        sequential
+    );
+    // Lives of 4 tasks, without exit hooks: no worker saw more than 3
+    // sentences before one.
+    assert!(outputs.iter().all(|c| c.before < 4), "{outputs:?}");
+    assert_eq!(pool.apply(Sentence("a b c".into())).unwrap().words, 3);
+    let streamed: Vec<Counted> = pool.imap(sentences(20)).collect::<Result<_, _>>().unwrap();
+    assert_eq!(streamed.len(), 20);
+    assert_eq!(streamed[3].words, sequential[3].0);
+    pool.join().unwrap();
+    let mut peers = peers;
+    for child in &mut peers.children {
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn an_exit_output_that_cannot_cross_processes_stays_where_it_was_made() {
+    let peers = launch("clock", 2, 1, None, true);
+    let mut pool = driver(&peers, 1).start::<Clock>().unwrap().unwrap();
+    assert_eq!(pool.map(0..10).unwrap(), (1..11).collect::<Vec<_>>());
+    pool.join().unwrap();
+    // The driver's own worker ran its exit hook once, after its share.
+    assert_eq!(LOCAL_EXITS.load(Ordering::SeqCst), 1);
+    let mut peers = peers;
+    for child in &mut peers.children {
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+/// A state written by hand, without `#[worker_state]`.
+struct Manual<const SHIPS: bool>(u64);
+
+impl<const SHIPS: bool> WorkerState for Manual<SHIPS> {
+    type Shared = ();
+    fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
+        Ok(Manual(0))
+    }
+    fn end_life(self, ctx: &WorkerContext) -> Result<Option<ExitValue>, BoxError> {
+        self.exit(ctx).map(|sum| Some(ExitValue::new(sum)))
+    }
+    fn exit_serializer() -> Option<ExitSerializer> {
+        SHIPS.then(ExitSerializer::of::<u64>)
+    }
+}
+
+impl<const SHIPS: bool> Task for Manual<SHIPS> {
+    type Input<'a> = u64;
+    type InputKind = OwnedInput;
+    type Output = u64;
+    fn run(&mut self, x: u64, _: &WorkerContext) -> Result<u64, BoxError> {
+        self.0 += x;
+        Ok(x)
+    }
+}
+
+impl<const SHIPS: bool> WorkerExit for Manual<SHIPS> {
+    type Output = u64;
+    fn exit(self, _: &WorkerContext) -> Result<u64, BoxError> {
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn a_state_written_by_hand_ships_its_exits_with_its_exit_serializer() {
+    let mut pool = Cluster::new(1, 0, vec!["unused:0".into()])
+        .start::<Manual<true>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool.map(1..4).unwrap(), [1, 2, 3]);
+    pool.join().unwrap();
+    assert_eq!(pool.exit_results(), [6]);
+
+    // Without one, its exits cannot be sent: `exit_results` says so.
+    let mut pool = Cluster::new(1, 0, vec!["unused:0".into()])
+        .start::<Manual<false>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool.map(1..4).unwrap(), [1, 2, 3]);
+    pool.join().unwrap();
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.exit_results())).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(message.contains("exit_serializer"), "{message}");
 }

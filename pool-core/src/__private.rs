@@ -20,8 +20,8 @@
 use std::marker::PhantomData;
 
 pub use crate::{
-    BorrowedInput, BoxError, ExitValue, OwnedInput, Pool, Task, WorkerContext, WorkerExit,
-    WorkerInit, WorkerState,
+    BorrowedInput, BoxError, ExitSerializer, ExitValue, OwnedInput, Pool, Task, WorkerContext,
+    WorkerExit, WorkerInit, WorkerState,
 };
 
 /// Names a state type for the autoref-specialization probes:
@@ -186,6 +186,32 @@ impl NoExit {
         Some(Ok(None))
     }
 }
+
+/// Picks [`ExitSerializer::of`] the exit hook's output, where it is
+/// `serde` (and the feature `serde` is on): what a cluster ships.
+pub trait ExitSerdeViaHook {
+    /// How a cluster ships this state's exit outputs.
+    fn exit_serializer(&self) -> Option<ExitSerializer>;
+}
+#[cfg(feature = "serde")]
+impl<S: WorkerExit> ExitSerdeViaHook for Probe<S>
+where
+    S::Output: serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn exit_serializer(&self) -> Option<ExitSerializer> {
+        Some(ExitSerializer::of::<S::Output>())
+    }
+}
+
+/// Falls back on no serializer: no exit hook, or an output that is not
+/// `serde` (which `ClusterPool::exit_results` then does not offer).
+pub trait ExitSerdeViaNone {
+    /// How a cluster ships this state's exit outputs.
+    fn exit_serializer(&self) -> Option<ExitSerializer> {
+        None
+    }
+}
+impl<S> ExitSerdeViaNone for &Probe<S> {}
 
 /// Asserts, in a type position, that `S` is a worker state. The function
 /// attributes name it spanned on the user's state type, so a missing

@@ -108,6 +108,6 @@ pub use insights::{Activity, Insights, Segment, SlowTask, Times, WorkerInsights}
 pub use items::TaskItems;
 pub use pool::Pool;
 pub use state::{
-    BorrowedInput, ExitValue, InputKind, NoShared, OwnedInput, StreamTask, Streamable, Task,
-    UnitShared, WorkerExit, WorkerInit, WorkerState,
+    BorrowedInput, ExitSerializer, ExitValue, InputKind, NoShared, OwnedInput, StreamTask,
+    Streamable, Task, UnitShared, WorkerExit, WorkerInit, WorkerState,
 };

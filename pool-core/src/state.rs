@@ -127,6 +127,108 @@ pub trait WorkerState: Sized + 'static {
         let _ = ctx;
         None
     }
+
+    /// How a cluster ships this state's exit outputs between processes
+    /// (`statepool::cluster`): `Some` where the state has an exit hook
+    /// whose output is `serde::Serialize` and `serde::Deserialize`, `None`
+    /// otherwise (the default). `#[worker_state]` implements it; a state
+    /// written by hand whose exit outputs should reach
+    /// `ClusterPool::exit_results` returns
+    /// `Some(ExitSerializer::of::<Output>())` (feature `serde`).
+    ///
+    /// A single-machine [`Pool`](crate::Pool) never calls it.
+    fn exit_serializer() -> Option<ExitSerializer> {
+        None
+    }
+}
+
+/// How to serialize and deserialize a state's exit output while it is an
+/// [`ExitValue`]: what a cluster needs to ship exit outputs of a state it
+/// knows only as a [`WorkerState`]. Built by [`ExitSerializer::of`]
+/// (feature `serde`), returned by [`WorkerState::exit_serializer`].
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use pool_core::{ExitSerializer, ExitValue};
+///
+/// let ser = ExitSerializer::of::<Vec<u32>>();
+/// let json = ser.serialize(&ExitValue::new(vec![1u32, 2]), serde_json::value::Serializer).unwrap();
+/// assert_eq!(json, serde_json::json!([1, 2]));
+/// let back = ser.deserialize(json).unwrap().downcast::<Vec<u32>>().unwrap();
+/// assert_eq!(back, [1, 2]);
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct ExitSerializer {
+    #[cfg(feature = "serde")]
+    view: for<'a> fn(&'a ExitValue) -> Option<&'a dyn erased_serde::Serialize>,
+    #[cfg(feature = "serde")]
+    decode: fn(&mut dyn erased_serde::Deserializer<'_>) -> Result<ExitValue, erased_serde::Error>,
+    #[cfg(feature = "serde")]
+    type_name: &'static str,
+    #[cfg(not(feature = "serde"))]
+    _private: (),
+}
+
+impl fmt::Debug for ExitSerializer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ExitSerializer");
+        #[cfg(feature = "serde")]
+        d.field("type", &self.type_name);
+        d.finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl ExitSerializer {
+    /// The serializer of exit outputs of type `T`.
+    pub fn of<T>() -> ExitSerializer
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        ExitSerializer {
+            view: |value| {
+                value
+                    .0
+                    .downcast_ref::<T>()
+                    .map(|v| v as &dyn erased_serde::Serialize)
+            },
+            decode: |de| erased_serde::deserialize::<T>(de).map(ExitValue::new),
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// Serializes `value` with `serializer`.
+    ///
+    /// # Errors
+    /// The serializer's error, or a custom one if `value` does not hold
+    /// this serializer's type.
+    pub fn serialize<S: serde::Serializer>(
+        &self,
+        value: &ExitValue,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match (self.view)(value) {
+            Some(view) => erased_serde::serialize(view, serializer),
+            None => Err(serde::ser::Error::custom(format_args!(
+                "the exit value is not a `{}`",
+                self.type_name
+            ))),
+        }
+    }
+
+    /// Deserializes an exit output of this serializer's type from
+    /// `deserializer`.
+    ///
+    /// # Errors
+    /// The deserializer's error.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        &self,
+        deserializer: D,
+    ) -> Result<ExitValue, D::Error> {
+        let mut erased = <dyn erased_serde::Deserializer>::erase(deserializer);
+        (self.decode)(&mut erased).map_err(serde::de::Error::custom)
+    }
 }
 
 /// How a state starts a worker life; implemented by `#[worker_init]`.

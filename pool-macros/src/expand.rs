@@ -370,6 +370,13 @@ fn generate_state(
                     .exit_kind()
                     .end_life_in_place(self, ctx)
             }
+
+            fn exit_serializer(
+            ) -> ::core::option::Option<::statepool::__private::ExitSerializer> {
+                #[allow(unused_imports)]
+                use ::statepool::__private::{ExitSerdeViaHook as _, ExitSerdeViaNone as _};
+                (&::statepool::__private::Probe::<Self>::NEW).exit_serializer()
+            }
         }
 
         #[doc = #doc]
