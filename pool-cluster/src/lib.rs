@@ -582,6 +582,7 @@ fn remote(kind: FailKind, index: Option<usize>, worker_id: usize, message: Strin
             source: Box::new(RemoteError(message)),
         },
         FailKind::ExitPanic => panic(PanicSite::Exit),
+        FailKind::DropPanic => panic(PanicSite::DropState),
     }
 }
 
@@ -624,7 +625,7 @@ fn rank(err: &PoolError) -> (u8, usize) {
         } => (0, 0),
         PoolError::Exit { .. } => (2, 0),
         PoolError::Panic {
-            site: PanicSite::Exit,
+            site: PanicSite::Exit | PanicSite::DropState,
             ..
         } => (2, 0),
         other => (1, other.index().unwrap_or(0)),
@@ -1073,23 +1074,26 @@ impl<S: ClusterState> ClusterPool<S> {
     ///
     /// # Panics
     /// If a state written by hand, not by `#[worker_state]`, left
-    /// [`WorkerState::exit_serializer`] as `None`, or returned the
-    /// serializer of another type: its workers could not send their
-    /// outputs.
+    /// [`WorkerState::exit_serializer`] as `None`: its workers could not
+    /// send their outputs (the outputs gathered are dropped, and the next
+    /// call starts afresh). A serializer of another type than the one its
+    /// `end_life` returns fails that life's end on its worker instead,
+    /// as [`PoolError::Exit`].
     pub fn exit_results(&mut self) -> Vec<<S as WorkerExit>::Output>
     where
         S: WorkerExit,
         <S as WorkerExit>::Output: serde::Serialize + serde::de::DeserializeOwned,
     {
+        let exits = std::mem::take(&mut self.exits);
+        let unshipped = std::mem::take(&mut self.unshipped);
         assert!(
-            self.unshipped == 0,
-            "{} exit outputs could not be sent: `WorkerState::exit_serializer` of `{}` returns `None` \
+            unshipped == 0,
+            "{unshipped} exit outputs could not be sent: `WorkerState::exit_serializer` of `{}` returns `None` \
              (`#[worker_state]` implements it; a state written by hand returns \
              `Some(ExitSerializer::of::<Output>())`)",
-            self.unshipped,
             std::any::type_name::<S>()
         );
-        std::mem::take(&mut self.exits)
+        exits
             .into_iter()
             .map(|value| {
                 value.downcast().unwrap_or_else(|_| {

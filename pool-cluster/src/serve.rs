@@ -235,18 +235,38 @@ impl<S: ClusterState> Life<S> {
         output
     }
 
+    /// Ends the life, if one runs: its exit hook, and its output sent.
+    /// Where the hook borrows the state, as on one machine, its output is
+    /// kept even if dropping the state panics afterwards.
     fn end(&mut self, out: &mut impl FnMut(UpOf<S>)) {
-        let (Some(state), Some(ctx)) = (self.state.take(), self.ctx.as_ref()) else {
+        let (Some(mut state), Some(ctx)) = (self.state.take(), self.ctx.as_ref()) else {
             return;
         };
-        match catch_unwind(AssertUnwindSafe(|| state.end_life(ctx))) {
-            Ok(Ok(Some(value))) => match crate::encode_exit::<S>(&value) {
-                Ok(output) => out(Up::Exit {
-                    worker_id: self.worker_id,
-                    output,
-                }),
-                Err(message) => out(self.failed(None, FailKind::Exit, message)),
-            },
+        let in_place = catch_unwind(AssertUnwindSafe(|| state.end_life_in_place(ctx)));
+        let ended = match in_place {
+            Ok(Some(ended)) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(state))) {
+                    out(self.failed(None, FailKind::DropPanic, message(payload)));
+                }
+                Ok(ended)
+            }
+            Ok(None) => catch_unwind(AssertUnwindSafe(move || state.end_life(ctx))),
+            Err(payload) => {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
+                Err(payload)
+            }
+        };
+        let sent = ended.and_then(|ended| {
+            catch_unwind(AssertUnwindSafe(|| {
+                ended.map(|value| value.map(|value| crate::encode_exit::<S>(&value)))
+            }))
+        });
+        match sent {
+            Ok(Ok(Some(Ok(output)))) => out(Up::Exit {
+                worker_id: self.worker_id,
+                output,
+            }),
+            Ok(Ok(Some(Err(message)))) => out(self.failed(None, FailKind::Exit, message)),
             Ok(Ok(None)) => {}
             Ok(Err(err)) => out(self.failed(None, FailKind::Exit, err.to_string())),
             Err(payload) => out(self.failed(None, FailKind::ExitPanic, message(payload))),

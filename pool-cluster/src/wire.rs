@@ -73,6 +73,8 @@ pub(crate) enum FailKind {
     InitPanic,
     /// The exit hook returned `Err`.
     Exit,
-    /// The exit hook panicked.
+    /// The exit hook panicked, or serialising its output did.
     ExitPanic,
+    /// Dropping the state panicked, after an exit hook that borrows it.
+    DropPanic,
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use statepool::cluster::{Cluster, ClusterPool};
+use statepool::cluster::{Cluster, ClusterPool, ClusterState};
 use statepool::prelude::*;
 use statepool::{BoxError, ExitSerializer, ExitValue, OwnedInput, Task, WorkerExit, WorkerState};
 
@@ -716,10 +716,11 @@ fn an_exit_output_that_cannot_cross_processes_stays_where_it_was_made() {
     }
 }
 
-/// A state written by hand, without `#[worker_state]`.
-struct Manual<const SHIPS: bool>(u64);
+/// A state written by hand, without `#[worker_state]`: `SHIPS` 0 has no
+/// exit serializer, 1 the right one, 2 one of another type.
+struct Manual<const SHIPS: u8>(u64);
 
-impl<const SHIPS: bool> WorkerState for Manual<SHIPS> {
+impl<const SHIPS: u8> WorkerState for Manual<SHIPS> {
     type Shared = ();
     fn start_life(_: &WorkerContext) -> Result<Self, BoxError> {
         Ok(Manual(0))
@@ -728,11 +729,15 @@ impl<const SHIPS: bool> WorkerState for Manual<SHIPS> {
         self.exit(ctx).map(|sum| Some(ExitValue::new(sum)))
     }
     fn exit_serializer() -> Option<ExitSerializer> {
-        SHIPS.then(ExitSerializer::of::<u64>)
+        match SHIPS {
+            0 => None,
+            1 => Some(ExitSerializer::of::<u64>()),
+            _ => Some(ExitSerializer::of::<String>()),
+        }
     }
 }
 
-impl<const SHIPS: bool> Task for Manual<SHIPS> {
+impl<const SHIPS: u8> Task for Manual<SHIPS> {
     type Input<'a> = u64;
     type InputKind = OwnedInput;
     type Output = u64;
@@ -742,32 +747,101 @@ impl<const SHIPS: bool> Task for Manual<SHIPS> {
     }
 }
 
-impl<const SHIPS: bool> WorkerExit for Manual<SHIPS> {
+impl<const SHIPS: u8> WorkerExit for Manual<SHIPS> {
     type Output = u64;
     fn exit(self, _: &WorkerContext) -> Result<u64, BoxError> {
         Ok(self.0)
     }
 }
 
+fn one_process<S: ClusterState + statepool::NoShared>() -> ClusterPool<S> {
+    Cluster::new(1, 0, vec!["unused:0".into()])
+        .start::<S>()
+        .unwrap()
+        .unwrap()
+}
+
 #[test]
 fn a_state_written_by_hand_ships_its_exits_with_its_exit_serializer() {
-    let mut pool = Cluster::new(1, 0, vec!["unused:0".into()])
-        .start::<Manual<true>>()
-        .unwrap()
-        .unwrap();
+    let mut pool = one_process::<Manual<1>>();
     assert_eq!(pool.map(1..4).unwrap(), [1, 2, 3]);
     pool.join().unwrap();
     assert_eq!(pool.exit_results(), [6]);
 
-    // Without one, its exits cannot be sent: `exit_results` says so.
-    let mut pool = Cluster::new(1, 0, vec!["unused:0".into()])
-        .start::<Manual<false>>()
-        .unwrap()
-        .unwrap();
+    // Without one, its exits cannot be sent: `exit_results` says so, once.
+    let mut pool = one_process::<Manual<0>>();
     assert_eq!(pool.map(1..4).unwrap(), [1, 2, 3]);
     pool.join().unwrap();
     let panic =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.exit_results())).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("exit_serializer"), "{message}");
+    assert_eq!(pool.exit_results(), Vec::<u64>::new());
+
+    // One of another type fails the life's end, on its worker.
+    let mut pool = one_process::<Manual<2>>().keep_alive();
+    assert_eq!(pool.map(1..4).unwrap(), [1, 2, 3]);
+    let err = pool.join().unwrap_err();
+    assert!(
+        matches!(err, PoolError::Exit { worker_id: 0, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("alloc::string::String") || format!("{err:?}").contains("String"),
+        "{err:?}"
+    );
+}
+
+/// An exit output whose serialisation panics.
+#[derive(serde::Deserialize)]
+struct Fragile;
+
+impl serde::Serialize for Fragile {
+    fn serialize<Z: serde::Serializer>(&self, _: Z) -> Result<Z::Ok, Z::Error> {
+        panic!("planted panic in Serialize")
+    }
+}
+
+#[worker_state]
+#[derive(Default)]
+struct Brittle;
+
+#[task]
+fn brittle(_: &mut Brittle, x: u64) -> u64 {
+    x
+}
+
+#[worker_exit]
+fn end_brittle(_: Brittle) -> Fragile {
+    Fragile
+}
+
+#[test]
+fn a_panic_while_sending_an_exit_output_is_an_exit_panic() {
+    let mut pool = one_process::<Brittle>().keep_alive();
+    assert_eq!(pool.map(0..3).unwrap(), [0, 1, 2]);
+    let err = pool.join().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Panic {
+                site: statepool::PanicSite::Exit,
+                worker_id: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("planted panic in Serialize"),
+        "{err}"
+    );
+}
+
+#[test]
+fn worker_state_gives_an_exit_serializer_where_the_exit_output_is_serde() {
+    assert!(<Probe as WorkerState>::exit_serializer().is_some());
+    assert!(<Offset as WorkerState>::exit_serializer().is_some());
+    assert!(<Words as WorkerState>::exit_serializer().is_none()); // no exit hook
+    assert!(<Clock as WorkerState>::exit_serializer().is_none()); // an `Instant`
 }
