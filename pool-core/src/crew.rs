@@ -337,6 +337,13 @@ pub(crate) struct Crew<S: WorkerState> {
     /// little before it parks, expecting this one to be short too. After a
     /// long call it parks at once, leaving its CPU to a worker.
     last_short: AtomicBool,
+    /// Whether the caller spins a little before it parks in the published
+    /// call's `wait`: only where the call has work for fewer workers than
+    /// the machine has cores. Otherwise its spinning takes a core from a
+    /// worker of the call: on 2 cores, a loop of 16-item calls of 1 µs
+    /// items on 2 workers took 22 µs a call with the caller spinning and
+    /// 18 µs with it parked at once (BENCHMARKS.md, group 5).
+    caller_spins: AtomicBool,
     /// Whether a call is published and not yet waited for. Only the caller
     /// side (which holds the crew) reads and writes it.
     outstanding: AtomicBool,
@@ -400,6 +407,7 @@ impl<S: WorkerState> Crew<S> {
             watchdog: Mutex::new(None),
             ended: AtomicBool::new(false),
             last_short: AtomicBool::new(true),
+            caller_spins: AtomicBool::new(false),
             outstanding: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
         };
@@ -548,6 +556,8 @@ impl<S: WorkerState> Crew<S> {
         // only after it saw the new epoch under this lock, and acknowledges
         // after that, so no acknowledgement counts against an old call.
         self.hub.pending.store(participants, Ordering::Relaxed);
+        self.caller_spins
+            .store(participants < cores(), Ordering::Relaxed);
         control.current = Some(Current {
             call,
             owned,
@@ -588,7 +598,9 @@ impl<S: WorkerState> Crew<S> {
         } else {
             0
         };
-        spin_until(yields, done);
+        if self.caller_spins.load(Ordering::Relaxed) {
+            spin_until(yields, done);
+        }
         while !done() {
             // The last worker to acknowledge unparks this thread after its
             // decrement; a token left by an earlier unpark only makes this
@@ -948,11 +960,46 @@ fn spin_until(yields: u32, done: impl Fn() -> bool) {
     }
 }
 
+/// How long a worker keeps looking for the next call after a short one
+/// (spinning, then yielding its CPU to any thread that wants it) before it
+/// sleeps. Back-to-back calls follow each other within about 10 µs (the
+/// caller's wake-up and return); rounds of yields, as before, sent
+/// workers to sleep after about 4 µs where yielding is cheap (nothing else
+/// to run), and then every call paid a futex wake-up per worker: a loop of
+/// 16-item calls of nanosecond items took 14.6 µs a call with rounds, and
+/// about 11 µs with this (BENCHMARKS.md, group 5). An idle pool still
+/// sleeps: this is spent once after each call.
+#[cfg(not(loom))]
+const LINGER: Duration = Duration::from_micros(100);
+
+/// Spins, then yields until `done` or [`LINGER`] has passed. Under loom,
+/// as [`spin_until`] (no clock in a model).
+fn linger(done: impl Fn() -> bool) {
+    #[cfg(loom)]
+    spin_until(YIELDS, done);
+    #[cfg(not(loom))]
+    {
+        spin_until(0, &done);
+        let started = Instant::now();
+        while !done() && started.elapsed() < LINGER {
+            thread::yield_now();
+        }
+    }
+}
+
 /// A call this long makes the wake-up of the next one (tens of
 /// microseconds) negligible: after it, a worker sleeps without yielding
 /// first, leaving the CPU and the memory system to the caller, which may
 /// have a large result to drop.
 const LONG_CALL: Duration = Duration::from_millis(2);
+
+/// The machine's cores, as `std::thread::available_parallelism` counts
+/// them (1 if unknown): a call whose workers take them all leaves none for
+/// a spinning caller.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// What a worker runs next.
 enum Next<S: WorkerState> {
@@ -969,10 +1016,13 @@ fn next_call<S: WorkerState>(
     seen: &mut u64,
     after_short_call: bool,
 ) -> Option<Next<S>> {
-    let yields = if after_short_call { YIELDS } else { 0 };
-    spin_until(yields, || {
-        hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0
-    });
+    let news =
+        || hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0;
+    if after_short_call {
+        linger(news);
+    } else {
+        spin_until(0, news);
+    }
     let mut control = hub.control();
     loop {
         if control.epoch != *seen {
