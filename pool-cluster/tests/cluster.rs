@@ -326,6 +326,11 @@ fn lives_follow_keep_alive_and_the_lifespan() {
     let exits = pool.exit_results();
     assert_eq!(exits.len(), 10, "{exits:?}");
     assert!(exits.iter().all(|e| e.2 == 10), "{exits:?}");
+    // Inits = lives: the serving process (a fresh one, its own count of
+    // inits) started exactly the 5 lives its worker ended.
+    let mut remote: Vec<u64> = exits.iter().filter(|e| e.0 == 1).map(|e| e.1).collect();
+    remote.sort_unstable();
+    assert_eq!(remote, [0, 1, 2, 3, 4], "{exits:?}");
     // 7 items a worker: one life each, ended by the call before its 10.
     pool.map(0..14).unwrap();
     let exits = pool.exit_results();
