@@ -106,8 +106,10 @@ pub enum PoolError {
     Feeder(#[source] std::io::Error),
     /// A [`PoolHandle`](crate::PoolHandle) submitted a task after its pool
     /// was dropped, or a [`TaskHandle`](crate::TaskHandle) lost its task
-    /// that way. Tasks submitted before the drop still run.
-    #[error("the pool was dropped")]
+    /// that way. Tasks submitted before the drop still run. Also a call on
+    /// a cluster pool (`statepool::cluster`) after its `join` ended the
+    /// cluster.
+    #[error("the pool is closed: it was dropped, or its cluster ended at `join`")]
     Closed,
     /// User code ran past its limit (`task_timeout`, `worker_init_timeout`,
     /// `worker_exit_timeout`). Its worker was abandoned: a fresh one took
