@@ -673,7 +673,9 @@ impl<S: ClusterState> ClusterPool<S> {
 
     /// Ends a worker's life after `tasks` tasks, counted per worker (mpire's
     /// `worker_lifespan`); a fresh life takes the next item. `0` makes the
-    /// next call fail with [`PoolError::InvalidConfig`].
+    /// next call fail with [`PoolError::InvalidConfig`]. Set on a pool whose
+    /// lives run (with `keep_alive`), it counts the tasks they already ran:
+    /// a life already past it ends after its next task, as on one machine.
     pub fn worker_lifespan(mut self, tasks: usize) -> Self {
         self.lifespan = Some(tasks);
         self.setup_sent = false;

@@ -158,7 +158,9 @@ impl<S: WorkerState> Pool<S> {
 
     /// Ends a worker life after `tasks` tasks (of any call); a fresh life,
     /// with its own init, takes its place. `0` makes the next call fail with
-    /// [`PoolError::InvalidConfig`].
+    /// [`PoolError::InvalidConfig`]. Set on a pool whose lives run (with
+    /// `keep_alive`), it counts the tasks they already ran: a life already
+    /// past it ends after its next task.
     ///
     /// What restarts is the state, not the thread (as mpire's
     /// `worker_lifespan` restarts a process, a statepool worker restarts its
