@@ -850,3 +850,46 @@ fn worker_state_gives_an_exit_serializer_where_the_exit_output_is_serde() {
     assert!(<Words as WorkerState>::exit_serializer().is_none()); // no exit hook
     assert!(<Clock as WorkerState>::exit_serializer().is_none()); // an `Instant`
 }
+
+/// A state whose drop panics past 100, with an exit hook that borrows it.
+#[worker_state]
+#[derive(Default)]
+struct Tally {
+    sum: u64,
+}
+
+#[task]
+fn tally(t: &mut Tally, x: u64) -> u64 {
+    t.sum += x;
+    x
+}
+
+#[worker_exit]
+fn tally_exit(t: &mut Tally) -> u64 {
+    t.sum
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        assert!(self.sum < 100, "a tally of {} cannot be dropped", self.sum);
+    }
+}
+
+#[test]
+fn an_exit_output_outlives_a_drop_that_panics_as_on_one_machine() {
+    let mut pool = one_process::<Tally>().keep_alive();
+    assert_eq!(pool.map([60, 60]).unwrap(), [60, 60]);
+    let err = pool.join().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PoolError::Panic {
+                site: statepool::PanicSite::DropState,
+                worker_id: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(pool.exit_results(), [120]);
+}
