@@ -333,9 +333,10 @@ pub(crate) struct Crew<S: WorkerState> {
     watchdog: Mutex<Option<JoinHandle<()>>>,
     /// Whether the crew has ended.
     ended: AtomicBool,
-    /// Whether the last call was short: the caller then spins and yields a
-    /// little before it parks, expecting this one to be short too. After a
-    /// long call it parks at once, leaving its CPU to a worker.
+    /// Whether the last call was short: where the caller spins at all (see
+    /// `caller_spins`), it then yields a little too before it parks,
+    /// expecting this one to be short as well; after a long call it only
+    /// spins. Workers keep their own count (see [`linger`]).
     last_short: AtomicBool,
     /// Whether the caller spins a little before it parks in the published
     /// call's `wait`: only where the call has work for fewer workers than
