@@ -144,7 +144,7 @@ pub trait WorkerState: Sized + 'static {
 
 /// How to serialize and deserialize a state's exit output while it is an
 /// [`ExitValue`]: what a cluster needs to ship exit outputs of a state it
-/// knows only as a [`WorkerState`]. Built by [`ExitSerializer::of`]
+/// knows only as a [`WorkerState`]. Built by `ExitSerializer::of`
 /// (feature `serde`), returned by [`WorkerState::exit_serializer`].
 ///
 /// ```
