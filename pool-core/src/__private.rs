@@ -187,7 +187,7 @@ impl NoExit {
     }
 }
 
-/// Picks [`ExitSerializer::of`] the exit hook's output, where it is
+/// Picks `ExitSerializer::of` the exit hook's output, where it is
 /// `serde` (and the feature `serde` is on): what a cluster ships.
 pub trait ExitSerdeViaHook {
     /// How a cluster ships this state's exit outputs.

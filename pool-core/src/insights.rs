@@ -160,7 +160,7 @@ pub struct WorkerInsights {
 /// the [`SLOWEST`](Insights::SLOWEST) slowest tasks, and each worker's
 /// timeline. Plain data: read the fields, print it (its `Display` is a
 /// table like mpire's `print_insights`), serialise it (cargo feature
-/// `serde`), or draw it ([`to_svg`](Insights::to_svg), cargo feature `svg`).
+/// `serde`), or draw it (`to_svg`, cargo feature `svg`).
 ///
 /// It covers the workers now running, or the last ones to run: with
 /// [`keep_alive`](crate::Pool::keep_alive), every call since they started;
