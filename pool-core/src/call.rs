@@ -7,10 +7,12 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 use crossbeam_utils::Backoff;
 
-use crate::input::{Chunk, ChunkPolicy, Dealt, DealtFeed, Feedable, Input, Publish, Pull};
+use crate::input::{
+    Chunk, ChunkPolicy, Dealt, DealtFeed, Feedable, Injected, Input, Publish, Pull,
+};
 use crate::progress::Progress;
 use crate::sink::{Sink, Stream};
 use crate::stop::{Stop, StopMode};
@@ -74,11 +76,14 @@ type OwnDeque<C> = Mutex<Option<Deque<C>>>;
 /// borrowed (`K = &Slots<O>`), so that it outlives the input by
 /// construction: it may own the input's buffer (see `Slots::new`).
 pub(crate) struct MapCall<In: Input, F, K> {
-    injector: Injector<In::Chunk>,
+    injector: Injected<In::Chunk>,
     /// Each seat's own deque (see [`Call::execute`]), taken by the worker in
     /// that seat when the call reaches it: one per worker the call has work
-    /// for. Made by each worker as it takes part, or up front for a dealt
-    /// input, whose seats are the worker ids.
+    /// for. Made up front for a dealt input, whose seats are the worker ids;
+    /// otherwise by a worker when it first takes chunks from the injector,
+    /// which is the only way into its deque: a call whose input pushes no
+    /// chunk there allocates no deque (a crossbeam deque allocates a buffer
+    /// of 64 chunks, which cost a small call about 1 µs a worker).
     deques: Vec<OwnDeque<In::Chunk>>,
     stealers: Vec<OnceLock<Stealer<In::Chunk>>>,
     input: In,
@@ -97,7 +102,9 @@ impl<In: Input, F, K> Drop for MapCall<In, F, K> {
     fn drop(&mut self) {
         // The chunks left (a halted call's) drop their items here, before
         // the input they may point into drops with the other fields.
-        while !self.injector.steal().is_empty() {}
+        if let Some(injector) = self.injector.get() {
+            while !injector.steal().is_empty() {}
+        }
         for deque in &mut self.deques {
             if let Some(deque) = crate::sync::get_mut(deque).take() {
                 while deque.pop().is_some() {}
@@ -112,7 +119,7 @@ impl<In: Input, F, K> MapCall<In, F, K> {
         let stealers = (0..config.n_workers).map(|_| OnceLock::new()).collect();
         MapCall {
             input,
-            injector: Injector::new(),
+            injector: Injected::new(),
             deques,
             stealers,
             task,
@@ -136,7 +143,7 @@ impl<In: Input, F, K> MapCall<In, F, K> {
     fn find_chunk<O>(
         &self,
         me: usize,
-        local: &Deque<In::Chunk>,
+        local: &mut Option<Deque<In::Chunk>>,
         jobs: &dyn Fn() -> bool,
     ) -> Found<In::Chunk>
     where
@@ -157,8 +164,13 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             // already in a deque, so an empty scan means the end.
             let exhausted = self.input.is_exhausted(me);
             let pulled = self.input.pulled();
-            let stolen = || self.stealing.then(|| self.steal(me, local)).flatten();
-            if let Some(chunk) = local.pop().or_else(stolen) {
+            let popped = local.as_ref().and_then(Deque::pop);
+            let found = match popped {
+                Some(chunk) => Some(chunk),
+                None if self.stealing => self.steal(me, local),
+                None => None,
+            };
+            if let Some(chunk) = found {
                 return Found::Chunk(chunk);
             }
             if exhausted {
@@ -192,13 +204,21 @@ impl<In: Input, F, K> MapCall<In, F, K> {
         }
     }
 
-    fn steal(&self, me: usize, local: &Deque<In::Chunk>) -> Option<In::Chunk> {
+    fn steal(&self, me: usize, local: &mut Option<Deque<In::Chunk>>) -> Option<In::Chunk> {
         loop {
             let mut retry = false;
-            match self.injector.steal_batch_and_pop(local) {
-                Steal::Success(chunk) => return Some(chunk),
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
+            if let Some(injector) = self.injector.get() {
+                let local = local.get_or_insert_with(|| {
+                    let made = Deque::new_fifo();
+                    // Set once: a worker runs its share of a call once.
+                    let _ = self.stealers[me].set(made.stealer());
+                    made
+                });
+                match injector.steal_batch_and_pop(local) {
+                    Steal::Success(chunk) => return Some(chunk),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
             }
             let n = self.stealers.len();
             for peer in (1..n).map(|k| (me + k) % n) {
@@ -248,15 +268,10 @@ where
         // worker id. Any other is seated in the order its workers took it.
         let me = if self.stealing { seat } else { worker.id() };
         debug_assert!(me < self.deques.len(), "seat {me} of {}", self.deques.len());
-        let local = lock(&self.deques[me]).take().unwrap_or_else(|| {
-            let local = Deque::new_fifo();
-            // Set once: a worker runs its share of a call once.
-            let _ = self.stealers[me].set(local.stealer());
-            local
-        });
+        let mut local = lock(&self.deques[me]).take();
         let report = |err| MapCall::halt(self, Some(err));
         loop {
-            let chunk = match self.find_chunk(me, &local, &|| worker.has_jobs()) {
+            let chunk = match self.find_chunk(me, &mut local, &|| worker.has_jobs()) {
                 Found::Chunk(chunk) => chunk,
                 Found::Jobs => {
                     worker.run_jobs();

@@ -14,10 +14,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crossbeam_deque::{Injector, Worker as Deque};
+use crossbeam_deque::Worker as Deque;
 use crossbeam_utils::CachePadded;
 
-use super::{Chunk, ChunkPolicy, Feedable, Input, Publish, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Sizer};
 use crate::sync::{lock, wait};
 use crate::unwind::drop_quietly;
 
@@ -71,7 +71,7 @@ impl<T: Send> Input for Dealt<T> {
     fn pull(
         &self,
         _me: usize,
-        _injector: &Injector<OneItem<T>>,
+        _injector: &Injected<OneItem<T>>,
         _room: impl Fn(usize) -> usize,
         _limit: usize,
         _on_end: impl FnOnce(usize),
@@ -176,7 +176,7 @@ impl<T: Send> Input for DealtFeed<T> {
     fn pull(
         &self,
         me: usize,
-        _injector: &Injector<OneItem<T>>,
+        _injector: &Injected<OneItem<T>>,
         _room: impl Fn(usize) -> usize,
         limit: usize,
         _on_end: impl FnOnce(usize),
@@ -356,7 +356,7 @@ mod tests {
     #[test]
     fn fed_items_reach_only_their_worker_and_a_waiting_worker_wakes() {
         let feed = DealtFeed::new(ChunkPolicy::Fixed(1), 2);
-        let injector = Injector::new();
+        let injector = Injected::new();
         let pull = |me| match feed.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}) {
             Pull::Chunk(mut one) => Some((one.start(), one.next().unwrap())),
             Pull::Empty => None,

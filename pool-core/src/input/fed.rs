@@ -28,10 +28,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::Injector;
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::{Chunk, ChunkPolicy, Feedable, Input, Publish, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Sizer};
 use crate::sync::{get_mut, lock, wait_timeout};
 
 /// The longest segment, in bytes of items.
@@ -527,7 +526,7 @@ impl<T: Send> Input for Fed<T> {
     fn pull(
         &self,
         _me: usize,
-        _injector: &Injector<FedChunk<T>>,
+        _injector: &Injected<FedChunk<T>>,
         _room: impl Fn(usize) -> usize,
         limit: usize,
         _on_end: impl FnOnce(usize),
@@ -731,7 +730,7 @@ mod tests {
     use super::*;
 
     fn claim<T: Send>(fed: &Fed<T>) -> Pull<FedChunk<T>> {
-        let injector = Injector::new();
+        let injector = Injected::new();
         fed.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {})
     }
 
@@ -782,7 +781,7 @@ mod tests {
         let fed = Fed::<u32>::new((0, None), 1000, ChunkPolicy::Fixed(100), 1);
         let mut feeder = fed.publisher().unwrap();
         (0..10).for_each(|x| feeder.push(x));
-        let injector = Injector::new();
+        let injector = Injected::new();
         let Pull::Chunk(c) = fed.pull(0, &injector, |_| 0, 3, |_| {}) else {
             panic!()
         };

@@ -8,10 +8,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
 
-use super::{Chunk, ChunkPolicy, Input, Lent, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Injected, Input, Lent, Pull, Sizer};
 use crate::sync::{get_mut, lock};
 
 /// Items addressed by position.
@@ -174,7 +173,7 @@ impl<P: Positions> Indexed<P> {
         &self,
         next: &AtomicUsize,
         published: &AtomicUsize,
-        injector: &Injector<IndexedChunk<P::Items>>,
+        injector: &Injected<IndexedChunk<P::Items>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
@@ -382,7 +381,7 @@ impl<P: Positions> Input for Indexed<P> {
     fn pull(
         &self,
         me: usize,
-        injector: &Injector<IndexedChunk<P::Items>>,
+        injector: &Injected<IndexedChunk<P::Items>>,
         room: impl Fn(usize) -> usize,
         limit: usize,
         on_end: impl FnOnce(usize),
@@ -467,7 +466,7 @@ mod tests {
     fn pull_free<P: Positions>(
         input: &Indexed<P>,
         me: usize,
-        injector: &Injector<IndexedChunk<P::Items>>,
+        injector: &Injected<IndexedChunk<P::Items>>,
     ) -> Pull<IndexedChunk<P::Items>> {
         input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {})
     }
@@ -476,7 +475,7 @@ mod tests {
     fn chunk<P: Positions>(
         input: &Indexed<P>,
         me: usize,
-        injector: &Injector<IndexedChunk<P::Items>>,
+        injector: &Injected<IndexedChunk<P::Items>>,
     ) -> IndexedChunk<P::Items> {
         match pull_free(input, me, injector) {
             Pull::Chunk(c) => c,
@@ -487,7 +486,8 @@ mod tests {
     /// The next chunk in `injector`, `None` once it is empty. A `Retry` is
     /// no sign of an empty injector: its compare-and-swap may fail
     /// spuriously (as Miri makes it do) even with no other thread around.
-    fn steal<T>(injector: &Injector<T>) -> Option<T> {
+    fn steal<T>(injector: &Injected<T>) -> Option<T> {
+        let injector = injector.get()?;
         loop {
             match injector.steal() {
                 Steal::Success(chunk) => return Some(chunk),
@@ -501,7 +501,7 @@ mod tests {
     where
         P::Item: Send,
     {
-        let injector = Injector::new();
+        let injector = Injected::new();
         let mut chunks = Vec::new();
         while let Pull::Chunk(c) = pull_free(input, 0, &injector) {
             chunks.push(c);
@@ -543,7 +543,7 @@ mod tests {
             4,
             ClaimOrder::InOrder,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let first = chunk(&input, 0, &injector);
         let rest: Vec<_> = std::iter::from_fn(|| steal(&injector)).collect();
         let spans: Vec<(usize, usize)> = std::iter::once(first)
@@ -571,7 +571,7 @@ mod tests {
             4,
             ClaimOrder::InOrder,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         assert!(matches!(
             input.pull(0, &injector, |_| 0, usize::MAX, |_| {}),
             Pull::NoRoom
@@ -598,7 +598,7 @@ mod tests {
             2,
             ClaimOrder::InOrder,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let mut first = chunk(&input, 0, &injector);
         let taken = first.next().unwrap(); // one item moved out
         drop(first); // nine dropped with their run
@@ -622,7 +622,7 @@ mod tests {
         let mut ends = Vec::new();
         let pulled = input.pull(
             0,
-            &Injector::new(),
+            &Injected::new(),
             |_| usize::MAX,
             usize::MAX,
             |n| ends.push(n),
@@ -640,7 +640,7 @@ mod tests {
             2,
             ClaimOrder::InOrder,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let mut ends = Vec::new();
         while let Pull::Chunk(_) =
             input.pull(0, &injector, |_| usize::MAX, usize::MAX, |n| ends.push(n))
@@ -653,7 +653,7 @@ mod tests {
     where
         P::Item: Send,
     {
-        let injector = Injector::new();
+        let injector = Injected::new();
         let mut chunks = Vec::new();
         loop {
             match pull_free(input, me, &injector) {
@@ -663,7 +663,7 @@ mod tests {
                 _ => panic!("unexpected pull"),
             }
         }
-        assert!(injector.is_empty(), "spread claims use no injector");
+        assert!(injector.get().is_none(), "spread claims make no injector");
         chunks
     }
 
@@ -675,7 +675,7 @@ mod tests {
             4,
             ClaimOrder::Spread,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let firsts: Vec<usize> = (0..4)
             .map(|me| chunk(&input, me, &injector).start())
             .collect();
@@ -731,7 +731,7 @@ mod tests {
             2,
             ClaimOrder::Spread,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         assert!(matches!(
             input.pull(1, &injector, |_| 0, usize::MAX, |_| {}),
             Pull::NoRoom
@@ -756,7 +756,7 @@ mod tests {
             4,
             ClaimOrder::Spread,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let mut c = chunk(&input, 2, &injector);
         assert_eq!(c.start(), 50);
         let taken = c.next().unwrap();
@@ -776,7 +776,7 @@ mod tests {
             2,
             ClaimOrder::Spread,
         );
-        let injector = Injector::new();
+        let injector = Injected::new();
         let pull = |me| {
             let c = chunk(&input, me, &injector);
             (c.start(), c.count())
