@@ -17,7 +17,7 @@ use std::sync::{Condvar, Mutex};
 use crossbeam_deque::Worker as Deque;
 use crossbeam_utils::CachePadded;
 
-use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Room, Sizer};
 use crate::sync::{lock, wait};
 use crate::unwind::drop_quietly;
 
@@ -72,7 +72,7 @@ impl<T: Send> Input for Dealt<T> {
         &self,
         _me: usize,
         _injector: &Injected<OneItem<T>>,
-        _room: impl Fn(usize) -> usize,
+        _room: Room<'_>,
         _limit: usize,
         _on_end: impl FnOnce(usize),
     ) -> Pull<OneItem<T>> {
@@ -177,7 +177,7 @@ impl<T: Send> Input for DealtFeed<T> {
         &self,
         me: usize,
         _injector: &Injected<OneItem<T>>,
-        _room: impl Fn(usize) -> usize,
+        _room: Room<'_>,
         limit: usize,
         _on_end: impl FnOnce(usize),
     ) -> Pull<OneItem<T>> {
@@ -357,7 +357,7 @@ mod tests {
     fn fed_items_reach_only_their_worker_and_a_waiting_worker_wakes() {
         let feed = DealtFeed::new(ChunkPolicy::Fixed(1), 2);
         let injector = Injected::new();
-        let pull = |me| match feed.pull(me, &injector, |_| usize::MAX, usize::MAX, |_| {}) {
+        let pull = |me| match feed.pull(me, &injector, None, usize::MAX, |_| {}) {
             Pull::Chunk(mut one) => Some((one.start(), one.next().unwrap())),
             Pull::Empty => None,
             _ => panic!("not ended"),
@@ -382,7 +382,7 @@ mod tests {
         assert!(!feed.is_exhausted(0));
         // Past a limit of 2, worker 0's item at 2 is unwanted.
         assert!(matches!(
-            feed.pull(0, &injector, |_| usize::MAX, 2, |_| {}),
+            feed.pull(0, &injector, None, 2, |_| {}),
             Pull::Exhausted
         ));
         assert!(feed.is_exhausted(0));

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Feedable, Injected, Input, Publish, Pull, Room, Sizer};
 use crate::sync::{get_mut, lock, wait_timeout};
 
 /// The longest segment, in bytes of items.
@@ -527,7 +527,7 @@ impl<T: Send> Input for Fed<T> {
         &self,
         _me: usize,
         _injector: &Injected<FedChunk<T>>,
-        _room: impl Fn(usize) -> usize,
+        _room: Room<'_>,
         limit: usize,
         _on_end: impl FnOnce(usize),
     ) -> Pull<FedChunk<T>> {
@@ -731,7 +731,7 @@ mod tests {
 
     fn claim<T: Send>(fed: &Fed<T>) -> Pull<FedChunk<T>> {
         let injector = Injected::new();
-        fed.pull(0, &injector, |_| usize::MAX, usize::MAX, |_| {})
+        fed.pull(0, &injector, None, usize::MAX, |_| {})
     }
 
     #[test]
@@ -782,12 +782,12 @@ mod tests {
         let mut feeder = fed.publisher().unwrap();
         (0..10).for_each(|x| feeder.push(x));
         let injector = Injected::new();
-        let Pull::Chunk(c) = fed.pull(0, &injector, |_| 0, 3, |_| {}) else {
+        let Pull::Chunk(c) = fed.pull(0, &injector, Some(&|_| 0), 3, |_| {}) else {
             panic!()
         };
         assert_eq!(c.collect::<Vec<_>>(), [0, 1, 2]);
         assert!(matches!(
-            fed.pull(0, &injector, |_| 0, 3, |_| {}),
+            fed.pull(0, &injector, Some(&|_| 0), 3, |_| {}),
             Pull::Exhausted
         ));
     }

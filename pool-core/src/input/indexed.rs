@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
 
-use super::{Chunk, ChunkPolicy, Injected, Input, Lent, Pull, Sizer};
+use super::{Chunk, ChunkPolicy, Injected, Input, Lent, Pull, Room, Sizer};
 use crate::sync::{get_mut, lock};
 
 /// Items addressed by position.
@@ -104,8 +104,6 @@ enum Claimer {
 /// `Call::execute`): a part is its seat's alone.
 struct Parts {
     parts: Box<[Part]>,
-    /// Positions claimed so far.
-    claimed: AtomicUsize,
     /// Splits begun and ended: a range on its way from a peer's part to the
     /// thief's is in no part.
     splits_begun: AtomicUsize,
@@ -118,6 +116,9 @@ struct Part(CachePadded<Mutex<PartState>>);
 struct PartState {
     /// The positions left in the part.
     range: Range<usize>,
+    /// Positions claimed from this part so far (the call's count is the
+    /// sum: no count is shared by the workers, see [`Room`]).
+    claimed: usize,
     /// The next chunk length of this worker until an item's cost is
     /// measured (see [`Sizer::chunk_len_with`]).
     ramp: u64,
@@ -125,11 +126,22 @@ struct PartState {
 
 impl Part {
     fn new(range: Range<usize>) -> Self {
-        Part(CachePadded::new(Mutex::new(PartState { range, ramp: 1 })))
+        Part(CachePadded::new(Mutex::new(PartState {
+            range,
+            claimed: 0,
+            ramp: 1,
+        })))
     }
 
     fn lock(&self) -> MutexGuard<'_, PartState> {
         lock(&self.0)
+    }
+}
+
+impl Parts {
+    /// Positions claimed from every part so far.
+    fn claimed(&self) -> usize {
+        self.parts.iter().map(|part| part.lock().claimed).sum()
     }
 }
 
@@ -154,7 +166,6 @@ impl<P: Positions> Indexed<P> {
                 let parts = (0..w).map(|k| Part::new(at(k)..at(k + 1)));
                 Claimer::Spread(Parts {
                     parts: parts.collect(),
-                    claimed: AtomicUsize::new(0),
                     splits_begun: AtomicUsize::new(0),
                     splits_ended: AtomicUsize::new(0),
                 })
@@ -174,7 +185,7 @@ impl<P: Positions> Indexed<P> {
         next: &AtomicUsize,
         published: &AtomicUsize,
         injector: &Injected<IndexedChunk<P::Items>>,
-        room: impl Fn(usize) -> usize,
+        room: Room<'_>,
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Pull<IndexedChunk<P::Items>> {
@@ -194,7 +205,10 @@ impl<P: Positions> Indexed<P> {
                 self.exhausted.store(true, Ordering::Release);
                 return Pull::Exhausted;
             }
-            let budget = room(start).min(limit - start).min(n - start);
+            let budget = room
+                .map_or(usize::MAX, |free| free(start))
+                .min(limit - start)
+                .min(n - start);
             if budget == 0 {
                 return Pull::NoRoom;
             }
@@ -230,7 +244,7 @@ impl<P: Positions> Indexed<P> {
         &self,
         parts: &Parts,
         me: usize,
-        room: impl Fn(usize) -> usize,
+        room: Room<'_>,
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Pull<IndexedChunk<P::Items>> {
@@ -243,12 +257,14 @@ impl<P: Positions> Indexed<P> {
         }
         let own = &parts.parts[me % parts.parts.len()];
         loop {
+            // Counted before the own part is locked: the count locks every
+            // part in turn. Only a window needs it.
+            let budget = room.map_or(usize::MAX, |free| free(parts.claimed()));
             {
                 let mut part = own.lock();
                 let part = &mut *part;
                 let end = part.range.end.min(limit);
                 if part.range.start < end {
-                    let budget = room(parts.claimed.load(Ordering::Acquire));
                     if budget == 0 {
                         return Pull::NoRoom;
                     }
@@ -264,7 +280,7 @@ impl<P: Positions> Indexed<P> {
                     let len = len.min(left).min(budget);
                     let start = part.range.start;
                     part.range.start += len;
-                    parts.claimed.fetch_add(len, Ordering::AcqRel);
+                    part.claimed += len;
                     return Pull::Chunk(self.span(start..start + len));
                 }
             }
@@ -363,7 +379,7 @@ impl<P: Positions> Input for Indexed<P> {
     fn pulled(&self) -> usize {
         match &self.claims {
             Claimer::InOrder { next, .. } => next.load(Ordering::Acquire),
-            Claimer::Spread(parts) => parts.claimed.load(Ordering::Acquire),
+            Claimer::Spread(parts) => parts.claimed(),
         }
     }
 
@@ -382,7 +398,7 @@ impl<P: Positions> Input for Indexed<P> {
         &self,
         me: usize,
         injector: &Injected<IndexedChunk<P::Items>>,
-        room: impl Fn(usize) -> usize,
+        room: Room<'_>,
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Pull<IndexedChunk<P::Items>> {
@@ -468,7 +484,7 @@ mod tests {
         me: usize,
         injector: &Injected<IndexedChunk<P::Items>>,
     ) -> Pull<IndexedChunk<P::Items>> {
-        input.pull(me, injector, |_| usize::MAX, usize::MAX, |_| {})
+        input.pull(me, injector, None, usize::MAX, |_| {})
     }
 
     /// The chunk a free pull as worker `me` must give.
@@ -573,16 +589,16 @@ mod tests {
         );
         let injector = Injected::new();
         assert!(matches!(
-            input.pull(0, &injector, |_| 0, usize::MAX, |_| {}),
+            input.pull(0, &injector, Some(&|_| 0), usize::MAX, |_| {}),
             Pull::NoRoom
         ));
-        let Pull::Chunk(c) = input.pull(0, &injector, |_| 12, usize::MAX, |_| {}) else {
+        let Pull::Chunk(c) = input.pull(0, &injector, Some(&|_| 12), usize::MAX, |_| {}) else {
             panic!()
         };
         assert_eq!(c.count(), 8);
         assert_eq!(input.pulled(), 12);
         assert!(matches!(
-            input.pull(0, &injector, |_| 99, 12, |_| {}),
+            input.pull(0, &injector, Some(&|_| 99), 12, |_| {}),
             Pull::Exhausted
         ));
         assert!(input.is_exhausted(0));
@@ -620,13 +636,7 @@ mod tests {
             ClaimOrder::InOrder,
         );
         let mut ends = Vec::new();
-        let pulled = input.pull(
-            0,
-            &Injected::new(),
-            |_| usize::MAX,
-            usize::MAX,
-            |n| ends.push(n),
-        );
+        let pulled = input.pull(0, &Injected::new(), None, usize::MAX, |n| ends.push(n));
         assert!(matches!(pulled, Pull::Exhausted));
         assert_eq!(ends, [0]);
         assert!(input.is_exhausted(0));
@@ -642,9 +652,7 @@ mod tests {
         );
         let injector = Injected::new();
         let mut ends = Vec::new();
-        while let Pull::Chunk(_) =
-            input.pull(0, &injector, |_| usize::MAX, usize::MAX, |n| ends.push(n))
-        {}
+        while let Pull::Chunk(_) = input.pull(0, &injector, None, usize::MAX, |n| ends.push(n)) {}
         assert_eq!(ends, [10]);
     }
 
@@ -733,13 +741,13 @@ mod tests {
         );
         let injector = Injected::new();
         assert!(matches!(
-            input.pull(1, &injector, |_| 0, usize::MAX, |_| {}),
+            input.pull(1, &injector, Some(&|_| 0), usize::MAX, |_| {}),
             Pull::NoRoom
         ));
         let mut ends = Vec::new();
         // A failure stopped everything: nothing is claimed, no end reported.
         assert!(matches!(
-            input.pull(1, &injector, |_| 99, 0, |n| ends.push(n)),
+            input.pull(1, &injector, Some(&|_| 99), 0, |n| ends.push(n)),
             Pull::Exhausted
         ));
         assert!(ends.is_empty());

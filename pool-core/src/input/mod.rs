@@ -63,6 +63,13 @@ impl<C> Default for Injected<C> {
     }
 }
 
+/// How many more items a streaming call's look-ahead window lets its
+/// workers pull, given how many they pulled so far; `None` where nothing
+/// bounds them (a blocking call), so that no pull counts what is pulled for
+/// a window there is not: a count shared by the workers and written on
+/// every chunk is a cache line sent from worker to worker.
+pub(crate) type Room<'a> = Option<&'a dyn Fn(usize) -> usize>;
+
 /// A run of consecutive input items, the unit of scheduling and stealing.
 /// Dropping a chunk drops the items it did not yield.
 pub(crate) trait Chunk: Iterator + Send {
@@ -106,7 +113,7 @@ pub(crate) trait Input: Sync {
         &self,
         me: usize,
         injector: &Injected<Self::Chunk>,
-        room: impl Fn(usize) -> usize,
+        room: Room<'_>,
         limit: usize,
         on_end: impl FnOnce(usize),
     ) -> Pull<Self::Chunk>;

@@ -54,6 +54,15 @@ pub(crate) trait Sink<O>: Sync {
     fn open(&self, start: usize, len: usize) -> Self::Outputs;
     /// Takes a chunk's outputs (fewer than its items if it stopped early).
     fn deliver(&self, outputs: Self::Outputs);
+    /// Takes a chunk's outputs, as [`Sink::deliver`], but may keep their
+    /// record in `held`, the worker's own, to hand it in with the next
+    /// chunk's: [`Sink::release`] hands in what is held, and must be
+    /// called before the worker leaves the call.
+    fn deliver_held(&self, outputs: Self::Outputs, _held: &mut Held) {
+        self.deliver(outputs);
+    }
+    /// Hands in what `held` keeps (see [`Sink::deliver_held`]).
+    fn release(&self, _held: &mut Held) {}
     /// The input turned out to hold `total` items.
     fn end(&self, _total: usize) {}
     /// The call halted: wakes whoever waits on this sink.
@@ -62,6 +71,19 @@ pub(crate) trait Sink<O>: Sync {
     fn window(&self) -> Option<&Window> {
         None
     }
+}
+
+/// What a worker keeps back of the outputs it delivered to a sink, to hand
+/// it in later and at once (see [`Sink::deliver_held`]): for [`Slots`], the
+/// run of slots its last chunks filled, one after the other. A worker's
+/// chunks mostly follow each other (it cuts them from its own part of the
+/// input), and the slots' record is shared by the workers, under a lock:
+/// taking it once per run rather than once per chunk keeps a small call's
+/// workers off each other's cache lines.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// `(start, len)`: slots that hold outputs, not yet recorded.
+    pub(super) run: Option<(usize, usize)>,
 }
 
 /// A blocking call's sink lives in the caller's frame and the call borrows
@@ -78,6 +100,15 @@ impl<O, K: Sink<O>> Sink<O> for &K {
     #[inline]
     fn deliver(&self, outputs: K::Outputs) {
         (**self).deliver(outputs)
+    }
+
+    #[inline]
+    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held) {
+        (**self).deliver_held(outputs, held)
+    }
+
+    fn release(&self, held: &mut Held) {
+        (**self).release(held)
     }
 
     fn end(&self, total: usize) {
@@ -109,6 +140,15 @@ impl<O, K: Sink<O> + Send> Sink<O> for std::sync::Arc<K> {
     #[inline]
     fn deliver(&self, outputs: K::Outputs) {
         (**self).deliver(outputs)
+    }
+
+    #[inline]
+    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held) {
+        (**self).deliver_held(outputs, held)
+    }
+
+    fn release(&self, held: &mut Held) {
+        (**self).release(held)
     }
 
     fn end(&self, total: usize) {

@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use super::outputs::spare;
-use super::{ChunkOutputs, Sink};
+use super::{ChunkOutputs, Held, Sink};
 use crate::input::Lent;
 use crate::sync::{get_mut, lock};
 
@@ -319,12 +319,37 @@ impl<O: Send> Sink<O> for Slots<O> {
     }
 
     fn deliver(&self, outputs: SlotOutputs<O>) {
+        let mut held = Held::default();
+        self.deliver_held(outputs, &mut held);
+        self.release(&mut held);
+    }
+
+    /// Keeps a chunk's slots in `held` where they continue its run (or
+    /// start one), and records the run it held otherwise; outputs that
+    /// spilled are handed in at once, with the run.
+    fn deliver_held(&self, outputs: SlotOutputs<O>, held: &mut Held) {
         let first = outputs.start.min(self.n);
         let in_slots = outputs.in_slots();
-        if in_slots == 0 && outputs.spilled.is_empty() {
+        if outputs.spilled.is_empty() {
+            if in_slots == 0 {
+                return;
+            }
+            let ended = match &mut held.run {
+                Some((start, len)) if *start + *len == first => {
+                    *len += in_slots;
+                    None
+                }
+                run => run.replace((first, in_slots)),
+            };
+            if let Some(run) = ended {
+                lock(&self.filled).slots.push(run);
+            }
             return;
         }
         let mut filled = lock(&self.filled);
+        if let Some(run) = held.run.take() {
+            filled.slots.push(run);
+        }
         if in_slots > 0 {
             filled.slots.push((first, in_slots));
         }
@@ -332,6 +357,12 @@ impl<O: Send> Sink<O> for Slots<O> {
             filled
                 .spilled
                 .push((outputs.start + in_slots, outputs.spilled));
+        }
+    }
+
+    fn release(&self, held: &mut Held) {
+        if let Some(run) = held.run.take() {
+            lock(&self.filled).slots.push(run);
         }
     }
 }
@@ -427,6 +458,64 @@ mod tests {
         outputs.push(tracker.clone());
         slots.deliver(outputs);
         assert_eq!(Arc::strong_count(&tracker), 3);
+        drop(slots);
+        assert_eq!(Arc::strong_count(&tracker), 1);
+    }
+
+    /// Hands in the chunk of `values` at `start` as a worker does, holding
+    /// its record back in `held`.
+    fn fill_held(slots: &Slots<String>, held: &mut Held, start: usize, values: &[&str]) {
+        let mut outputs = slots.open(start, values.len());
+        for v in values {
+            outputs.push((*v).to_owned());
+        }
+        slots.deliver_held(outputs, held);
+    }
+
+    #[test]
+    fn runs_held_by_workers_are_merged_and_handed_in() {
+        let slots = owned(Some(9));
+        let (mut one, mut two) = (Held::default(), Held::default());
+        fill_held(&slots, &mut one, 0, &["a", "b"]);
+        fill_held(&slots, &mut two, 5, &["f"]);
+        fill_held(&slots, &mut one, 2, &["c"]);
+        fill_held(&slots, &mut two, 6, &["g", "h"]);
+        // Not where worker one's run ends: its run is recorded, this one held.
+        fill_held(&slots, &mut one, 8, &["i"]);
+        fill_held(&slots, &mut two, 3, &["d", "e"]);
+        assert_eq!(one.run, Some((8, 1)));
+        assert_eq!(two.run, Some((3, 2)));
+        // Two runs recorded so far: 0..3 and 5..8, each handed in once.
+        assert_eq!(lock(&slots.filled).slots, [(0, 3), (5, 3)]);
+        slots.release(&mut one);
+        slots.release(&mut two);
+        assert_eq!(one.run, None);
+        assert_eq!(
+            slots.into_vec(),
+            ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+        );
+    }
+
+    #[test]
+    fn a_held_run_is_released_with_spilled_outputs_and_dropped_on_failure() {
+        use std::sync::Arc;
+        let tracker = Arc::new(());
+        let slots: Slots<Arc<()>> = owned(Some(3));
+        let mut held = Held::default();
+        for start in 0..2 {
+            let mut outputs = slots.open(start, 1);
+            outputs.push(tracker.clone());
+            slots.deliver_held(outputs, &mut held);
+        }
+        assert_eq!(held.run, Some((0, 2)));
+        // A chunk past the slots spills: the held run goes in with it.
+        let mut outputs = slots.open(2, 1);
+        for _ in 0..3 {
+            outputs.push(tracker.clone());
+        }
+        slots.deliver_held(outputs, &mut held);
+        assert_eq!(held.run, None);
+        assert_eq!(Arc::strong_count(&tracker), 6);
         drop(slots);
         assert_eq!(Arc::strong_count(&tracker), 1);
     }
