@@ -58,11 +58,11 @@ pub(crate) trait Sink<O>: Sync {
     /// record in `held`, the worker's own, to hand it in with the next
     /// chunk's: [`Sink::release`] hands in what is held, and must be
     /// called before the worker leaves the call.
-    fn deliver_held(&self, outputs: Self::Outputs, _held: &mut Held) {
+    fn deliver_held(&self, outputs: Self::Outputs, _held: &mut Held<O>) {
         self.deliver(outputs);
     }
     /// Hands in what `held` keeps (see [`Sink::deliver_held`]).
-    fn release(&self, _held: &mut Held) {}
+    fn release(&self, _held: &mut Held<O>) {}
     /// The input turned out to hold `total` items.
     fn end(&self, _total: usize) {}
     /// The call halted: wakes whoever waits on this sink.
@@ -75,15 +75,27 @@ pub(crate) trait Sink<O>: Sync {
 
 /// What a worker keeps back of the outputs it delivered to a sink, to hand
 /// it in later and at once (see [`Sink::deliver_held`]): for [`Slots`], the
-/// run of slots its last chunks filled, one after the other. A worker's
-/// chunks mostly follow each other (it cuts them from its own part of the
-/// input), and the slots' record is shared by the workers, under a lock:
-/// taking it once per run rather than once per chunk keeps a small call's
-/// workers off each other's cache lines.
-#[derive(Debug, Default)]
-pub(crate) struct Held {
+/// run of slots its last chunks filled, one after the other (a worker's
+/// chunks mostly follow each other: it cuts them from its own part of the
+/// input); for [`Unordered`], the outputs themselves. Each sink's record
+/// is shared by the workers, under a lock: taking it once per run, or once
+/// per call, rather than once per chunk keeps a small call's workers off
+/// each other's cache lines.
+#[derive(Debug)]
+pub(crate) struct Held<O> {
     /// `(start, len)`: slots that hold outputs, not yet recorded.
     pub(super) run: Option<(usize, usize)>,
+    /// Outputs not yet appended.
+    pub(super) outputs: Vec<O>,
+}
+
+impl<O> Default for Held<O> {
+    fn default() -> Self {
+        Held {
+            run: None,
+            outputs: Vec::new(),
+        }
+    }
 }
 
 /// A blocking call's sink lives in the caller's frame and the call borrows
@@ -103,11 +115,11 @@ impl<O, K: Sink<O>> Sink<O> for &K {
     }
 
     #[inline]
-    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held) {
+    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held<O>) {
         (**self).deliver_held(outputs, held)
     }
 
-    fn release(&self, held: &mut Held) {
+    fn release(&self, held: &mut Held<O>) {
         (**self).release(held)
     }
 
@@ -143,11 +155,11 @@ impl<O, K: Sink<O> + Send> Sink<O> for std::sync::Arc<K> {
     }
 
     #[inline]
-    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held) {
+    fn deliver_held(&self, outputs: K::Outputs, held: &mut Held<O>) {
         (**self).deliver_held(outputs, held)
     }
 
-    fn release(&self, held: &mut Held) {
+    fn release(&self, held: &mut Held<O>) {
         (**self).release(held)
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::{ChunkOutputs, Sink};
+use super::{ChunkOutputs, Held, Sink};
 use crate::sync::{into_inner, lock};
 
 /// The outputs of one chunk, in a vector of their own.
@@ -78,6 +78,21 @@ impl<O: Send> Sink<O> for Unordered<O> {
             lock(&self.0).append(&mut outputs.items);
         }
     }
+
+    /// Keeps the outputs in `held` until the worker leaves the call.
+    fn deliver_held(&self, mut outputs: VecOutputs<O>, held: &mut Held<O>) {
+        if held.outputs.is_empty() {
+            held.outputs = outputs.items;
+        } else {
+            held.outputs.append(&mut outputs.items);
+        }
+    }
+
+    fn release(&self, held: &mut Held<O>) {
+        if !held.outputs.is_empty() {
+            lock(&self.0).append(&mut held.outputs);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +107,27 @@ mod tests {
             outputs.push(x);
         }
         assert_eq!(outputs.pushed(), 2 * MAX_RESERVED_OUTPUTS);
+    }
+
+    #[test]
+    fn unordered_outputs_held_by_a_worker_come_in_when_released() {
+        let sink = Unordered::new();
+        let (mut one, mut two) = (Held::default(), Held::default());
+        let chunk = |start: usize, values: &[u32]| {
+            let mut outputs = sink.open(start, values.len());
+            for &v in values {
+                outputs.push(v);
+            }
+            outputs
+        };
+        sink.deliver_held(chunk(0, &[0, 1]), &mut one);
+        sink.deliver_held(chunk(4, &[4]), &mut two);
+        sink.deliver_held(chunk(2, &[2, 3]), &mut one);
+        sink.deliver(chunk(5, &[5]));
+        assert_eq!(lock(&sink.0).as_slice(), [5]);
+        sink.release(&mut two);
+        sink.release(&mut one);
+        assert!(one.outputs.is_empty() && two.outputs.is_empty());
+        assert_eq!(sink.into_vec(), [5, 4, 0, 1, 2, 3]);
     }
 }

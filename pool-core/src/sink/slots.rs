@@ -327,7 +327,7 @@ impl<O: Send> Sink<O> for Slots<O> {
     /// Keeps a chunk's slots in `held` where they continue its run (or
     /// start one), and records the run it held otherwise; outputs that
     /// spilled are handed in at once, with the run.
-    fn deliver_held(&self, outputs: SlotOutputs<O>, held: &mut Held) {
+    fn deliver_held(&self, outputs: SlotOutputs<O>, held: &mut Held<O>) {
         let first = outputs.start.min(self.n);
         let in_slots = outputs.in_slots();
         if outputs.spilled.is_empty() {
@@ -360,7 +360,7 @@ impl<O: Send> Sink<O> for Slots<O> {
         }
     }
 
-    fn release(&self, held: &mut Held) {
+    fn release(&self, held: &mut Held<O>) {
         if let Some(run) = held.run.take() {
             lock(&self.filled).slots.push(run);
         }
@@ -464,7 +464,7 @@ mod tests {
 
     /// Hands in the chunk of `values` at `start` as a worker does, holding
     /// its record back in `held`.
-    fn fill_held(slots: &Slots<String>, held: &mut Held, start: usize, values: &[&str]) {
+    fn fill_held(slots: &Slots<String>, held: &mut Held<String>, start: usize, values: &[&str]) {
         let mut outputs = slots.open(start, values.len());
         for v in values {
             outputs.push((*v).to_owned());
