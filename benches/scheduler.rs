@@ -13,7 +13,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use rayon::prelude::*;
 use statepool::{
     BoxError, ExitValue, OwnedInput, Pool, PoolError, Task, WorkerContext, WorkerState,
@@ -501,6 +503,47 @@ fn apply_cost(c: &mut Criterion) {
     g.finish();
 }
 
+/// Group 13: what a chunk costs the pool, with `chunk_size(1)` (every
+/// item its own chunk) and `chunk_size(4)` over nanosecond items, on 1
+/// worker and on the bench's workers: what the workers share per chunk
+/// shows as the gap between the two. rayon split down to single items
+/// (`with_max_len(1)`) and sequential code alongside.
+fn chunk_cost(c: &mut Criterion) {
+    let n: u64 = if quick() { 1 << 16 } else { 1 << 18 };
+    let w = workers();
+    let mut g = c.benchmark_group("13_chunk_cost");
+    g.throughput(Throughput::Elements(n));
+    for workers in [1, w] {
+        for len in [1, 4] {
+            let mut pool = Pool::<Fine>::new(workers).keep_alive().chunk_size(len);
+            let id = format!("statepool_chunk_{len}");
+            g.bench_with_input(BenchmarkId::new(id, workers), &workers, |b, _| {
+                b.iter(|| pool.map(0..n).unwrap())
+            });
+        }
+        let rayon = rayon_pool(workers);
+        g.bench_with_input(
+            BenchmarkId::new("rayon_len_1", workers),
+            &workers,
+            |b, _| {
+                b.iter(|| {
+                    rayon.install(|| {
+                        (0..n as usize)
+                            .into_par_iter()
+                            .with_max_len(1)
+                            .map_init(|| (), |_, x| mix(x as u64))
+                            .collect::<Vec<_>>()
+                    })
+                })
+            },
+        );
+    }
+    g.bench_function("sequential", |b| {
+        b.iter(|| (0..n).map(mix).collect::<Vec<_>>())
+    });
+    g.finish();
+}
+
 /// Group 11: what a progress bar costs (`progress_bar()`, drawn on
 /// standard error where it is a terminal), on nanosecond items and on
 /// uniform 1 µs ones, against the same pool without it.
@@ -778,6 +821,6 @@ fn concurrent_submit(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout, progress_overhead, insights_overhead
+    targets = fine_grained, filtered, slow_tasks, expensive_init, small_calls, streaming, order_tasks, apply_cost, concurrent_submit, task_timeout, progress_overhead, insights_overhead, chunk_cost
 }
 criterion_main!(benches);

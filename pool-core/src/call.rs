@@ -276,7 +276,12 @@ where
         // worker id. Any other is seated in the order its workers took it.
         let me = if self.stealing { seat } else { worker.id() };
         debug_assert!(me < self.deques.len(), "seat {me} of {}", self.deques.len());
-        let mut local = lock(&self.deques[me]).take();
+        // Only a dealt call's deques are made before it starts.
+        let mut local = if self.stealing {
+            None
+        } else {
+            lock(&self.deques[me]).take()
+        };
         let report = |err| MapCall::halt(self, Some(err));
         let mut held = Held::default();
         let mut ran = 0usize;

@@ -345,25 +345,24 @@ impl<P: Positions> Indexed<P> {
 
 impl<P: Positions> Drop for Indexed<P> {
     fn drop(&mut self) {
-        let n = self.positions.len();
-        let unclaimed: Vec<Range<usize>> = match &mut self.claims {
-            Claimer::InOrder { next, .. } => {
-                let from = (*next.get_mut()).min(n);
-                std::iter::once(from..n).collect()
+        let Indexed {
+            positions, claims, ..
+        } = self;
+        let n = positions.len();
+        let mut drop_unclaimed = |range: Range<usize>| {
+            if !range.is_empty() {
+                // SAFETY: these positions were never claimed, so never run,
+                // and the ranges are disjoint; this runs once.
+                unsafe { positions.drop_unclaimed(range) };
             }
-            Claimer::Spread(parts) => parts
-                .parts
-                .iter_mut()
-                .map(|p| {
-                    let part = get_mut(&mut p.0);
-                    part.range.clone()
-                })
-                .collect(),
         };
-        for range in unclaimed.into_iter().filter(|r| !r.is_empty()) {
-            // SAFETY: these positions were never claimed, so never run, and
-            // the ranges are disjoint; this runs once.
-            unsafe { self.positions.drop_unclaimed(range) };
+        match claims {
+            Claimer::InOrder { next, .. } => drop_unclaimed((*next.get_mut()).min(n)..n),
+            Claimer::Spread(parts) => {
+                for part in parts.parts.iter_mut() {
+                    drop_unclaimed(get_mut(&mut part.0).range.clone());
+                }
+            }
         }
     }
 }
@@ -388,7 +387,15 @@ impl<P: Positions> Input for Indexed<P> {
     }
 
     fn lend(&mut self, layout: Layout, len: usize) -> Option<Lent> {
-        if self.pulled() > 0 {
+        let pulled = match &mut self.claims {
+            Claimer::InOrder { next, .. } => *next.get_mut(),
+            Claimer::Spread(parts) => parts
+                .parts
+                .iter_mut()
+                .map(|part| get_mut(&mut part.0).claimed)
+                .sum(),
+        };
+        if pulled > 0 {
             return None;
         }
         self.positions.lend(layout, len)
