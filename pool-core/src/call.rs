@@ -68,8 +68,9 @@ const FEED_BATCH: usize = 1024;
 
 /// A worker times one chunk in this many (its first in each call among
 /// them) to measure the cost of an item (see `Sizer::record`): two clock
-/// reads a chunk cost about 50 ns on a virtual machine, a quarter of what
-/// a chunk of 1-ns items cost the pool in all.
+/// reads cost about 50 ns on a virtual machine, and a whole chunk of one
+/// nanosecond item costs the pool about 70 ns with them timed one in four
+/// (BENCHMARKS.md, group 13).
 const TIMED_CHUNKS: usize = 4;
 
 type OwnDeque<C> = Mutex<Option<Deque<C>>>;
