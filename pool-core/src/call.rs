@@ -184,8 +184,8 @@ impl<In: Input, F, K> MapCall<In, F, K> {
             if exhausted {
                 return Found::End;
             }
-            let free = |pulled| window.map_or(usize::MAX, |w| w.free(pulled));
-            let room: Room<'_> = window.map(|_| &free as &dyn Fn(usize) -> usize);
+            let free = window.map(|w| move |pulled| w.free(pulled));
+            let room: Room<'_> = free.as_ref().map(|f| f as &dyn Fn(usize) -> usize);
             let end = |total| self.sink.end(total);
             match self
                 .input

@@ -57,12 +57,6 @@ impl<C> Injected<C> {
     }
 }
 
-impl<C> Default for Injected<C> {
-    fn default() -> Self {
-        Injected::new()
-    }
-}
-
 /// How many more items a streaming call's look-ahead window lets its
 /// workers pull, given how many they pulled so far; `None` where nothing
 /// bounds them (a blocking call), so that no pull counts what is pulled for
