@@ -170,8 +170,13 @@ struct Hub<S: WorkerState> {
     /// publisher writes it together with `control` and `pending`, so one
     /// cache line carries all three to a spinning worker.
     epoch: AtomicU64,
-    /// Workers that have not yet acknowledged the current call.
+    /// Workers that have not yet acknowledged the current call, and the
+    /// [`WAKER`] bit: set while a worker near the caller has promised to
+    /// wake it when the count reaches 0.
     pending: AtomicUsize,
+    /// The CPU the current call was published from (`usize::MAX` where
+    /// unknown): where the caller parks, and where a wake-up costs least.
+    caller_cpu: AtomicUsize,
     /// Mirror of `control.jobs.len()`, read while spinning.
     queued: AtomicUsize,
     /// Failures of exit hooks run as the crew ends, by worker.
@@ -221,15 +226,90 @@ impl<S: WorkerState> Hub<S> {
     }
 
     /// Acknowledges the current call for one worker, waking the caller at
-    /// the last.
-    fn acknowledge(&self, caller: &Thread) {
+    /// the last. A worker that may linger (`may_wake`), runs on the
+    /// caller's CPU and is not the last, instead promises to wake the
+    /// caller itself, from there, when the last acknowledges (it sets the
+    /// [`WAKER`] bit, and the last leaves the wake-up to it): `true` where
+    /// it made that promise, which it keeps with [`Hub::keep_promise`].
+    fn acknowledge(&self, caller: &Thread, may_wake: bool) -> bool {
         // Release: publishes this worker's writes for the call to the
-        // caller, whose acquire load of 0 (see `Crew::wait`) reads the end
-        // of a release sequence of decrements, and so synchronises with
-        // every worker's, not only the last.
-        if self.pending.fetch_sub(1, Ordering::Release) == 1 {
-            caller.unpark();
+        // caller, whose acquire load of a count of 0 (see `Crew::wait`)
+        // reads the end of a release sequence of read-modify-writes, and so
+        // synchronises with every worker's, not only the last.
+        if !(may_wake && self.near_caller()) {
+            if self.pending.fetch_sub(1, Ordering::Release) == 1 {
+                caller.unpark();
+            }
+            return false;
         }
+        let mut seen = self.pending.load(Ordering::Relaxed);
+        loop {
+            let left = seen & !WAKER;
+            let promises = left > 1 && seen & WAKER == 0;
+            let next = if promises {
+                (left - 1) | WAKER
+            } else {
+                seen - 1
+            };
+            match self.pending.compare_exchange_weak(
+                seen,
+                next,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    // The last, with no promise made: the wake-up is ours.
+                    if seen == 1 {
+                        caller.unpark();
+                    }
+                    return promises;
+                }
+                Err(actual) => seen = actual,
+            }
+        }
+    }
+
+    /// Keeps the promise made in [`Hub::acknowledge`]: wakes the caller if
+    /// every worker has acknowledged; otherwise, where this worker is
+    /// `leaving` (to sleep, or to take other work), hands the wake-up back
+    /// to the last to acknowledge. `true` once nothing is left to do: the
+    /// caller woken, the promise handed back, or gone (a new call was
+    /// published, after a wake-up from elsewhere).
+    fn keep_promise(&self, caller: &Thread, leaving: bool) -> bool {
+        // Relaxed: this worker reads nothing the others wrote; its
+        // read-modify-write continues the release sequence that the
+        // caller's acquire load reads the end of.
+        let mut seen = self.pending.load(Ordering::Relaxed);
+        loop {
+            if seen & WAKER == 0 {
+                return true;
+            }
+            let next = match seen & !WAKER {
+                0 => 0,
+                left if leaving => left,
+                _ => return false,
+            };
+            match self.pending.compare_exchange_weak(
+                seen,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if next == 0 {
+                        caller.unpark();
+                    }
+                    return true;
+                }
+                Err(actual) => seen = actual,
+            }
+        }
+    }
+
+    /// Whether this thread runs on the CPU the current call was published
+    /// from.
+    fn near_caller(&self) -> bool {
+        current_cpu().is_some_and(|cpu| cpu == self.caller_cpu.load(Ordering::Relaxed))
     }
 
     /// Takes note that worker `worker_id` is gone for good (its
@@ -382,6 +462,7 @@ impl<S: WorkerState> Crew<S> {
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
             pending: AtomicUsize::new(0),
+            caller_cpu: AtomicUsize::new(usize::MAX),
             queued: AtomicUsize::new(0),
             exit_errors: Mutex::new(Vec::new()),
             threads: Mutex::new((0..n).map(|_| None).collect()),
@@ -557,6 +638,9 @@ impl<S: WorkerState> Crew<S> {
         // only after it saw the new epoch under this lock, and acknowledges
         // after that, so no acknowledgement counts against an old call.
         self.hub.pending.store(participants, Ordering::Relaxed);
+        self.hub
+            .caller_cpu
+            .store(current_cpu().unwrap_or(usize::MAX), Ordering::Relaxed);
         self.caller_spins
             .store(participants < cores(), Ordering::Relaxed);
         control.current = Some(Current {
@@ -591,7 +675,7 @@ impl<S: WorkerState> Crew<S> {
         // Acquire, pairing with each worker's release in `Ack`: whatever
         // the workers wrote for the call (the outputs in its sink, its
         // stop) is visible to the caller once it reads 0.
-        let done = || self.hub.pending.load(Ordering::Acquire) == 0;
+        let done = || self.hub.pending.load(Ordering::Acquire) & !WAKER == 0;
         // Short calls end within a few microseconds: spin and yield
         // (bounded) first; after a long one, park at once.
         let yields = if self.last_short.load(Ordering::Relaxed) {
@@ -744,12 +828,25 @@ impl<S: WorkerState> std::fmt::Debug for Crew<S> {
 /// Acknowledges the current call when dropped.
 struct Ack<'a, S: WorkerState> {
     hub: &'a Hub<S>,
-    caller: Thread,
+    /// The caller, until acknowledged.
+    caller: Option<Thread>,
+}
+
+impl<S: WorkerState> Ack<'_, S> {
+    /// Acknowledges, as a worker that will linger where `may_wake`: the
+    /// caller, where this worker promised to wake it (see
+    /// [`Hub::acknowledge`]).
+    fn finish(&mut self, may_wake: bool) -> Option<Thread> {
+        let caller = self.caller.take()?;
+        self.hub.acknowledge(&caller, may_wake).then_some(caller)
+    }
 }
 
 impl<S: WorkerState> Drop for Ack<'_, S> {
     fn drop(&mut self) {
-        self.hub.acknowledge(&self.caller);
+        if let Some(caller) = self.caller.take() {
+            self.hub.acknowledge(&caller, false);
+        }
     }
 }
 
@@ -759,7 +856,9 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
     // unwind would leave the caller waiting for an acknowledgement.
     let abort = AbortIfPanic("running a worker's loop");
     let mut short = true;
-    while let Some(next) = next_call(&hub, &mut seen, short) {
+    // The caller this worker promised to wake (see `Hub::acknowledge`).
+    let mut promise = None;
+    while let Some(next) = next_call(&hub, &mut seen, short, promise.take()) {
         let Taken {
             call,
             caller,
@@ -788,11 +887,14 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
                 let (call, caller, hub) = (Arc::clone(owned), caller.clone(), Arc::clone(&hub));
                 Box::new(move |err| {
                     call.halt(Some(err));
-                    hub.acknowledge(&caller);
+                    hub.acknowledge(&caller, false);
                 })
             });
         }
-        let ack = Ack { hub: &hub, caller };
+        let mut ack = Ack {
+            hub: &hub,
+            caller: Some(caller),
+        };
         // SAFETY: the publisher keeps the call alive until every worker has
         // acknowledged it, which this one does only when `ack` drops below;
         // an abandoned worker, acknowledged for by the watchdog, holds
@@ -823,8 +925,10 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
         }
         // Before the acknowledgement: the caller's count is then the last.
         drop(owned);
-        drop(ack);
         short = started.elapsed() < LONG_CALL;
+        // Under loom, whatever the model's clock: every call's first
+        // acknowledgement promises (see `current_cpu`).
+        promise = ack.finish(short || cfg!(loom));
     }
     if worker.is_abandoned() {
         // Left behind: its replacement finishes for it. The state goes
@@ -988,6 +1092,33 @@ fn linger(done: impl Fn() -> bool) {
     }
 }
 
+/// [`Hub::pending`]'s top bit: a worker that runs on the caller's CPU, done
+/// with its part of the call, has promised to wake the caller once the
+/// others are done, from that CPU. On a machine whose workers take every
+/// core, the caller parks on a CPU that one of them shares; the last worker
+/// to finish often runs on another, and its wake-up has to reach across:
+/// on the 2-core VM of BENCHMARKS.md, 9.5 µs from the last acknowledgement
+/// to the caller running, against 2 µs from the caller's own CPU. Where
+/// several workers share the caller's CPU, the first to finish promises.
+const WAKER: usize = 1 << (usize::BITS - 1);
+
+/// The CPU this thread runs on, where the system says (Linux). Under loom,
+/// every thread is on the same one, so that the models check the promise to
+/// wake the caller (see [`WAKER`]) on every call.
+fn current_cpu() -> Option<usize> {
+    #[cfg(loom)]
+    return Some(0);
+    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
+    {
+        // SAFETY: `sched_getcpu` has no preconditions; it returns -1 where
+        // the CPU is unknown.
+        let cpu = unsafe { libc::sched_getcpu() };
+        usize::try_from(cpu).ok()
+    }
+    #[cfg(all(not(all(target_os = "linux", not(miri))), not(loom)))]
+    None
+}
+
 /// A call this long makes the wake-up of the next one (tens of
 /// microseconds) negligible: after it, a worker sleeps without yielding
 /// first, leaving the CPU and the memory system to the caller, which may
@@ -1011,18 +1142,28 @@ enum Next<S: WorkerState> {
 /// Waits for a call newer than `seen` or a queued job, the call first;
 /// `None` once the crew ends and no job is left. After a short call, backs
 /// off (spins, then yields) a little first, to catch back-to-back calls
-/// without a sleep.
+/// without a sleep, meanwhile keeping its `promise` to wake the caller (see
+/// [`Hub::acknowledge`]), which it hands back before it sleeps or works.
 fn next_call<S: WorkerState>(
     hub: &Hub<S>,
     seen: &mut u64,
     after_short_call: bool,
+    promise: Option<Thread>,
 ) -> Option<Next<S>> {
-    let news =
-        || hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0;
+    let kept = std::cell::Cell::new(promise.is_none());
+    let news = || {
+        if let (Some(caller), false) = (&promise, kept.get()) {
+            kept.set(hub.keep_promise(caller, false));
+        }
+        hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0
+    };
     if after_short_call {
         linger(news);
     } else {
         spin_until(0, news);
+    }
+    if let (Some(caller), false) = (&promise, kept.get()) {
+        hub.keep_promise(caller, true);
     }
     let mut control = hub.control();
     loop {
