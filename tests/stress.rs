@@ -298,6 +298,45 @@ fn every_worker_of_a_large_crew_wakes_for_every_call() {
     assert_eq!(Q::board().inits(), 16);
 }
 
+/// One pool handed from thread to thread after each call, on 2 and 4
+/// workers: every call wakes its own caller. A worker that finished early
+/// on the caller's CPU may promise to wake the caller; a promise that
+/// outlived its call must not wake the caller of the first call in place of
+/// the next call's, on another thread (the watchdog turns such a lost
+/// wake-up into a failure).
+#[test]
+fn a_pool_handed_between_threads_wakes_each_call_s_own_caller() {
+    type H = Probe<2>;
+    let rounds = env_or("STATEPOOL_STRESS_ROUNDS", 400);
+    let seed = env_or("STATEPOOL_STRESS_SEED", 0x5EED_CAFE);
+    for workers in [2, 4] {
+        let (to_a, from_b) = mpsc::channel::<Pool<H>>();
+        let (to_b, from_a) = mpsc::channel::<Pool<H>>();
+        let peer = std::thread::spawn(move || {
+            let mut rng = Rng(seed ^ 0xB);
+            while let Ok(mut pool) = from_a.recv() {
+                let n = rng.below(40);
+                assert_eq!(pool.map(vals(0..n)).unwrap(), doubled(0..n));
+                if to_a.send(pool).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut rng = Rng(seed ^ workers);
+        let mut pool = Some(Pool::<H>::new(workers as usize).keep_alive());
+        with_watchdog(rounds, |_| {
+            let mut here = pool.take().expect("the pool came back");
+            let n = rng.below(40);
+            assert_eq!(here.map(vals(0..n)).unwrap(), doubled(0..n));
+            to_b.send(here).unwrap();
+            pool = Some(from_b.recv().unwrap());
+        });
+        drop(to_b);
+        peer.join().unwrap();
+        pool.expect("the pool came back").join().unwrap();
+    }
+}
+
 /// Two pools of one state with different shared objects, under random
 /// calls with injected failures: every output carries its own pool's tag
 /// (a state never serves the other pool, through lifespans, panics and

@@ -170,10 +170,13 @@ struct Hub<S: WorkerState> {
     /// publisher writes it together with `control` and `pending`, so one
     /// cache line carries all three to a spinning worker.
     epoch: AtomicU64,
-    /// Workers that have not yet acknowledged the current call, and the
-    /// [`WAKER`] bit: set while a worker near the caller has promised to
-    /// wake it when the count reaches 0.
-    pending: AtomicUsize,
+    /// Workers that have not yet acknowledged the current call (the
+    /// [`COUNT`] bits); the [`WAKER`] bit, set while a worker near the
+    /// caller has promised to wake it when the count reaches 0; and the
+    /// call's generation (the low 32 bits of its epoch, above
+    /// [`GENERATION`]), so that a promise outlived by its call acts on no
+    /// later one.
+    pending: AtomicU64,
     /// The CPU the current call was published from (`usize::MAX` where
     /// unknown): where the caller parks, and where a wake-up costs least.
     caller_cpu: AtomicUsize,
@@ -229,25 +232,29 @@ impl<S: WorkerState> Hub<S> {
     /// the last. A worker that may linger (`may_wake`), runs on the
     /// caller's CPU and is not the last, instead promises to wake the
     /// caller itself, from there, when the last acknowledges (it sets the
-    /// [`WAKER`] bit, and the last leaves the wake-up to it): `true` where
-    /// it made that promise, which it keeps with [`Hub::keep_promise`].
-    fn acknowledge(&self, caller: &Thread, may_wake: bool) -> bool {
+    /// [`WAKER`] bit, and the last leaves the wake-up to it): the call's
+    /// generation where it made that promise, which it keeps with
+    /// [`Hub::keep_promise`].
+    fn acknowledge(&self, caller: &Thread, may_wake: bool) -> Option<u64> {
         // Release: publishes this worker's writes for the call to the
         // caller, whose acquire load of a count of 0 (see `Crew::wait`)
         // reads the end of a release sequence of read-modify-writes, and so
         // synchronises with every worker's, not only the last.
         if !(may_wake && self.near_caller()) {
-            if self.pending.fetch_sub(1, Ordering::Release) == 1 {
+            // The count is at least 1 (this worker's): no borrow reaches
+            // the bits above it.
+            let before = self.pending.fetch_sub(1, Ordering::Release);
+            if before & (WAKER | COUNT) == 1 {
                 caller.unpark();
             }
-            return false;
+            return None;
         }
         let mut seen = self.pending.load(Ordering::Relaxed);
         loop {
-            let left = seen & !WAKER;
+            let left = seen & COUNT;
             let promises = left > 1 && seen & WAKER == 0;
             let next = if promises {
-                (left - 1) | WAKER
+                (seen - 1) | WAKER
             } else {
                 seen - 1
             };
@@ -259,10 +266,10 @@ impl<S: WorkerState> Hub<S> {
             ) {
                 Ok(_) => {
                     // The last, with no promise made: the wake-up is ours.
-                    if seen == 1 {
+                    if seen & (WAKER | COUNT) == 1 {
                         caller.unpark();
                     }
-                    return promises;
+                    return promises.then_some(seen >> GENERATION);
                 }
                 Err(actual) => seen = actual,
             }
@@ -273,20 +280,22 @@ impl<S: WorkerState> Hub<S> {
     /// every worker has acknowledged; otherwise, where this worker is
     /// `leaving` (to sleep, or to take other work), hands the wake-up back
     /// to the last to acknowledge. `true` once nothing is left to do: the
-    /// caller woken, the promise handed back, or gone (a new call was
-    /// published, after a wake-up from elsewhere).
-    fn keep_promise(&self, caller: &Thread, leaving: bool) -> bool {
+    /// caller woken, the promise handed back, or gone: the word holds a
+    /// later call (the caller woke from a stale token and published anew,
+    /// perhaps from another thread, which this promise must not wake in
+    /// place of that call's caller).
+    fn keep_promise(&self, caller: &Thread, generation: u64, leaving: bool) -> bool {
         // Relaxed: this worker reads nothing the others wrote; its
         // read-modify-write continues the release sequence that the
         // caller's acquire load reads the end of.
         let mut seen = self.pending.load(Ordering::Relaxed);
         loop {
-            if seen & WAKER == 0 {
+            if seen >> GENERATION != generation || seen & WAKER == 0 {
                 return true;
             }
-            let next = match seen & !WAKER {
-                0 => 0,
-                left if leaving => left,
+            let next = match seen & COUNT {
+                0 => seen & !WAKER,
+                _ if leaving => seen & !WAKER,
                 _ => return false,
             };
             match self.pending.compare_exchange_weak(
@@ -296,7 +305,7 @@ impl<S: WorkerState> Hub<S> {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    if next == 0 {
+                    if next & COUNT == 0 {
                         caller.unpark();
                     }
                     return true;
@@ -326,7 +335,9 @@ impl<S: WorkerState> Hub<S> {
             let wanted = live.max(control.taken);
             let missing = control.participants - wanted;
             control.participants = wanted;
-            if self.pending.fetch_sub(missing, Ordering::Release) == missing {
+            // The count is at least `missing` (workers not yet taken).
+            let before = self.pending.fetch_sub(missing as u64, Ordering::Release);
+            if before & (WAKER | COUNT) == missing as u64 {
                 caller = control
                     .current
                     .as_ref()
@@ -461,7 +472,7 @@ impl<S: WorkerState> Crew<S> {
             }),
             wake: Condvar::new(),
             epoch: AtomicU64::new(0),
-            pending: AtomicUsize::new(0),
+            pending: AtomicU64::new(0),
             caller_cpu: AtomicUsize::new(usize::MAX),
             queued: AtomicUsize::new(0),
             exit_errors: Mutex::new(Vec::new()),
@@ -637,7 +648,10 @@ impl<S: WorkerState> Crew<S> {
         // Before the epoch moves, under the lock: a worker takes the call
         // only after it saw the new epoch under this lock, and acknowledges
         // after that, so no acknowledgement counts against an old call.
-        self.hub.pending.store(participants, Ordering::Relaxed);
+        self.hub.pending.store(
+            (control.epoch + 1) << GENERATION | participants as u64,
+            Ordering::Relaxed,
+        );
         self.hub
             .caller_cpu
             .store(current_cpu().unwrap_or(usize::MAX), Ordering::Relaxed);
@@ -675,7 +689,7 @@ impl<S: WorkerState> Crew<S> {
         // Acquire, pairing with each worker's release in `Ack`: whatever
         // the workers wrote for the call (the outputs in its sink, its
         // stop) is visible to the caller once it reads 0.
-        let done = || self.hub.pending.load(Ordering::Acquire) & !WAKER == 0;
+        let done = || self.hub.pending.load(Ordering::Acquire) & COUNT == 0;
         // Short calls end within a few microseconds: spin and yield
         // (bounded) first; after a long one, park at once.
         let yields = if self.last_short.load(Ordering::Relaxed) {
@@ -836,16 +850,17 @@ impl<S: WorkerState> Ack<'_, S> {
     /// Acknowledges, as a worker that will linger where `may_wake`: the
     /// caller, where this worker promised to wake it (see
     /// [`Hub::acknowledge`]).
-    fn finish(&mut self, may_wake: bool) -> Option<Thread> {
+    fn finish(&mut self, may_wake: bool) -> Option<(Thread, u64)> {
         let caller = self.caller.take()?;
-        self.hub.acknowledge(&caller, may_wake).then_some(caller)
+        let generation = self.hub.acknowledge(&caller, may_wake)?;
+        Some((caller, generation))
     }
 }
 
 impl<S: WorkerState> Drop for Ack<'_, S> {
     fn drop(&mut self) {
         if let Some(caller) = self.caller.take() {
-            self.hub.acknowledge(&caller, false);
+            let _ = self.hub.acknowledge(&caller, false);
         }
     }
 }
@@ -887,7 +902,7 @@ fn worker_main<S: WorkerState>(mut worker: Worker<S>, hub: Arc<Hub<S>>, mut seen
                 let (call, caller, hub) = (Arc::clone(owned), caller.clone(), Arc::clone(&hub));
                 Box::new(move |err| {
                     call.halt(Some(err));
-                    hub.acknowledge(&caller, false);
+                    let _ = hub.acknowledge(&caller, false);
                 })
             });
         }
@@ -1092,7 +1107,7 @@ fn linger(done: impl Fn() -> bool) {
     }
 }
 
-/// [`Hub::pending`]'s top bit: a worker that runs on the caller's CPU, done
+/// [`Hub::pending`]'s bit 31: a worker that runs on the caller's CPU, done
 /// with its part of the call, has promised to wake the caller once the
 /// others are done, from that CPU. On a machine whose workers take every
 /// core, the caller parks on a CPU that one of them shares; the last worker
@@ -1100,7 +1115,17 @@ fn linger(done: impl Fn() -> bool) {
 /// on the 2-core VM of BENCHMARKS.md, 9.5 µs from the last acknowledgement
 /// to the caller running, against 2 µs from the caller's own CPU. Where
 /// several workers share the caller's CPU, the first to finish promises.
-const WAKER: usize = 1 << (usize::BITS - 1);
+const WAKER: u64 = 1 << 31;
+
+/// [`Hub::pending`]'s count of workers yet to acknowledge: the bits below
+/// [`WAKER`].
+const COUNT: u64 = WAKER - 1;
+
+/// Where [`Hub::pending`]'s generation starts: the low 32 bits of the
+/// call's epoch. A promise outlived by its call (see [`Hub::keep_promise`])
+/// could act on a later call's word only after 2^32 more calls, while its
+/// worker lingers for at most [`LINGER`].
+const GENERATION: u32 = 32;
 
 /// The CPU this thread runs on, where the system says (Linux). Under loom,
 /// every thread is on the same one, so that the models check the promise to
@@ -1148,12 +1173,12 @@ fn next_call<S: WorkerState>(
     hub: &Hub<S>,
     seen: &mut u64,
     after_short_call: bool,
-    promise: Option<Thread>,
+    promise: Option<(Thread, u64)>,
 ) -> Option<Next<S>> {
     let kept = std::cell::Cell::new(promise.is_none());
     let news = || {
-        if let (Some(caller), false) = (&promise, kept.get()) {
-            kept.set(hub.keep_promise(caller, false));
+        if let (Some((caller, generation)), false) = (&promise, kept.get()) {
+            kept.set(hub.keep_promise(caller, *generation, false));
         }
         hub.epoch.load(Ordering::Relaxed) != *seen || hub.queued.load(Ordering::Relaxed) > 0
     };
@@ -1162,8 +1187,8 @@ fn next_call<S: WorkerState>(
     } else {
         spin_until(0, news);
     }
-    if let (Some(caller), false) = (&promise, kept.get()) {
-        hub.keep_promise(caller, true);
+    if let (Some((caller, generation)), false) = (&promise, kept.get()) {
+        hub.keep_promise(caller, *generation, true);
     }
     let mut control = hub.control();
     loop {
