@@ -229,18 +229,18 @@ impl<S: WorkerState> Hub<S> {
     }
 
     /// Acknowledges the current call for one worker, waking the caller at
-    /// the last. A worker that may linger (`may_wake`), runs on the
-    /// caller's CPU and is not the last, instead promises to wake the
-    /// caller itself, from there, when the last acknowledges (it sets the
-    /// [`WAKER`] bit, and the last leaves the wake-up to it): the call's
-    /// generation where it made that promise, which it keeps with
-    /// [`Hub::keep_promise`].
-    fn acknowledge(&self, caller: &Thread, may_wake: bool) -> Option<u64> {
+    /// the last. A worker that may promise (`may_promise`: it will linger
+    /// on the caller's CPU) and is not the last, with no promise made yet,
+    /// instead promises to wake the caller itself when the last
+    /// acknowledges (it sets the [`WAKER`] bit, and the last leaves the
+    /// wake-up to it): the call's generation where it made that promise,
+    /// which it keeps with [`Hub::keep_promise`].
+    fn acknowledge(&self, caller: &Thread, may_promise: bool) -> Option<u64> {
         // Release: publishes this worker's writes for the call to the
         // caller, whose acquire load of a count of 0 (see `Crew::wait`)
         // reads the end of a release sequence of read-modify-writes, and so
         // synchronises with every worker's, not only the last.
-        if !(may_wake && self.near_caller()) {
+        if !may_promise {
             // The count is at least 1 (this worker's): no borrow reaches
             // the bits above it.
             let before = self.pending.fetch_sub(1, Ordering::Release);
@@ -253,11 +253,7 @@ impl<S: WorkerState> Hub<S> {
         loop {
             let left = seen & COUNT;
             let promises = left > 1 && seen & WAKER == 0;
-            let next = if promises {
-                (seen - 1) | WAKER
-            } else {
-                seen - 1
-            };
+            let next = (seen - 1) | if promises { WAKER } else { 0 };
             match self.pending.compare_exchange_weak(
                 seen,
                 next,
@@ -293,11 +289,11 @@ impl<S: WorkerState> Hub<S> {
             if seen >> GENERATION != generation || seen & WAKER == 0 {
                 return true;
             }
-            let next = match seen & COUNT {
-                0 => seen & !WAKER,
-                _ if leaving => seen & !WAKER,
-                _ => return false,
-            };
+            let all_done = seen & COUNT == 0;
+            if !(all_done || leaving) {
+                return false;
+            }
+            let next = seen & !WAKER;
             match self.pending.compare_exchange_weak(
                 seen,
                 next,
@@ -305,7 +301,7 @@ impl<S: WorkerState> Hub<S> {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    if next & COUNT == 0 {
+                    if all_done {
                         caller.unpark();
                     }
                     return true;
@@ -847,12 +843,13 @@ struct Ack<'a, S: WorkerState> {
 }
 
 impl<S: WorkerState> Ack<'_, S> {
-    /// Acknowledges, as a worker that will linger where `may_wake`: the
-    /// caller, where this worker promised to wake it (see
-    /// [`Hub::acknowledge`]).
-    fn finish(&mut self, may_wake: bool) -> Option<(Thread, u64)> {
+    /// Acknowledges, as a worker that will linger where `lingers`: the
+    /// caller and the call's generation, where this worker, on the
+    /// caller's CPU, promised to wake it (see [`Hub::acknowledge`]).
+    fn finish(&mut self, lingers: bool) -> Option<(Thread, u64)> {
         let caller = self.caller.take()?;
-        let generation = self.hub.acknowledge(&caller, may_wake)?;
+        let may_promise = lingers && self.hub.near_caller();
+        let generation = self.hub.acknowledge(&caller, may_promise)?;
         Some((caller, generation))
     }
 }
@@ -1318,6 +1315,68 @@ mod tests {
             None,
         )
         .unwrap()
+    }
+
+    /// The word of a call of `generation` with `count` acknowledgements to
+    /// come, and the promise bit where `promised`.
+    fn word(generation: u64, count: u64, promised: bool) -> u64 {
+        generation << GENERATION | count | if promised { WAKER } else { 0 }
+    }
+
+    #[test]
+    fn a_promise_is_made_once_and_kept_when_the_last_acknowledges() {
+        let crew = crew();
+        let (hub, me) = (&crew.hub, thread::current());
+        hub.pending.store(word(7, 3, false), Ordering::Relaxed);
+        // The first near the caller promises; a second near one does not.
+        assert_eq!(hub.acknowledge(&me, true), Some(7));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(7, 2, true));
+        assert_eq!(hub.acknowledge(&me, true), None);
+        // Not yet all done: the promise stands.
+        assert!(!hub.keep_promise(&me, 7, false));
+        // The last leaves the bit for the promiser, who clears it.
+        assert_eq!(hub.acknowledge(&me, false), None);
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(7, 0, true));
+        assert!(hub.keep_promise(&me, 7, false));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(7, 0, false));
+    }
+
+    #[test]
+    fn the_last_to_acknowledge_makes_no_promise() {
+        let crew = crew();
+        let (hub, me) = (&crew.hub, thread::current());
+        hub.pending.store(word(3, 1, false), Ordering::Relaxed);
+        assert_eq!(hub.acknowledge(&me, true), None);
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(3, 0, false));
+    }
+
+    #[test]
+    fn a_promise_handed_back_leaves_the_wake_up_to_the_last() {
+        let crew = crew();
+        let (hub, me) = (&crew.hub, thread::current());
+        hub.pending.store(word(5, 2, false), Ordering::Relaxed);
+        assert_eq!(hub.acknowledge(&me, true), Some(5));
+        assert!(hub.keep_promise(&me, 5, true));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(5, 1, false));
+        // Handed back: nothing left to keep, and the word stays.
+        assert!(hub.keep_promise(&me, 5, true));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(5, 1, false));
+    }
+
+    #[test]
+    fn a_promise_of_an_earlier_call_leaves_a_later_call_alone() {
+        let crew = crew();
+        let (hub, me) = (&crew.hub, thread::current());
+        // A later call, promised by another worker, all done: only that
+        // worker may clear the bit and wake that call's caller.
+        hub.pending.store(word(9, 0, true), Ordering::Relaxed);
+        assert!(hub.keep_promise(&me, 8, false));
+        assert!(hub.keep_promise(&me, 8, true));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(9, 0, true));
+        // And one still running: not handed back for it either.
+        hub.pending.store(word(9, 2, true), Ordering::Relaxed);
+        assert!(hub.keep_promise(&me, 8, true));
+        assert_eq!(hub.pending.load(Ordering::Relaxed), word(9, 2, true));
     }
 
     #[test]
